@@ -1,0 +1,31 @@
+import { Host } from '../../host/host.js';
+import { renderDetach } from '../../render/changes.js';
+import { printJson, type Output } from '../../render/output.js';
+import { dryRunDetach, runDetach } from '../../run/detach.js';
+import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
+import { readLibvirtXmlFile } from '../../xml/index.js';
+import type { GlobalOptions } from '../run.js';
+
+export interface DetachOptions extends GlobalOptions {
+  dryRun: boolean;
+  force: boolean;
+  lockTimeout: string;
+}
+
+export async function detachCommand(file: string, o: DetachOptions, out: Output): Promise<number> {
+  const doc = readLibvirtXmlFile(file);
+  let result;
+  if (o.dryRun) {
+    result = dryRunDetach(doc, new Host(o.root), o.force);
+  } else {
+    const session = openWriteSession(o.root, `detach ${file}`, lockTimeoutMs(o.lockTimeout));
+    try {
+      result = runDetach(doc, session, o.force, `detach ${file}`);
+    } finally {
+      session.close();
+    }
+  }
+  if (o.json) printJson(out, result);
+  else renderDetach(out, result);
+  return 0;
+}

@@ -1,0 +1,147 @@
+import { Command, CommanderError, Option } from 'commander';
+import { ExitCode, VfioctlError } from '../errors.js';
+import { makeOutput, type Output } from '../render/output.js';
+
+/**
+ * The CLI as a plain function: parses argv, runs one command, returns the exit code. Only main.ts calls
+ * process.exit; tests call run() directly with their own output sinks.
+ */
+export interface RunOptions {
+  stdout?: (t: string) => void;
+  stderr?: (t: string) => void;
+  env?: NodeJS.ProcessEnv;
+  color?: boolean;
+}
+
+export interface GlobalOptions {
+  root: string;
+  json: boolean;
+}
+
+export async function run(argv: string[], opts: RunOptions = {}): Promise<number> {
+  const env = opts.env ?? process.env;
+  const out = makeOutput({
+    stdout: opts.stdout,
+    stderr: opts.stderr,
+    color: opts.color ?? (Boolean(process.stdout.isTTY) && !env.NO_COLOR && !argv.includes('--no-color')),
+  });
+  let code: number = ExitCode.ok;
+  const program = buildProgram(out, env, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    return reportError(out, err);
+  }
+}
+
+function reportError(out: Output, err: unknown): number {
+  if (err instanceof CommanderError) {
+    // commander has already printed its message (through configureOutput) for real errors.
+    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (err instanceof VfioctlError) {
+    out.stderr(`${out.color.red('vfioctl:')} ${err.message}\n`);
+    if (err.hint) out.stderr(`  ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  out.stderr(`vfioctl: internal error: ${message}\n  This is a bug in vfioctl; please report it with the command you ran.\n`);
+  if (process.env.VFIOCTL_DEBUG && err instanceof Error) out.stderr(`${err.stack}\n`);
+  return ExitCode.internal;
+}
+
+type SetCode = (code: number) => void;
+
+function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Command {
+  const program = new Command('vfioctl')
+    .description('Hand whole IOMMU groups to vfio-pci for libvirt device assignment, safely.')
+    .version('0.1.0')
+    .addOption(new Option('--root <dir>', 'host root to work on (a simulated host, a snapshot .json, or /)').default(env.VFIOCTL_ROOT || '/'))
+    .option('--no-color', 'plain output')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => out.stdout(s), writeErr: (s) => out.stderr(s) })
+    .showHelpAfterError('(run vfioctl --help for usage)');
+
+  const globals = (cmd: Command): GlobalOptions => {
+    const o = cmd.optsWithGlobals<{ root: string; json?: boolean }>();
+    return { root: o.root, json: Boolean(o.json) };
+  };
+
+  program
+    .command('list')
+    .description('show every IOMMU group, its devices, drivers and whether it is viable for VFIO')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => {
+      const { listCommand } = await import('./commands/list.js');
+      setCode(listCommand(globals(cmd), out));
+    });
+
+  program
+    .command('group-info')
+    .argument('<address>', 'PCI address, DDDD:BB:SS.F or BB:SS.F')
+    .description("show a device's IOMMU group: members, drivers, what the host uses, and the verdict")
+    .option('--json', 'machine-readable output')
+    .action(async (address: string, _o, cmd: Command) => {
+      const { groupInfoCommand } = await import('./commands/group-info.js');
+      setCode(groupInfoCommand(address, globals(cmd), out));
+    });
+
+  program
+    .command('check')
+    .argument('<file>', 'libvirt domain or network XML')
+    .description('say what a detach of the XML would do and everything that would stop it; writes nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, _o, cmd: Command) => {
+      const { checkCommand } = await import('./commands/check.js');
+      setCode(checkCommand(file, globals(cmd), out));
+    });
+
+  program
+    .command('detach')
+    .argument('<file>', 'libvirt domain or network XML')
+    .description("move the XML's PCI devices (whole groups with group='auto') to vfio-pci")
+    .option('--dry-run', 'print the exact writes, perform none')
+    .option('--force', 'take devices the host needs (boot GPU, NIC with traffic, disk controller)')
+    .option('--json', 'machine-readable output')
+    .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
+    .action(async (file: string, o: { dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
+      const { detachCommand } = await import('./commands/detach.js');
+      setCode(await detachCommand(file, { ...globals(cmd), dryRun: Boolean(o.dryRun), force: Boolean(o.force), lockTimeout: o.lockTimeout }, out));
+    });
+
+  program
+    .command('reattach')
+    .argument('[file]', 'libvirt domain or network XML')
+    .description('give devices back to their original host drivers')
+    .option('--all', 'every device vfioctl moved on this host (completes an interrupted run)')
+    .option('--dry-run', 'print the exact writes, perform none')
+    .option('--json', 'machine-readable output')
+    .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
+    .action(async (file: string | undefined, o: { all?: boolean; dryRun?: boolean; lockTimeout: string }, cmd: Command) => {
+      const { reattachCommand } = await import('./commands/reattach.js');
+      setCode(await reattachCommand(file, { ...globals(cmd), all: Boolean(o.all), dryRun: Boolean(o.dryRun), lockTimeout: o.lockTimeout }, out));
+    });
+
+  const mock = program.command('mock').description('simulated hosts: list the bundled ones, create one to work on');
+  mock
+    .command('list')
+    .description('list the bundled simulated hosts')
+    .option('--json', 'machine-readable output')
+    .action(async (_o, cmd: Command) => {
+      const { mockListCommand } = await import('./commands/mock.js');
+      setCode(mockListCommand(globals(cmd), out));
+    });
+  mock
+    .command('create')
+    .argument('<host>', 'a bundled host name (see `vfioctl mock list`) or a host description .json')
+    .argument('<dir>', 'an empty or new directory')
+    .description('materialize a simulated host: a tree with the kernel layout and a simulated kernel')
+    .action(async (host: string, dir: string, _o, cmd: Command) => {
+      const { mockCreateCommand } = await import('./commands/mock.js');
+      setCode(mockCreateCommand(host, dir, globals(cmd), out));
+    });
+  return program;
+}

@@ -1,0 +1,238 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { HostTreeError, IommuError, NotFoundError, PermissionError, printable } from '../errors.js';
+import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
+import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
+import { HostLayout, isDriverName, type DriverName } from './layout.js';
+import { listDir, readBytes, readLinkWithin, readOptional, realPathWithin } from './sysfs-read.js';
+
+/**
+ * Reads PCI devices and IOMMU groups from a host root. Reads only what it is asked for (group-info of one
+ * device touches that group's members and nothing else) and caches each device, so a file is read once.
+ */
+export class HostReader {
+  readonly layout: HostLayout;
+  private readonly realRoot: string;
+  private readonly devices = new Map<string, PciDevice | null>();
+
+  constructor(root: string) {
+    this.layout = new HostLayout(root);
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(this.layout.root);
+      this.realRoot = fs.realpathSync.native(this.layout.root);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES') throw new PermissionError(`The host root ${this.layout.root} is not readable: permission denied.`);
+      throw new HostTreeError(`The host root ${this.layout.root} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : code}.`, 'Pass --root the directory that holds sys/ and proc/ (default /).');
+    }
+    if (!st.isDirectory()) throw new HostTreeError(`The host root ${this.layout.root} is not a directory.`);
+    if (listDir(this.layout.pciDevicesDir) === undefined) {
+      throw new HostTreeError(
+        `${this.layout.pciDevicesDir} does not exist: ${this.layout.root} does not look like a Linux host root with sysfs.`,
+        'Pass --root the directory that holds sys/ and proc/ (default /), or create a simulated host with `vfioctl mock create`.',
+      );
+    }
+  }
+
+  get root(): string {
+    return this.layout.root;
+  }
+
+  /** Every PCI function on the host, in address order. */
+  listAddresses(): PciAddress[] {
+    const names = listDir(this.layout.pciDevicesDir) ?? [];
+    const out: PciAddress[] = [];
+    for (const n of names.sort()) {
+      const a = parseSysfsAddress(n);
+      if (a) out.push(a);
+    }
+    return out;
+  }
+
+  /** IOMMU group numbers in numeric order; empty when the IOMMU is off. */
+  listGroups(): number[] {
+    const names = listDir(this.layout.iommuGroupsDir) ?? [];
+    return names
+      .filter((n) => /^[0-9]{1,9}$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
+  }
+
+  iommuEnabled(): boolean {
+    return this.listGroups().length > 0;
+  }
+
+  /** Addresses in a group, from sys/kernel/iommu_groups/N/devices, in address order. */
+  groupMembers(group: number): PciAddress[] {
+    const names = listDir(this.layout.groupDevicesDir(group));
+    if (names === undefined) throw new NotFoundError(`IOMMU group ${group} does not exist on this host.`);
+    const out: PciAddress[] = [];
+    for (const n of names.sort()) {
+      const a = parseSysfsAddress(n);
+      if (!a) throw new HostTreeError(`sys/kernel/iommu_groups/${group}/devices holds '${printable(n)}', which is not a PCI address.`);
+      out.push(a);
+    }
+    return out;
+  }
+
+  exists(addr: PciAddress): boolean {
+    return this.tryDevice(addr) !== null;
+  }
+
+  /** The device, or a NotFoundError naming the address. */
+  device(addr: PciAddress): PciDevice {
+    const dev = this.tryDevice(addr);
+    if (!dev) {
+      throw new NotFoundError(
+        `No PCI device ${formatAddress(addr)} on this host (${this.layout.pciDevicesDir}).`,
+        '`vfioctl list` shows the devices there are.',
+      );
+    }
+    return dev;
+  }
+
+  /** The device's IOMMU group, with IommuError when there is none. */
+  requireGroup(dev: PciDevice): number {
+    if (dev.iommuGroup !== null) return dev.iommuGroup;
+    if (!this.iommuEnabled()) throw iommuOffError();
+    throw new IommuError(
+      `${dev.name} is not in any IOMMU group, although the host has groups: the IOMMU does not cover it, so VFIO cannot use it.`,
+      'Check the kernel log (dmesg | grep -i -e DMAR -e IOMMU) for why the device was left out.',
+    );
+  }
+
+  tryDevice(addr: PciAddress): PciDevice | null {
+    const name = formatAddress(addr);
+    const cached = this.devices.get(name);
+    if (cached !== undefined) return cached;
+    const dev = this.readDevice(addr, name);
+    this.devices.set(name, dev);
+    return dev;
+  }
+
+  /** Forgets what was read (after writes, to see the kernel's new state). */
+  invalidate(addr?: PciAddress): void {
+    if (addr) this.devices.delete(formatAddress(addr));
+    else this.devices.clear();
+  }
+
+  private readDevice(addr: PciAddress, name: string): PciDevice | null {
+    const sysDevices = path.join(this.realRoot, 'sys', 'devices');
+    const dir = realPathWithin(this.layout.device(addr), sysDevices);
+    if (dir === undefined) return null;
+    const attr = (file: string): string | undefined => readOptional(path.join(dir, file))?.trim();
+    const vendor = hexId(attr('vendor'), 4, name, 'vendor');
+    const device = hexId(attr('device'), 4, name, 'device');
+    const cls = hexId(attr('class'), 6, name, 'class');
+    const subsystemVendor = optionalHexId(attr('subsystem_vendor'), 4);
+    const subsystemDevice = optionalHexId(attr('subsystem_device'), 4);
+    const config = readBytes(path.join(dir, 'config'), 0x10);
+    const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : null;
+    const overrideText = attr('driver_override');
+    const driverOverride =
+      overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
+    const driver = this.linkBasename(path.join(dir, 'driver'), path.join(this.realRoot, 'sys', 'bus', 'pci', 'drivers'), name);
+    const groupTarget = this.linkBasename(path.join(dir, 'iommu_group'), path.join(this.realRoot, 'sys', 'kernel', 'iommu_groups'), name);
+    let iommuGroup: number | null = null;
+    if (groupTarget !== null) {
+      if (!/^[0-9]{1,9}$/.test(groupTarget)) throw new HostTreeError(`The iommu_group link of ${name} names '${printable(groupTarget)}', not a group number.`);
+      iommuGroup = Number(groupTarget);
+    }
+    const entries = listDir(dir) ?? [];
+    const virtfns: PciAddress[] = [];
+    let physfn: PciAddress | null = null;
+    for (const e of entries) {
+      if (/^virtfn[0-9]+$/.test(e)) {
+        const a = this.linkedAddress(path.join(dir, e), sysDevices);
+        if (a) virtfns.push(a);
+      } else if (e === 'physfn') {
+        physfn = this.linkedAddress(path.join(dir, e), sysDevices);
+      }
+    }
+    virtfns.sort((a, b) => a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function);
+    const netInterfaces = (listDir(path.join(dir, 'net')) ?? []).filter((n) => n.length > 0 && n.length < 16 && !n.includes('/')).sort();
+    return {
+      address: addr,
+      name,
+      vendor,
+      device,
+      subsystemVendor,
+      subsystemDevice,
+      class: cls,
+      headerType,
+      isBridge: isBridgeClass(cls, headerType),
+      driver: driver === null ? null : driverNameOrFail(driver, name, 'driver link'),
+      driverOverride,
+      overrideSupported: overrideText !== undefined,
+      bootVga: isVgaClass(cls) && attr('boot_vga') === '1',
+      iommuGroup,
+      physfn,
+      virtfns,
+      netInterfaces,
+    };
+  }
+
+  private linkBasename(link: string, within: string, devName: string): string | null {
+    const target = readLinkWithin(link, this.realRoot, within);
+    if (target === undefined) return null;
+    const base = path.basename(target);
+    if (!base) throw new HostTreeError(`The ${path.basename(link)} link of ${devName} is empty.`);
+    return base;
+  }
+
+  private linkedAddress(link: string, within: string): PciAddress | null {
+    const target = readLinkWithin(link, this.realRoot, within);
+    if (target === undefined) return null;
+    return parseSysfsAddress(path.basename(target)) ?? null;
+  }
+
+  /** Which PCI device a network interface belongs to (sys/class/net/IF/device); null when virtual. */
+  interfaceDevice(ifname: string): PciAddress | null | undefined {
+    const ifDir = path.join(this.layout.classNetDir, ifname);
+    if (!fs.existsSync(ifDir)) return undefined;
+    const target = readLinkWithin(path.join(ifDir, 'device'), this.realRoot, path.join(this.realRoot, 'sys', 'devices'));
+    if (target === undefined) {
+      // sys/class/net/IF is itself a link into the device tree: resolve that and look for .../ADDR/net/IF.
+      const real = realPathWithin(ifDir, path.join(this.realRoot, 'sys'));
+      if (!real) return null;
+      return parseSysfsAddress(path.basename(path.dirname(path.dirname(real)))) ?? null;
+    }
+    return parseSysfsAddress(path.basename(target)) ?? null;
+  }
+
+  interfaceOperstate(ifname: string): string | undefined {
+    return readOptional(path.join(this.layout.classNetDir, ifname, 'operstate'))?.trim();
+  }
+
+  /** Whether a PCI driver is registered (sys/bus/pci/drivers/NAME exists). */
+  driverLoaded(name: DriverName): boolean {
+    return listDir(this.layout.driverDir(name)) !== undefined;
+  }
+}
+
+export function iommuOffError(): IommuError {
+  return new IommuError(
+    'The IOMMU is off on this host: sys/kernel/iommu_groups is empty, so no device can be assigned with VFIO.',
+    'Turn on VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, and add intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line, then reboot.',
+  );
+}
+
+function hexId(text: string | undefined, digits: number, dev: string, file: string): string {
+  if (text === undefined) throw new HostTreeError(`${dev} has no ${file} file; the host tree is incomplete.`);
+  const id = optionalHexId(text, digits);
+  if (id === null) throw new HostTreeError(`${dev}/${file} holds '${printable(text, 40)}', not a ${digits}-digit hex ID like 0x${'0'.repeat(digits)}.`);
+  return id;
+}
+
+function optionalHexId(text: string | undefined, digits: number): string | null {
+  if (text === undefined) return null;
+  const m = /^0x([0-9a-fA-F]+)$/.exec(text);
+  if (!m || m[1]!.length !== digits) return null;
+  return m[1]!.toLowerCase();
+}
+
+function driverNameOrFail(text: string, dev: string, what: string): DriverName {
+  if (!isDriverName(text)) throw new HostTreeError(`The ${what} of ${dev} names '${printable(text, 40)}', which is not a valid driver name.`);
+  return text as DriverName;
+}

@@ -1,0 +1,125 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { HostTreeError, PermissionError, printable } from '../errors.js';
+
+/**
+ * Careful reads of a host tree that may be the real /sys, a simulated host, or a hostile copy. Attribute
+ * files are opened with O_NOFOLLOW (a symlinked `vendor` is refused), reads are capped in size, links are
+ * resolved lexically and must stay inside the root, and each fs error becomes an error a user can act on.
+ */
+const MAX_ATTRIBUTE = 64 * 1024;
+const buffer = Buffer.allocUnsafe(MAX_ATTRIBUTE);
+
+function fail(err: unknown, file: string): never {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`Cannot read ${file}: permission denied.`);
+  if (code === 'ELOOP') throw new HostTreeError(`Cannot read ${file}: it is a symlink or a symlink loop, where the kernel has a file.`);
+  throw new HostTreeError(`Cannot read ${file}: ${code ?? String(err)}.`);
+}
+
+/** Reads a small text file; undefined when it does not exist. */
+export function readOptional(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    fail(err, file);
+  }
+  try {
+    const n = fs.readSync(fd, buffer, 0, MAX_ATTRIBUTE, 0);
+    return buffer.toString('latin1', 0, n);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // A device removed while we read it: ENODEV (sysfs-semantics.md). Treat as gone.
+    if (code === 'ENODEV') return undefined;
+    fail(err, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads a whole text file of any size (proc/mounts on a busy host); undefined when missing. */
+export function readTextFile(file: string, maxBytes = 16 * 1024 * 1024): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    if (st.size > maxBytes) throw new HostTreeError(`${file} is larger than ${maxBytes} bytes; refusing to read it.`);
+    return fs.readFileSync(file, 'latin1');
+  } catch (err) {
+    if (err instanceof HostTreeError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    fail(err, file);
+  }
+}
+
+export function readBytes(file: string, length: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') return undefined;
+    fail(err, file);
+  }
+  try {
+    const out = Buffer.alloc(length);
+    const n = fs.readSync(fd, out, 0, length, 0);
+    return out.subarray(0, n);
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Lists a directory; undefined when it does not exist. */
+export function listDir(dir: string): string[] | undefined {
+  try {
+    return fs.readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    fail(err, dir);
+  }
+}
+
+/**
+ * Reads a symlink and resolves its target lexically (as the kernel's relative links are meant), mapping an
+ * absolute target into the root. Returns undefined when the link does not exist. Throws HostTreeError when
+ * the target leaves `within` (a directory under the root).
+ */
+export function readLinkWithin(link: string, root: string, within: string): string | undefined {
+  let target: string;
+  try {
+    target = fs.readlinkSync(link);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'EINVAL') throw new HostTreeError(`${link} should be a symlink, as in the kernel's sysfs, but is not.`);
+    fail(err, link);
+  }
+  const resolved = path.isAbsolute(target) ? path.join(root, target) : path.resolve(path.dirname(link), target);
+  if (resolved !== within && !resolved.startsWith(within + path.sep)) {
+    throw new HostTreeError(`The link ${link} points to '${printable(target)}', outside ${within}; the host tree is not trustworthy.`);
+  }
+  return resolved;
+}
+
+/** Resolves a path with every symlink followed (realpath); the result must stay inside `within`. */
+export function realPathWithin(p: string, within: string): string | undefined {
+  let real: string;
+  try {
+    real = fs.realpathSync.native(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ELOOP') throw new HostTreeError(`${p} is part of a symlink loop; the host tree is broken.`);
+    fail(err, p);
+  }
+  if (real !== within && !real.startsWith(within + path.sep)) {
+    throw new HostTreeError(`${p} resolves to ${real}, outside ${within}; the host tree is not trustworthy.`);
+  }
+  return real;
+}

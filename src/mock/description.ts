@@ -1,0 +1,83 @@
+/**
+ * A simulated host, as data: the format of mock-sysfs/hosts/*.json and of `vfioctl snapshot`.
+ * `vfioctl mock create` materializes it into a directory tree with the kernel's layout
+ * (src/mock/materialize.ts); the simulated kernel (src/kernel/simulated.ts) then reacts to writes there.
+ *
+ * IDs are lowercase hex without 0x: vendor/device 4 digits, class 6 digits. Addresses are the kernel's
+ * `DDDD:BB:SS.F`. Nothing here identifies a machine: no MAC addresses, serial numbers or hostnames.
+ */
+export const HOST_FORMAT = 'vfioctl-host/1';
+
+export interface HostDescription {
+  format: typeof HOST_FORMAT;
+  name: string;
+  summary: string;
+  kernel: {
+    /** What proc/sys/kernel/osrelease says. */
+    release: string;
+    /** Devices have a driver_override file (kernel >= 3.16). When false, tools must fall back to new_id. */
+    driverOverride: boolean;
+    /** sys/bus/pci/drivers_autoprobe. */
+    driversAutoprobe: boolean;
+  };
+  /** PCI drivers known to the kernel: loaded ones have sys/bus/pci/drivers/NAME. */
+  drivers: DriverDescription[];
+  devices: DeviceDescription[];
+  /** proc/mounts lines that matter: block-device mounts. */
+  mounts: { source: string; target: string; fstype: string }[];
+  /** proc/swaps entries. */
+  swaps: { source: string }[];
+  /** IPv4 routes (proc/net/route): destination and mask as dotted quads; '0.0.0.0'/'0.0.0.0' is the default route. */
+  routes: { iface: string; destination: string; gateway: string; mask: string }[];
+}
+
+export interface IdMatch {
+  /** 4 hex digits or '*' (PCI_ANY_ID). */
+  vendor: string;
+  device: string;
+  subvendor?: string;
+  subdevice?: string;
+  /** 6 hex digits and the mask applied to the device's class before comparing. */
+  class?: string;
+  classMask?: string;
+}
+
+export interface DriverDescription {
+  /** The driver's name in sys/bus/pci/drivers (vfio-pci, e1000e, nvme, snd_hda_intel ...). */
+  name: string;
+  /** Its module (vfio_pci ...); null when built into the kernel. */
+  module: string | null;
+  /** loaded: registered with the PCI bus. available: a module that modprobe can load. missing: neither. */
+  state: 'loaded' | 'available' | 'missing';
+  /** The static ID table (pci_device_id[]) that decides which devices this driver claims on probe. */
+  ids: IdMatch[];
+}
+
+export interface DeviceDescription {
+  address: string;
+  /** The upstream bridge's address; null for a device on a root bus (sys/devices/pciDDDD:BB/). */
+  parent: string | null;
+  vendor: string;
+  device: string;
+  subsystemVendor: string;
+  subsystemDevice: string;
+  class: string;
+  /** Config-space header type (byte 0x0e, without the multifunction bit): 0 endpoint, 1 PCI bridge, 2 CardBus. */
+  headerType: number;
+  multifunction?: boolean;
+  revision?: string;
+  driver: string | null;
+  driverOverride: string | null;
+  iommuGroup: number | null;
+  /** boot_vga exists only on VGA-class devices. */
+  bootVga?: boolean;
+  /** Network interfaces of this function: name and operstate. */
+  net?: { name: string; operstate: string }[];
+  /** Block devices behind this controller (disks and their partitions). */
+  block?: { name: string; partitions?: string[] }[];
+  /** SR-IOV physical function facts. */
+  sriov?: { totalvfs: number; numvfs: number; driversAutoprobe: boolean };
+  /** For a virtual function: its PF and index (virtfnN on the PF). */
+  physfn?: string;
+  vfIndex?: number;
+}

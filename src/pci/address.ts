@@ -1,0 +1,107 @@
+import { InputError, printable } from '../errors.js';
+
+/**
+ * A PCI address, validated. The only way to build one is through the parsers below, so a PciAddress
+ * in hand is always safe to join into a sysfs path.
+ */
+export interface PciAddress {
+  readonly domain: number; // 0..0xffff
+  readonly bus: number; // 0..0xff
+  readonly slot: number; // 0..0x1f
+  readonly function: number; // 0..7
+}
+
+export const LIMITS = { domain: 0xffff, bus: 0xff, slot: 0x1f, function: 7 } as const;
+export type AddressField = keyof typeof LIMITS;
+
+const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
+
+/** The kernel's canonical form, as in sysfs and in bind/unbind writes: `0000:01:00.0`. */
+export function formatAddress(a: PciAddress): string {
+  return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.function}`;
+}
+
+export function sameAddress(a: PciAddress, b: PciAddress): boolean {
+  return a.domain === b.domain && a.bus === b.bus && a.slot === b.slot && a.function === b.function;
+}
+
+export function compareAddress(a: PciAddress, b: PciAddress): number {
+  return a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function;
+}
+
+function makeAddress(domain: number, bus: number, slot: number, fn: number, shown: string): PciAddress {
+  const fields: [AddressField, number][] = [
+    ['domain', domain],
+    ['bus', bus],
+    ['slot', slot],
+    ['function', fn],
+  ];
+  for (const [name, value] of fields) {
+    if (value > LIMITS[name]) {
+      throw new InputError(
+        `Invalid PCI address '${printable(shown)}': ${name} ${hex(value, 1)} is out of range (at most ${hex(LIMITS[name], 1)}).`,
+        'Write it as DDDD:BB:SS.F or BB:SS.F, e.g. 0000:06:12.5 or 06:12.5.',
+      );
+    }
+  }
+  return Object.freeze({ domain, bus, slot, function: fn });
+}
+
+const CLI_FORM = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-9a-fA-F]{2})\.([0-9a-fA-F])$/;
+
+/**
+ * Parses an address typed by the user on the command line: `DDDD:BB:SS.F` or `BB:SS.F` (domain 0000),
+ * hex in either case, fixed widths as lspci prints them. Anything else is an InputError that shows the text.
+ */
+export function parseAddress(text: string): PciAddress {
+  const m = CLI_FORM.exec(text);
+  if (!m) {
+    throw new InputError(
+      `Invalid PCI address '${printable(text)}'.`,
+      'Write it as DDDD:BB:SS.F or BB:SS.F in hex, e.g. 0000:06:12.5 or 06:12.5.',
+    );
+  }
+  const [, d, b, s, f] = m;
+  return makeAddress(d ? parseInt(d, 16) : 0, parseInt(b!, 16), parseInt(s!, 16), parseInt(f!, 16), text);
+}
+
+/** Parses a directory entry of sys/bus/pci/devices: only the kernel's exact lowercase form is accepted. */
+export function parseSysfsAddress(name: string): PciAddress | undefined {
+  if (!/^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(name)) return undefined;
+  const m = CLI_FORM.exec(name)!;
+  const a = makeAddressOrUndefined(parseInt(m[1]!, 16), parseInt(m[2]!, 16), parseInt(m[3]!, 16), parseInt(m[4]!, 16));
+  return a;
+}
+
+function makeAddressOrUndefined(d: number, b: number, s: number, f: number): PciAddress | undefined {
+  if (d > LIMITS.domain || b > LIMITS.bus || s > LIMITS.slot || f > LIMITS.function) return undefined;
+  return Object.freeze({ domain: d, bus: b, slot: s, function: f });
+}
+
+/**
+ * Parses one numeric attribute of a libvirt `<address>` element the way libvirt does (virStrToLong_uip
+ * with base 0 in virPCIDeviceAddressParseXML): `0x` hex or plain decimal. Leading zeros with no `0x`
+ * are read as octal by strtol base 0; libvirt's own files always use 0x, so we accept only the
+ * unambiguous forms: `0x...` hex, or decimal without a leading zero (and `0`). Returns the number or
+ * throws an InputError naming the attribute.
+ */
+export function parseLibvirtNumber(field: AddressField, text: string, where: string): number {
+  let value: number | undefined;
+  if (/^0[xX][0-9a-fA-F]{1,8}$/.test(text)) value = parseInt(text.slice(2), 16);
+  else if (/^(?:0|[1-9][0-9]{0,9})$/.test(text)) value = parseInt(text, 10);
+  if (value === undefined) {
+    throw new InputError(
+      `${where}: invalid PCI address ${field}='${printable(text)}': expected a number in hex (0x..) or decimal.`,
+    );
+  }
+  if (value > LIMITS[field]) {
+    throw new InputError(
+      `${where}: PCI address ${field}='${printable(text)}' is out of range (at most 0x${hex(LIMITS[field], 1)}).`,
+    );
+  }
+  return value;
+}
+
+export function addressFromParts(domain: number, bus: number, slot: number, fn: number): PciAddress {
+  return makeAddress(domain, bus, slot, fn, `${domain}:${bus}:${slot}.${fn}`);
+}

@@ -1,0 +1,47 @@
+import {
+  ExitCode,
+  InputError,
+  IommuError,
+  NotFoundError,
+  NotViableError,
+  UnsafeError,
+  VfioUnavailableError,
+  type VfioctlError,
+} from '../errors.js';
+import type { Blocker, BlockerKind } from './analyze.js';
+
+/** The order in which blocker kinds decide the exit code: the first present wins. */
+const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'not-viable', 'unmanaged', 'host-needs'];
+
+function errorFor(kind: BlockerKind, message: string): VfioctlError {
+  switch (kind) {
+    case 'duplicate':
+    case 'conflict':
+      return new InputError(message);
+    case 'missing':
+      return new NotFoundError(message);
+    case 'iommu-off':
+    case 'no-group':
+      return new IommuError(message);
+    case 'vfio-missing':
+      return new VfioUnavailableError(message);
+    case 'bridge':
+    case 'not-viable':
+    case 'unmanaged':
+      return new NotViableError(message);
+    case 'host-needs':
+      return new UnsafeError(message);
+  }
+}
+
+/** One error for a set of blockers: the most important kind decides the class; the message lists all. */
+export function blockersError(blockers: Blocker[], what: string): VfioctlError {
+  const top = PRIORITY.find((k) => blockers.some((b) => b.kind === k))!;
+  const lines = blockers.map((b) => `  - ${b.message}`).join('\n');
+  return errorFor(top, `${what}, because:\n${lines}`);
+}
+
+export function exitCodeFor(blockers: Blocker[]): number {
+  if (blockers.length === 0) return ExitCode.ok;
+  return blockersError(blockers, '').exitCode;
+}

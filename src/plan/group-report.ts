@@ -1,0 +1,92 @@
+import type { HostReader } from '../host/reader.js';
+import type { BlockUse, HostUsage, NetUse } from '../host/usage.js';
+import { formatAddress, type PciAddress } from '../pci/address.js';
+import { className } from '../pci/class-names.js';
+import type { PciDevice } from '../pci/device.js';
+import type { PciIds } from '../pci/ids.js';
+import { hostNeeds } from './host-needs.js';
+import { autoAction } from './member-action.js';
+import { groupViability, type KernelRules } from './viability.js';
+
+/** One device as group-info and list report it (also the JSON shape, documented in README). */
+export interface DeviceReport {
+  address: string;
+  vendor: string;
+  device: string;
+  class: string;
+  className: string;
+  vendorName: string | null;
+  deviceName: string | null;
+  subsystemVendor: string | null;
+  subsystemDevice: string | null;
+  driver: string | null;
+  driverOverride: string | null;
+  bridge: boolean;
+  bootVga: boolean;
+  net: NetUse[];
+  block: BlockUse[];
+  sriov: { role: 'pf'; vfs: string[] } | { role: 'vf'; pf: string } | null;
+  /** Why the host needs it (boot GPU, a NIC with traffic, a disk controller in use); empty when it does not. */
+  hostNeeds: string[];
+}
+
+export interface GroupReport {
+  group: number;
+  viable: boolean;
+  devices: DeviceReport[];
+  /** Members that keep the group from being viable now, and why. */
+  blockers: { address: string; driver: string | null; reason: string }[];
+  /** What `<driver name='vfio' group='auto'/>` would move to vfio-pci. */
+  autoWouldMove: string[];
+  /** Bridges that stay where they are. */
+  bridgesStay: string[];
+}
+
+export interface ReportContext {
+  reader: HostReader;
+  usage: HostUsage;
+  ids: PciIds;
+  rules: KernelRules;
+}
+
+export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
+  const names = ctx.ids.names(dev.vendor, dev.device);
+  const use = ctx.usage.of(dev);
+  return {
+    address: dev.name,
+    vendor: dev.vendor,
+    device: dev.device,
+    class: dev.class,
+    className: className(dev.class),
+    vendorName: names.vendor ?? null,
+    deviceName: names.device ?? null,
+    subsystemVendor: dev.subsystemVendor,
+    subsystemDevice: dev.subsystemDevice,
+    driver: dev.driver,
+    driverOverride: dev.driverOverride,
+    bridge: dev.isBridge,
+    bootVga: dev.bootVga,
+    net: use.net,
+    block: use.block,
+    sriov:
+      dev.physfn !== null
+        ? { role: 'vf', pf: formatAddress(dev.physfn) }
+        : dev.virtfns.length > 0
+          ? { role: 'pf', vfs: dev.virtfns.map(formatAddress) }
+          : null,
+    hostNeeds: hostNeeds(dev, use),
+  };
+}
+
+export function groupReport(group: number, ctx: ReportContext): GroupReport {
+  const members = ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
+  const v = groupViability(members, ctx.rules);
+  return {
+    group,
+    viable: v.viable,
+    devices: members.map((d) => deviceReport(d, ctx)),
+    blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
+    autoWouldMove: members.filter((d) => autoAction(d, ctx.rules) === 'move').map((d) => d.name),
+    bridgesStay: members.filter((d) => d.isBridge).map((d) => d.name),
+  };
+}

@@ -1,0 +1,41 @@
+import type { Analysis, MemberPlan } from '../plan/analyze.js';
+import type { Output } from './output.js';
+
+const FATE_TEXT: Record<MemberPlan['fate'], string> = {
+  move: 'move',
+  already: 'already on vfio-pci',
+  'bridge-stays': 'bridge, stays',
+  'bridge-blocks': 'bridge, blocks',
+  stays: 'stays',
+};
+
+/** Human rendering of `check`. */
+export function renderAnalysis(out: Output, a: Analysis, code: number): void {
+  const c = out.color;
+  out.stdout(`${c.bold(`${a.document.kind} '${a.document.name}'`)} (${a.document.file}): ${a.assignments.length} PCI assignment${a.assignments.length === 1 ? '' : 's'}\n`);
+  for (const s of a.assignments) {
+    const groups = s.groups.length > 0 ? ` in IOMMU group ${s.groups.join(', ')}` : '';
+    out.stdout(`  ${s.label} (managed=${s.managed ? 'yes' : 'no'}, group='${s.groupMode}'): ${s.devices.join(', ') || 'no device found'}${groups}\n`);
+  }
+  for (const g of a.groups) {
+    out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${g.viableAfter ? c.green('yes') : c.red('no')}\n`);
+    for (const m of g.members) {
+      const to = m.fate === 'move' ? ` → vfio-pci` : '';
+      const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : FATE_TEXT[m.fate];
+      out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
+      for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
+    }
+  }
+  if (a.notes.length > 0) {
+    out.stdout('\n  Notes:\n');
+    for (const n of a.notes) out.stdout(`    - ${n}\n`);
+  }
+  if (a.blockers.length > 0) {
+    out.stdout(`\n  ${c.red('Blockers:')}\n`);
+    for (const b of a.blockers) out.stdout(`    - ${b.message}\n`);
+    out.stdout(`\n${c.red('A detach would fail')} (exit ${code}).\n`);
+  } else {
+    const n = a.moves.length;
+    out.stdout(`\n${c.green('A detach would succeed')}: ${n === 0 ? 'nothing to move' : `${n} device${n === 1 ? '' : 's'} to vfio-pci`}.\n`);
+  }
+}

@@ -1,0 +1,46 @@
+import { printable } from '../errors.js';
+import type { DetachResult } from '../run/detach.js';
+import type { ReattachResult } from '../run/reattach.js';
+import type { Output } from './output.js';
+
+/** `PATH <- VALUE`, with the newline that clears an override shown as \n. */
+export function formatWrite(w: { path: string; value: string }): string {
+  return `${w.path} <- ${printable(w.value)}`;
+}
+
+export function renderDetach(out: Output, r: DetachResult): void {
+  const c = out.color;
+  for (const n of r.notes) out.stdout(`${c.dim('note:')} ${n}\n`);
+  if (r.dryRun) {
+    out.stdout(r.writes.length === 0 ? 'Nothing to do: every device is already on vfio-pci.\n' : `Would write (${r.writes.length}), in this order:\n`);
+  }
+  if (r.dryRun) for (const w of r.writes) out.stdout(`  ${formatWrite(w)}\n`);
+  for (const d of r.devices) {
+    const what =
+      d.action === 'moved'
+        ? `${d.from ?? 'no driver'} → ${c.green('vfio-pci')}`
+        : d.action === 'would-move'
+          ? `${d.from ?? 'no driver'} → vfio-pci (dry run)`
+          : d.action === 'already'
+            ? 'already on vfio-pci'
+            : `stays on ${d.from ?? 'no driver'}${d.action === 'bridge-stays' ? ' (bridge)' : ''}`;
+    out.stdout(`  group ${d.group}  ${d.address}  ${what}\n`);
+  }
+  if (!r.dryRun) {
+    out.stdout(r.changed ? `${c.green('Detached')}: ${r.devices.filter((d) => d.action === 'moved').length} device(s) now on vfio-pci (${r.writes.length} writes).\n` : '');
+  }
+}
+
+export function renderReattach(out: Output, r: ReattachResult): void {
+  const c = out.color;
+  for (const n of r.notes) out.stdout(`${c.dim('note:')} ${n}\n`);
+  if (r.dryRun) {
+    out.stdout(r.writes.length === 0 ? 'Nothing to do.\n' : `Would write (${r.writes.length}), in this order:\n`);
+    for (const w of r.writes) out.stdout(`  ${formatWrite(w)}\n`);
+  }
+  for (const d of r.devices) {
+    if (d.action === 'unchanged') continue;
+    out.stdout(`  ${d.address}  ${d.from ?? 'no driver'} → ${d.to ?? "the kernel's choice"}${r.dryRun ? ' (dry run)' : ''}\n`);
+  }
+  if (!r.dryRun && r.changed) out.stdout(`${c.green('Reattached')}: ${r.devices.length} device(s) (${r.writes.length} writes).\n`);
+}

@@ -1,0 +1,38 @@
+import type { DeviceReport, GroupReport } from '../plan/group-report.js';
+import type { Output } from './output.js';
+
+/** Human rendering of group-info and list. */
+export function renderGroup(out: Output, g: GroupReport): void {
+  const c = out.color;
+  const verdict = g.viable ? c.green('viable for VFIO') : c.red('not viable for VFIO');
+  out.stdout(`${c.bold(`IOMMU group ${g.group}`)}: ${verdict}\n`);
+  for (const d of g.devices) out.stdout(renderDevice(out, d));
+  if (!g.viable) {
+    out.stdout(`  ${c.yellow('In the way:')} ${g.blockers.map((b) => `${b.address} (${b.reason})`).join('; ')}\n`);
+  }
+  if (g.autoWouldMove.length > 0) {
+    const stay = g.bridgesStay.length > 0 ? `; bridges stay: ${g.bridgesStay.join(', ')}` : '';
+    out.stdout(`  group='auto' would move to vfio-pci: ${g.autoWouldMove.join(', ')}${stay}\n`);
+  }
+}
+
+function renderDevice(out: Output, d: DeviceReport): string {
+  const c = out.color;
+  const vendor = d.vendorName ?? d.vendor;
+  const device = d.deviceName ?? d.device;
+  const names = d.vendorName || d.deviceName ? `${vendor} ${device} ` : '';
+  const driver = d.driver ? c.cyan(d.driver) : c.dim('no driver');
+  let line = `  ${d.address}  ${d.className} [${d.class.slice(0, 4)}]: ${names}[${d.vendor}:${d.device}]  driver: ${driver}`;
+  if (d.driverOverride) line += `  override: ${d.driverOverride}`;
+  const flags: string[] = [];
+  if (d.bridge) flags.push('bridge');
+  if (d.bootVga) flags.push('boot VGA');
+  for (const n of d.net) flags.push(`net ${n.name} ${n.up ? 'up' : n.operstate}${n.defaultRoute ? ', default route' : ''}`);
+  for (const b of d.block) flags.push(b.swap ? `${b.device} swap` : `${b.device} mounted at ${b.mountpoint}`);
+  if (d.sriov?.role === 'pf') flags.push(`SR-IOV PF, ${d.sriov.vfs.length} VFs`);
+  if (d.sriov?.role === 'vf') flags.push(`SR-IOV VF of ${d.sriov.pf}`);
+  if (flags.length > 0) line += `  (${flags.join('; ')})`;
+  line += '\n';
+  for (const need of d.hostNeeds) line += `      ${c.yellow('host needs it:')} ${need}\n`;
+  return line;
+}

@@ -1,0 +1,89 @@
+import { KernelWriteError, RollbackIncompleteError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import { VFIO_PCI } from '../host/layout.js';
+import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
+import { blockersError } from '../plan/blocker-error.js';
+import { originalOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
+import type { LibvirtDocument } from '../xml/assignment.js';
+import { executeSteps, StepError } from './execute.js';
+import { restore } from './rollback.js';
+import type { WriteSession } from './session.js';
+
+export interface DeviceOutcome {
+  address: string;
+  group: number;
+  from: string | null;
+  to: string | null;
+  action: 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
+}
+
+export interface DetachResult {
+  changed: boolean;
+  dryRun: boolean;
+  writes: { path: string; value: string }[];
+  devices: DeviceOutcome[];
+  groups: GroupPlan[];
+  notes: string[];
+}
+
+function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
+  return analysis.groups.flatMap((g) =>
+    g.members.map((m) => ({
+      address: m.address,
+      group: g.group,
+      from: m.driver,
+      to: m.fate === 'move' ? (moved ? VFIO_PCI : VFIO_PCI) : m.driver,
+      action: m.fate === 'move' ? (moved ? 'moved' : 'would-move') : m.fate === 'already' ? 'already' : m.bridge ? 'bridge-stays' : 'stays',
+    })),
+  );
+}
+
+const asWrites = (steps: PlanStep[]): DetachResult['writes'] => steps.map((s) => ({ path: s.write.hostPath, value: s.write.value }));
+
+/** Plans a detach and refuses before any write when anything blocks it. */
+export function planDetach(doc: LibvirtDocument, host: Host, force: boolean): { analysis: Analysis; steps: PlanStep[] } {
+  const analysis = analyze(doc, host, { force });
+  if (analysis.blockers.length > 0) throw blockersError(analysis.blockers, `Nothing was detached for ${doc.file}`);
+  return { analysis, steps: planDetachWrites(analysis.moves, host.reader.layout) };
+}
+
+export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): DetachResult {
+  const { analysis, steps } = planDetach(doc, host, force);
+  return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
+}
+
+export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string): DetachResult {
+  const { host, kernel, journal } = session;
+  let { analysis, steps } = planDetach(doc, host, force);
+  if (steps.length === 0) {
+    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, 'Nothing to do: every device is already on vfio-pci.'] };
+  }
+  if (analysis.vfio === 'available') {
+    kernel.loadModule(VFIO_PCI);
+    host.reader.invalidate();
+    ({ analysis, steps } = planDetach(doc, host, force));
+  }
+  journal.recordOriginals(analysis.moves.map((d) => [d.name, originalOf(d)]), command);
+  journal.begin(command, steps.map((s) => s.write));
+  try {
+    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
+  } catch (err) {
+    if (!(err instanceof StepError)) throw err;
+    const entries = analysis.moves.map((d) => [d.name, journal.data.devices[d.name] ?? null] as [string, ReturnType<typeof originalOf> | null]);
+    const outcome = restore(host, kernel, entries);
+    journal.forget(outcome.restored);
+    journal.finish();
+    const failedAt = `step ${err.failure.index + 1} of ${steps.length}`;
+    if (outcome.left.length === 0) {
+      throw new KernelWriteError(
+        `Detach failed at ${failedAt}: ${err.failure.reason}\nRolled back: ${outcome.restored.join(', ')} ${outcome.restored.length === 1 ? 'is' : 'are'} back on ${outcome.restored.length === 1 ? 'its' : 'their'} original driver${outcome.restored.length === 1 ? '' : 's'}.`,
+      );
+    }
+    throw new RollbackIncompleteError(
+      `Detach failed at ${failedAt}: ${err.failure.reason}\nThe rollback could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
+      `The journal in ${journal.file} still records them; fix the cause and run \`vfioctl reattach --all\`.`,
+    );
+  }
+  journal.finish();
+  return { changed: true, dryRun: false, writes: asWrites(steps), devices: outcomes(analysis, true), groups: analysis.groups, notes: analysis.notes };
+}

@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { HostTreeError, PermissionError } from '../errors.js';
+import type { SysfsWrite } from '../host/layout.js';
+import type { Original } from '../plan/writes.js';
+
+/**
+ * vfioctl's memory of what it moved, in ROOT/run/vfioctl/journal.json. Written before the first write of a
+ * detach (each device's original driver and driver_override, libvirt's "remember before you change"), and
+ * after every completed step, atomically (temp file, fsync, rename, fsync of the directory). A crash leaves
+ * it describing the truth to within one step; `reattach --all` restores from it and the live tree.
+ */
+export const JOURNAL_VERSION = 1;
+
+export interface JournalDevice extends Original {
+  /** When vfioctl first moved it, and by which command. */
+  since: string;
+  by: string;
+}
+
+export interface JournalOperation {
+  command: string;
+  pid: number;
+  started: string;
+  steps: SysfsWrite[];
+  /** How many steps completed. */
+  done: number;
+}
+
+export interface JournalData {
+  version: typeof JOURNAL_VERSION;
+  devices: Record<string, JournalDevice>;
+  /** The operation under way; null once it has finished (or been rolled back). */
+  operation: JournalOperation | null;
+}
+
+export class Journal {
+  readonly file: string;
+  data: JournalData;
+
+  constructor(readonly dir: string) {
+    this.file = path.join(dir, 'journal.json');
+    this.data = Journal.read(this.file);
+  }
+
+  private static read(file: string): JournalData {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: JOURNAL_VERSION, devices: {}, operation: null };
+      throw new PermissionError(`Cannot read the journal ${file}: ${(err as NodeJS.ErrnoException).code}.`);
+    }
+    try {
+      const data = JSON.parse(text) as JournalData;
+      if (data.version !== JOURNAL_VERSION || typeof data.devices !== 'object' || data.devices === null) throw new Error('bad shape');
+      return data;
+    } catch {
+      throw new HostTreeError(`The journal ${file} is damaged and cannot be read.`, 'Look at it, restore the devices by hand if needed, then move it away.');
+    }
+  }
+
+  /** Records devices before they move; keeps the first record of a device vfioctl already moved. */
+  recordOriginals(entries: [string, Original][], by: string): void {
+    const since = new Date().toISOString();
+    for (const [addr, original] of entries) {
+      if (!this.data.devices[addr]) this.data.devices[addr] = { ...original, since, by };
+    }
+  }
+
+  begin(command: string, steps: SysfsWrite[]): void {
+    this.data.operation = { command, pid: process.pid, started: new Date().toISOString(), steps, done: 0 };
+    this.save();
+  }
+
+  stepDone(index: number): void {
+    if (this.data.operation) this.data.operation.done = index + 1;
+    this.save();
+  }
+
+  finish(): void {
+    this.data.operation = null;
+    this.save();
+  }
+
+  forget(addrs: string[]): void {
+    for (const a of addrs) delete this.data.devices[a];
+  }
+
+  save(): void {
+    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    const fd = fs.openSync(tmp, 'w', 0o600);
+    try {
+      fs.writeSync(fd, `${JSON.stringify(this.data, null, 2)}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, this.file);
+    const dfd = fs.openSync(this.dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { LockedError, PermissionError } from '../errors.js';
+
+/**
+ * One vfioctl at a time per host root: ROOT/run/vfioctl/lock, created with O_EXCL, holding the owner's pid
+ * and its start time (from the running system's /proc, so a reused pid is not mistaken for the owner).
+ * A lock whose owner is dead is taken over; the takeover itself is serialized by mkdir of lock.takeover, so
+ * two waiters cannot both remove it. A live owner makes us wait, bounded, then fail with its pid.
+ */
+interface LockOwner {
+  pid: number;
+  start: string | null;
+  command: string;
+  since: string;
+}
+
+const POLL_MS = 25;
+
+function processStart(pid: number): string | null {
+  try {
+    // Field 22 of /proc/PID/stat (after the parenthesised command name) is the start time in ticks.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(owner: LockOwner): boolean {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
+  }
+  const start = processStart(owner.pid);
+  return owner.start === null || start === null || start === owner.start;
+}
+
+function sleep(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+export class HostLock {
+  private readonly file: string;
+  private held = false;
+  constructor(readonly dir: string) {
+    this.file = path.join(dir, 'lock');
+  }
+
+  acquire(command: string, timeoutMs: number): void {
+    try {
+      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new PermissionError(`Cannot create ${this.dir}: ${(err as NodeJS.ErrnoException).code}.`);
+    }
+    const me: LockOwner = { pid: process.pid, start: processStart(process.pid), command, since: new Date().toISOString() };
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+        fs.writeSync(fd, JSON.stringify(me));
+        fs.closeSync(fd);
+        this.held = true;
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') throw new PermissionError(`Cannot create the lock ${this.file}: ${code}.`);
+      }
+      const owner = this.owner();
+      if (owner && !alive(owner)) {
+        this.takeOver(owner);
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        const who = owner ? `pid ${owner.pid} (${owner.command}, since ${owner.since})` : 'another process';
+        throw new LockedError(
+          `Another vfioctl holds ${this.file}: ${who}. Gave up after ${Math.round(timeoutMs / 1000)} s.`,
+          'Wait for it to finish, or raise --lock-timeout. If that process is gone, run the command again: a dead owner\'s lock is taken over.',
+        );
+      }
+      sleep(POLL_MS);
+    }
+  }
+
+  private owner(): LockOwner | null {
+    try {
+      return JSON.parse(fs.readFileSync(this.file, 'utf8')) as LockOwner;
+    } catch {
+      // Being written right now (created, not yet filled) or just removed: look again.
+      return null;
+    }
+  }
+
+  /** Removes a dead owner's lock, under lock.takeover so that only one waiter does it. */
+  private takeOver(dead: LockOwner): void {
+    const guard = `${this.file}.takeover`;
+    try {
+      fs.mkdirSync(guard);
+    } catch {
+      // Someone else is taking over; if their guard is stale (they died too), clear it.
+      try {
+        if (Date.now() - fs.statSync(guard).mtimeMs > 10_000) fs.rmdirSync(guard);
+      } catch {
+        /* gone already */
+      }
+      sleep(POLL_MS);
+      return;
+    }
+    try {
+      const now = this.owner();
+      if (now && now.pid === dead.pid && now.start === dead.start) fs.unlinkSync(this.file);
+    } finally {
+      fs.rmdirSync(guard);
+    }
+  }
+
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    try {
+      fs.unlinkSync(this.file);
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { RollbackIncompleteError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import { VFIO_PCI } from '../host/layout.js';
+import { analyze } from '../plan/analyze.js';
+import { planRestoreWrites, type Original } from '../plan/writes.js';
+import type { LibvirtDocument } from '../xml/assignment.js';
+import type { Journal } from './journal.js';
+import { restore, restoreTargets } from './rollback.js';
+import type { WriteSession } from './session.js';
+
+/**
+ * Which devices a reattach puts back, each with what vfioctl recorded about it:
+ * - `--all`: every device in the journal (this also completes a detach that was interrupted by a crash);
+ * - a file: the devices it names, and for group='auto' the members of their groups that vfioctl moved.
+ *   A named device on vfio-pci with no journal entry goes back through the kernel's normal probe (said in
+ *   the notes); group mates vfioctl never moved are left alone.
+ */
+export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null): { entries: [string, Original | null][]; notes: string[] } {
+  const notes: string[] = [];
+  if (!doc) {
+    const entries = Object.entries(journal.data.devices).map(([a, d]) => [a, d] as [string, Original]);
+    if (journal.data.operation) notes.push(`Completing an interrupted '${journal.data.operation.command}' (${journal.data.operation.done} of ${journal.data.operation.steps.length} writes had been done).`);
+    return { entries, notes };
+  }
+  const analysis = analyze(doc, host, { force: true });
+  const wanted = new Map<string, Original | null>();
+  for (const g of analysis.groups) {
+    for (const m of g.members) {
+      const recorded = journal.data.devices[m.address];
+      if (recorded) wanted.set(m.address, recorded);
+      else if (m.requested && m.driver === VFIO_PCI) {
+        wanted.set(m.address, null);
+        notes.push(`${m.address} has no journal entry (vfioctl did not move it): using the kernel's normal probe.`);
+      }
+    }
+  }
+  return { entries: [...wanted], notes };
+}
+
+export interface ReattachResult {
+  changed: boolean;
+  dryRun: boolean;
+  writes: { path: string; value: string }[];
+  devices: { address: string; from: string | null; to: string | null; action: 'restored' | 'would-restore' | 'unchanged' }[];
+  notes: string[];
+}
+
+export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocument | null): ReattachResult {
+  const { entries, notes } = reattachTargets(journal, host, doc);
+  const targets = restoreTargets(host, entries);
+  const steps = planRestoreWrites(targets, host.reader.layout);
+  const touched = new Set(steps.map((s) => s.device));
+  return {
+    changed: steps.length > 0,
+    dryRun: true,
+    writes: steps.map((s) => ({ path: s.write.hostPath, value: s.write.value })),
+    devices: targets.map((t) => ({
+      address: t.dev.name,
+      from: t.dev.driver,
+      to: t.original ? t.original.driver : null,
+      action: touched.has(t.dev.name) ? 'would-restore' : 'unchanged',
+    })),
+    notes,
+  };
+}
+
+export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string): ReattachResult {
+  const { host, kernel, journal } = session;
+  const { entries, notes } = reattachTargets(journal, host, doc);
+  const before = new Map(restoreTargets(host, entries).map((t) => [t.dev.name, t.dev.driver]));
+  const steps = planRestoreWrites(restoreTargets(host, entries), host.reader.layout);
+  if (steps.length === 0 && !journal.data.operation) {
+    journal.forget(entries.map(([a]) => a));
+    if (entries.length > 0) journal.save();
+    return { changed: false, dryRun: false, writes: [], devices: entries.map(([a]) => ({ address: a, from: before.get(a) ?? null, to: before.get(a) ?? null, action: 'unchanged' })), notes: [...notes, 'Nothing to do: no device vfioctl moved is on vfio-pci.'] };
+  }
+  journal.begin(command, steps.map((s) => s.write));
+  const performedBefore = kernel.performed.length;
+  const outcome = restore(host, kernel, entries);
+  journal.forget(outcome.restored);
+  if (outcome.left.length === 0) journal.finish();
+  else journal.save();
+  const writes = kernel.performed.slice(performedBefore).map((w) => ({ path: w.hostPath, value: w.value }));
+  if (outcome.left.length > 0) {
+    throw new RollbackIncompleteError(
+      `Reattach could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
+      `Restored: ${outcome.restored.join(', ') || 'none'}. The journal ${journal.file} keeps the rest; run \`vfioctl reattach --all\` again once the cause is fixed.`,
+    );
+  }
+  return {
+    changed: writes.length > 0,
+    dryRun: false,
+    writes,
+    devices: entries.map(([a, o]) => ({ address: a, from: before.get(a) ?? null, to: o ? o.driver : null, action: 'restored' })),
+    notes,
+  };
+}

@@ -1,0 +1,56 @@
+import type { Host } from '../host/host.js';
+import type { DriverName } from '../host/layout.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { parseSysfsAddress } from '../pci/address.js';
+import { planRestoreWrites, type Original, type RestoreTarget } from '../plan/writes.js';
+import { currentDriver, executeSteps, StepError } from './execute.js';
+
+/** Restore targets for devices, each with its recorded original (or null), read fresh from the tree. */
+export function restoreTargets(host: Host, entries: [string, Original | null][]): RestoreTarget[] {
+  const out: RestoreTarget[] = [];
+  for (const [name, original] of entries) {
+    const addr = parseSysfsAddress(name);
+    if (!addr) continue;
+    host.reader.invalidate(addr);
+    const dev = host.reader.tryDevice(addr);
+    if (!dev) continue;
+    out.push({ dev, original, originalLoaded: original?.driver ? host.reader.driverLoaded(original.driver as DriverName) : false });
+  }
+  return out;
+}
+
+export interface RestoreOutcome {
+  restored: string[];
+  /** Devices not back where they were, each with a sentence. */
+  left: { device: string; reason: string }[];
+}
+
+/**
+ * Puts devices back on their original drivers, as far as the kernel lets it: after a failed step it
+ * re-plans from the tree and goes on with the other devices (a rollback must not stop at the first refusal).
+ */
+export function restore(host: Host, kernel: Kernel, entries: [string, Original | null][]): RestoreOutcome {
+  const failed = new Map<string, string>();
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const pending = entries.filter(([name]) => !failed.has(name));
+    const steps = planRestoreWrites(restoreTargets(host, pending), host.reader.layout);
+    if (steps.length === 0) break;
+    try {
+      executeSteps(steps, { kernel, reader: host.reader });
+      break;
+    } catch (err) {
+      if (!(err instanceof StepError)) throw err;
+      failed.set(err.failure.step.device, err.failure.reason);
+    }
+  }
+  const restored: string[] = [];
+  const left: { device: string; reason: string }[] = [];
+  for (const [name, original] of entries) {
+    const now = currentDriver(host.reader, name);
+    const want = original ? original.driver : undefined;
+    const ok = original === null ? now !== 'vfio-pci' : now === want;
+    if (ok) restored.push(name);
+    else left.push({ device: name, reason: failed.get(name) ?? `${name} is on ${now ?? 'no driver'}, not ${want ?? 'its host driver'}` });
+  }
+  return { restored, left };
+}
