@@ -69,6 +69,17 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     const o = cmd.optsWithGlobals<{ root: string; json?: boolean }>();
     return { root: o.root, json: Boolean(o.json) };
   };
+  /** Runs a command on its host root; a snapshot .json root is opened read-only for the command's length. */
+  const onRoot = async (cmd: Command, purpose: 'read' | 'write', fn: (g: GlobalOptions) => number | Promise<number>): Promise<void> => {
+    const g = globals(cmd);
+    const { openHostRoot } = await import('../mock/snapshot-root.js');
+    const root = openHostRoot(g.root, purpose);
+    try {
+      setCode(await fn({ ...g, root: root.root }));
+    } finally {
+      root.cleanup();
+    }
+  };
 
   program
     .command('list')
@@ -76,7 +87,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--json', 'machine-readable output')
     .action(async (_o, cmd: Command) => {
       const { listCommand } = await import('./commands/list.js');
-      setCode(listCommand(globals(cmd), out));
+      await onRoot(cmd, 'read', (g) => listCommand(g, out));
     });
 
   program
@@ -86,7 +97,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--json', 'machine-readable output')
     .action(async (address: string, _o, cmd: Command) => {
       const { groupInfoCommand } = await import('./commands/group-info.js');
-      setCode(groupInfoCommand(address, globals(cmd), out));
+      await onRoot(cmd, 'read', (g) => groupInfoCommand(address, g, out));
     });
 
   program
@@ -96,7 +107,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--json', 'machine-readable output')
     .action(async (file: string, _o, cmd: Command) => {
       const { checkCommand } = await import('./commands/check.js');
-      setCode(checkCommand(file, globals(cmd), out));
+      await onRoot(cmd, 'read', (g) => checkCommand(file, g, out));
     });
 
   program
@@ -109,7 +120,9 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
     .action(async (file: string, o: { dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
       const { detachCommand } = await import('./commands/detach.js');
-      setCode(await detachCommand(file, { ...globals(cmd), dryRun: Boolean(o.dryRun), force: Boolean(o.force), lockTimeout: o.lockTimeout }, out));
+      await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
+        detachCommand(file, { ...g, dryRun: Boolean(o.dryRun), force: Boolean(o.force), lockTimeout: o.lockTimeout }, out),
+      );
     });
 
   program
@@ -122,7 +135,19 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
     .action(async (file: string | undefined, o: { all?: boolean; dryRun?: boolean; lockTimeout: string }, cmd: Command) => {
       const { reattachCommand } = await import('./commands/reattach.js');
-      setCode(await reattachCommand(file, { ...globals(cmd), all: Boolean(o.all), dryRun: Boolean(o.dryRun), lockTimeout: o.lockTimeout }, out));
+      await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
+        reattachCommand(file, { ...g, all: Boolean(o.all), dryRun: Boolean(o.dryRun), lockTimeout: o.lockTimeout }, out),
+      );
+    });
+
+  program
+    .command('snapshot')
+    .description("describe this host's PCI/IOMMU topology as JSON (no writes; no MACs, serials or hostnames)")
+    .option('-o, --output <file>', 'write to FILE instead of standard output')
+    .option('--name <name>', 'the name recorded in the description', 'snapshot')
+    .action(async (o: { output?: string; name: string }, cmd: Command) => {
+      const { snapshotCommand } = await import('./commands/snapshot.js');
+      await onRoot(cmd, 'read', (g) => snapshotCommand({ ...g, output: o.output, name: o.name }, out));
     });
 
   const mock = program.command('mock').description('simulated hosts: list the bundled ones, create one to work on');

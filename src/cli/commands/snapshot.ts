@@ -1,0 +1,15 @@
+import { Host } from '../../host/host.js';
+import { snapshotHost, writeDescription } from '../../mock/snapshot.js';
+import type { Output } from '../../render/output.js';
+import type { GlobalOptions } from '../run.js';
+
+export function snapshotCommand(o: GlobalOptions & { output?: string; name?: string }, out: Output): number {
+  const host = new Host(o.root);
+  const desc = snapshotHost(host, o.name ?? 'snapshot');
+  const text = `${JSON.stringify(desc, null, 2)}\n`;
+  if (o.output) {
+    writeDescription(o.output, text);
+    out.stderr(`Wrote ${o.output}: ${desc.devices.length} PCI devices, ${new Set(desc.devices.map((d) => d.iommuGroup).filter((g) => g !== null)).size} IOMMU groups.\n`);
+  } else out.stdout(text);
+  return 0;
+}

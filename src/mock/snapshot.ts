@@ -1,0 +1,208 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Host } from '../host/host.js';
+import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
+import { formatAddress, parseSysfsAddress } from '../pci/address.js';
+import { HOST_FORMAT, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
+
+/**
+ * `vfioctl snapshot`: reads a host (the real / or any root) without writing anything and describes it in the
+ * format of mock-sysfs/hosts, so a CI job can plan against it and `vfioctl mock create` can rebuild it.
+ * It records no MAC addresses, serial numbers or hostnames: only what device assignment needs.
+ */
+export function snapshotHost(host: Host, name: string): HostDescription {
+  const reader = host.reader;
+  const layout = reader.layout;
+  const addrs = reader.listAddresses();
+  const devices: DeviceDescription[] = [];
+  const blockByController = blockDevices(layout.classBlockDir);
+  for (const addr of addrs) {
+    const dev = reader.device(addr);
+    const dir = fs.realpathSync.native(layout.device(addr));
+    const parent = parseSysfsAddress(path.basename(path.dirname(dir)));
+    const config = readBytes(path.join(dir, 'config'), 0x10);
+    const d: DeviceDescription = {
+      address: dev.name,
+      parent: parent ? formatAddress(parent) : null,
+      vendor: dev.vendor,
+      device: dev.device,
+      subsystemVendor: dev.subsystemVendor ?? '0000',
+      subsystemDevice: dev.subsystemDevice ?? '0000',
+      class: dev.class,
+      headerType: dev.headerType ?? (dev.isBridge ? 1 : 0),
+      driver: dev.driver,
+      driverOverride: dev.driverOverride,
+      iommuGroup: dev.iommuGroup,
+    };
+    if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
+    if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
+    if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
+    if (dev.netInterfaces.length > 0) d.net = dev.netInterfaces.map((n) => ({ name: n, operstate: reader.interfaceOperstate(n) ?? 'unknown' }));
+    const blocks = blockByController.get(dev.name);
+    if (blocks) d.block = blocks;
+    const total = readOptional(path.join(dir, 'sriov_totalvfs'))?.trim();
+    if (total !== undefined) {
+      d.sriov = {
+        totalvfs: Number(total),
+        numvfs: Number(readOptional(path.join(dir, 'sriov_numvfs'))?.trim() ?? 0),
+        driversAutoprobe: readOptional(path.join(dir, 'sriov_drivers_autoprobe'))?.trim() !== '0',
+      };
+    }
+    if (dev.physfn) {
+      d.physfn = formatAddress(dev.physfn);
+      const pf = reader.device(dev.physfn);
+      const pfDir = fs.realpathSync.native(layout.device(dev.physfn));
+      for (const e of listDir(pfDir) ?? []) {
+        if (/^virtfn[0-9]+$/.test(e) && path.basename(fs.readlinkSync(path.join(pfDir, e))) === dev.name) d.vfIndex = Number(e.slice(6));
+      }
+      void pf;
+    }
+    devices.push(d);
+  }
+  const known = new Set(devices.flatMap((d) => (d.block ?? []).flatMap((b) => [b.name, ...(b.partitions ?? [])])));
+  const ifaces = new Set(devices.flatMap((d) => (d.net ?? []).map((n) => n.name)));
+  return {
+    format: HOST_FORMAT,
+    name,
+    summary: `snapshot of a host running ${host.release ?? 'an unknown kernel'}`,
+    kernel: {
+      release: host.release ?? 'unknown',
+      driverOverride: devices.length === 0 || addrs.some((a) => reader.device(a).overrideSupported),
+      driversAutoprobe: readOptional(layout.onHost('/sys/bus/pci/drivers_autoprobe'))?.trim() !== '0',
+    },
+    drivers: driverTable(host, devices),
+    devices,
+    mounts: mounts(layout.procMounts, known),
+    swaps: swaps(layout.procSwaps, known),
+    routes: routes(layout.procRoute, ifaces),
+  };
+}
+
+/** Disks and partitions under each PCI controller, from sys/class/block. */
+function blockDevices(classBlock: string): Map<string, { name: string; partitions?: string[] }[]> {
+  const map = new Map<string, { name: string; partitions?: string[] }[]>();
+  const names = (listDir(classBlock) ?? []).sort();
+  const targets = new Map<string, string>();
+  for (const n of names) {
+    try {
+      targets.set(n, path.resolve(classBlock, fs.readlinkSync(path.join(classBlock, n))));
+    } catch {
+      /* not a link: skip */
+    }
+  }
+  for (const [n, real] of targets) {
+    const parentName = path.basename(path.dirname(real));
+    if (targets.has(parentName) && targets.get(parentName) === path.dirname(real)) continue; // a partition
+    const controller = real
+      .split(path.sep)
+      .map((p) => parseSysfsAddress(p))
+      .filter((a) => a !== undefined)
+      .at(-1);
+    if (!controller) continue;
+    const partitions = [...targets].filter(([, r]) => path.dirname(r) === real).map(([p]) => p).sort();
+    const list = map.get(formatAddress(controller)) ?? [];
+    list.push(partitions.length > 0 ? { name: n, partitions } : { name: n });
+    map.set(formatAddress(controller), list);
+  }
+  return map;
+}
+
+function mounts(file: string, known: Set<string>): HostDescription['mounts'] {
+  const out: HostDescription['mounts'] = [];
+  for (const line of (readTextFile(file) ?? '').split('\n')) {
+    const [source, target, fstype] = line.split(' ');
+    if (source?.startsWith('/dev/') && target && fstype && known.has(source.slice(5))) out.push({ source, target, fstype });
+  }
+  return out;
+}
+
+function swaps(file: string, known: Set<string>): HostDescription['swaps'] {
+  return (readTextFile(file) ?? '')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((s) => s.startsWith('/dev/') && known.has(s.slice(5)))
+    .map((source) => ({ source }));
+}
+
+const quad = (hex: string): string => [0, 1, 2, 3].map((i) => parseInt(hex.slice(6 - 2 * i, 8 - 2 * i), 16)).join('.');
+
+function routes(file: string, ifaces: Set<string>): HostDescription['routes'] {
+  const out: HostDescription['routes'] = [];
+  for (const line of (readTextFile(file) ?? '').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || !ifaces.has(f[0]!)) continue;
+    out.push({ iface: f[0]!, destination: quad(f[1]!), gateway: quad(f[2]!), mask: quad(f[7]!) });
+  }
+  return out;
+}
+
+/**
+ * The driver table. A simulated host knows its own (its kernel state); on a real host the static ID tables
+ * come from lib/modules/RELEASE/modules.alias, kept to the entries that match a device of this host.
+ */
+function driverTable(host: Host, devices: DeviceDescription[]): DriverDescription[] {
+  const simulated = readTextFile(path.join(host.root, '.vfioctl-sim', 'kernel.json'));
+  if (simulated) {
+    const state = JSON.parse(simulated) as { drivers?: DriverDescription[] };
+    if (Array.isArray(state.drivers)) return state.drivers.map((d) => ({ name: d.name, module: d.module, state: d.state, ids: d.ids }));
+  }
+  const layout = host.reader.layout;
+  const loaded = (listDir(layout.pciDriversDir) ?? []).sort();
+  const aliases = host.release ? readTextFile(path.join(layout.modulesDir(host.release), 'modules.alias')) ?? '' : '';
+  const byModule = new Map<string, IdMatch[]>();
+  for (const line of aliases.split('\n')) {
+    const m = /^alias pci:(\S+) (\S+)$/.exec(line);
+    if (!m) continue;
+    const id = parseAlias(m[1]!);
+    if (id && devices.some((d) => idMatches(id, d))) {
+      const list = byModule.get(m[2]!) ?? [];
+      list.push(id);
+      byModule.set(m[2]!, list);
+    }
+  }
+  const drivers: DriverDescription[] = loaded.map((name) => {
+    let module: string | null = null;
+    try {
+      module = path.basename(fs.readlinkSync(path.join(layout.pciDriversDir, name, 'module')));
+    } catch {
+      module = null;
+    }
+    return { name, module, state: 'loaded', ids: byModule.get(module ?? name.replace(/-/g, '_')) ?? [] };
+  });
+  if (!loaded.includes('vfio-pci') && host.vfioState() === 'available') drivers.push({ name: 'vfio-pci', module: 'vfio_pci', state: 'available', ids: [] });
+  return drivers;
+}
+
+/** modules.alias `v00008086d000010D3sv*sd*bc02sc00i*` → an IdMatch; undefined for shapes it cannot express. */
+function parseAlias(alias: string): IdMatch | undefined {
+  const m = /^v([0-9A-F]{8}|\*)d([0-9A-F]{8}|\*)sv([0-9A-F]{8}|\*)sd([0-9A-F]{8}|\*)bc([0-9A-F]{2}|\*)sc([0-9A-F]{2}|\*)i([0-9A-F]{2}|\*)\*?$/.exec(alias);
+  if (!m) return undefined;
+  const id = (s: string): string => (s === '*' ? '*' : s.slice(4).toLowerCase());
+  const out: IdMatch = { vendor: id(m[1]!), device: id(m[2]!) };
+  if (m[3] !== '*') out.subvendor = id(m[3]!);
+  if (m[4] !== '*') out.subdevice = id(m[4]!);
+  const parts = [m[5]!, m[6]!, m[7]!];
+  if (parts.some((p) => p !== '*')) {
+    out.class = parts.map((p) => (p === '*' ? '00' : p.toLowerCase())).join('');
+    out.classMask = parts.map((p) => (p === '*' ? '00' : 'ff')).join('');
+  }
+  return out;
+}
+
+function idMatches(id: IdMatch, d: DeviceDescription): boolean {
+  const eq = (want: string | undefined, have: string): boolean => want === undefined || want === '*' || want === have;
+  if (!eq(id.vendor, d.vendor) || !eq(id.device, d.device) || !eq(id.subvendor, d.subsystemVendor) || !eq(id.subdevice, d.subsystemDevice)) return false;
+  if (id.class && id.classMask) {
+    const mask = parseInt(id.classMask, 16);
+    return (parseInt(d.class, 16) & mask) === (parseInt(id.class, 16) & mask);
+  }
+  return true;
+}
+
+/** Writes a description file atomically (temp + rename), so a failed run leaves no half file. */
+export function writeDescription(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o644 });
+  fs.renameSync(tmp, file);
+}

@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { json, runBin } from '../helpers/cli.js';
+import { makeSimulatedHost } from '../helpers/sim-host.js';
+
+describe('group-info and list through bin/ on the workstation host', () => {
+  let host: { root: string; cleanup: () => void };
+  beforeAll(() => {
+    host = makeSimulatedHost('workstation');
+  });
+  afterAll(() => host.cleanup());
+
+  it('group-info of the GPU lists its group, drivers, and that group=auto would move GPU and audio', () => {
+    const r = runBin(['group-info', '01:00.0', '--json', '--root', host.root]);
+    expect(r.code).toBe(0);
+    const g = json(r);
+    expect(g.viable).toBe(false);
+    expect(g.devices.map((d: any) => [d.address, d.driver])).toEqual([
+      ['0000:00:01.0', 'pcieport'],
+      ['0000:01:00.0', 'nouveau'],
+      ['0000:01:00.1', 'snd_hda_intel'],
+    ]);
+    const gpu = g.devices[1];
+    expect(gpu).toMatchObject({ vendor: '10de', device: '2204', class: '030000', driverOverride: null, bridge: false });
+    expect(g.devices[0].bridge).toBe(true);
+    expect(g.blockers.map((b: any) => b.address)).toEqual(['0000:01:00.0', '0000:01:00.1']);
+    expect(g.autoWouldMove).toEqual(['0000:01:00.0', '0000:01:00.1']);
+    expect(g.bridgesStay).toEqual(['0000:00:01.0']);
+  });
+
+  it('accepts the full form, any case, and prints a human report with the verdict', () => {
+    const r = runBin(['group-info', '0000:01:00.1', '--root', host.root]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^IOMMU group \d+: not viable for VFIO$/m);
+    expect(r.stdout).toContain('0000:01:00.0  VGA compatible controller [0300]: [10de:2204]  driver: nouveau');
+    expect(r.stdout).toContain("group='auto' would move to vfio-pci: 0000:01:00.0, 0000:01:00.1; bridges stay: 0000:00:01.0");
+    expect(runBin(['group-info', '0000:01:00.1'.toUpperCase(), '--root', host.root]).code).toBe(0);
+  });
+
+  it('flags what the host needs: the boot GPU, the NIC with the default route, the disk controller of /', () => {
+    const { groups } = json(runBin(['list', '--json', '--root', host.root]));
+    const all = groups.flatMap((g: any) => g.devices);
+    const igpu = all.find((d: any) => d.address === '0000:00:02.0');
+    expect(igpu.bootVga).toBe(true);
+    expect(igpu.hostNeeds.join()).toMatch(/boot GPU/);
+    const nic = all.find((d: any) => d.net.length > 0);
+    expect(nic.net[0]).toMatchObject({ up: true, defaultRoute: true });
+    expect(nic.hostNeeds.join()).toMatch(/default route/);
+    const sata = all.find((d: any) => d.block.some((b: any) => b.mountpoint === '/'));
+    expect(sata.hostNeeds.join()).toMatch(/mounted at \//);
+  });
+
+  it('list prints every group in numeric order with the same per-device facts', () => {
+    const { groups } = json(runBin(['list', '--json', '--root', host.root]));
+    const numbers = groups.map((g: any) => g.group);
+    expect(numbers).toEqual([...numbers].sort((a: number, b: number) => a - b));
+    expect(groups.length).toBeGreaterThan(3);
+    for (const g of groups) expect(Object.keys(g)).toEqual(expect.arrayContaining(['group', 'viable', 'devices', 'blockers', 'autoWouldMove']));
+  });
+
+  it.each([
+    ['an address that is not one', ['group-info', '06:12.9'], 3, /Invalid PCI address '06:12.9'/],
+    ['a slot out of range', ['group-info', '0000:06:20.0'], 3, /slot 20 is out of range/],
+    ['an unknown device', ['group-info', '0000:09:00.0'], 4, /No PCI device 0000:09:00.0 on this host/],
+  ])('%s: clear error, its exit code, no stack trace', (_l, args, code, message) => {
+    const r = runBin([...args, '--root', host.root]);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\bat .*\.(m?js|ts):\d+/);
+  });
+});
+
+describe('hosts where the IOMMU cannot help', () => {
+  it('iommu-off: list and group-info say the IOMMU is off and how to turn it on (exit 5)', () => {
+    const host = makeSimulatedHost('iommu-off');
+    try {
+      for (const args of [['list'], ['group-info', '00:02.0']]) {
+        const r = runBin([...args, '--root', host.root]);
+        expect(r.code).toBe(5);
+        expect(r.stderr).toMatch(/IOMMU is off/);
+        expect(r.stderr).toMatch(/intel_iommu=on/);
+        expect(r.stderr).toMatch(/amd_iommu=on/);
+      }
+    } finally {
+      host.cleanup();
+    }
+  });
+
+  it('an unreadable root is its own error (exit 13)', () => {
+    const r = runBin(['list', '--root', '/nonexistent/vfioctl-root']);
+    expect(r.code).toBe(13);
+    expect(r.stderr).toMatch(/does not exist/);
+  });
+
+  it('a directory that is not a host root says so (exit 13)', () => {
+    const r = runBin(['list', '--root', '/usr']);
+    expect(r.code).toBe(13);
+    expect(r.stderr).toMatch(/does not look like a Linux host root/);
+  });
+});

@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface HostdevSpec {
+  address: string; // 0000:01:00.0
+  group?: 'auto' | 'manual' | string;
+  managed?: 'yes' | 'no';
+  driver?: string | null; // default vfio
+}
+
+/** A libvirt domain with PCI hostdevs, as a user would write it. */
+export function domainXml(name: string, hostdevs: HostdevSpec[]): string {
+  const devs = hostdevs
+    .map((h) => {
+      const [d, b, sf] = h.address.split(':') as [string, string, string];
+      const [s, f] = sf.split('.') as [string, string];
+      const group = h.group ? ` group='${h.group}'` : '';
+      const driver = h.driver === null ? '' : `\n      <driver name='${h.driver ?? 'vfio'}'${group}/>`;
+      return `    <hostdev mode='subsystem' type='pci' managed='${h.managed ?? 'yes'}'>${driver}
+      <source>
+        <address domain='0x${d}' bus='0x${b}' slot='0x${s}' function='0x${f}'/>
+      </source>
+    </hostdev>`;
+    })
+    .join('\n');
+  return `<domain type='kvm'>
+  <name>${name}</name>
+  <memory unit='GiB'>4</memory>
+  <devices>
+${devs}
+  </devices>
+</domain>
+`;
+}
+
+/** Writes text to a fresh temp file and returns its path (removed by the caller's cleanup of the dir). */
+export function tempFile(name: string, text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-xml-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}

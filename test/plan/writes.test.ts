@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { HostLayout } from '../../src/host/layout.js';
+import { originalOf, planDetachWrites, planRestoreWrites } from '../../src/plan/writes.js';
+import { drv, fakeDevice } from '../helpers/devices.js';
+
+const layout = new HostLayout('/irrelevant');
+const show = (steps: ReturnType<typeof planDetachWrites>): string[] => steps.map((s) => `${s.write.hostPath} <- ${JSON.stringify(s.write.value)}`);
+
+describe('detach writes (pure planning, no filesystem)', () => {
+  it('GPU + audio: all overrides first, unbind audio before GPU, probe GPU first', () => {
+    const gpu = fakeDevice('0000:01:00.0', { class: '030000', driver: drv('nouveau') });
+    const audio = fakeDevice('0000:01:00.1', { class: '040300', driver: drv('snd_hda_intel') });
+    expect(show(planDetachWrites([audio, gpu], layout))).toEqual([
+      '/sys/bus/pci/devices/0000:01:00.0/driver_override <- "vfio-pci"',
+      '/sys/bus/pci/devices/0000:01:00.1/driver_override <- "vfio-pci"',
+      '/sys/bus/pci/drivers/snd_hda_intel/unbind <- "0000:01:00.1"',
+      '/sys/bus/pci/drivers/nouveau/unbind <- "0000:01:00.0"',
+      '/sys/bus/pci/drivers_probe <- "0000:01:00.0"',
+      '/sys/bus/pci/drivers_probe <- "0000:01:00.1"',
+    ]);
+  });
+
+  it('an unbound device gets an override and a probe, no unbind', () => {
+    const edu = fakeDevice('0000:00:10.0', { driver: null });
+    expect(show(planDetachWrites([edu], layout))).toEqual([
+      '/sys/bus/pci/devices/0000:00:10.0/driver_override <- "vfio-pci"',
+      '/sys/bus/pci/drivers_probe <- "0000:00:10.0"',
+    ]);
+  });
+
+  it('a device half-moved by an interrupted run only gets what is missing', () => {
+    const nic = fakeDevice('0000:02:01.0', { driver: null, driverOverride: drv('vfio-pci') });
+    expect(show(planDetachWrites([nic], layout))).toEqual(['/sys/bus/pci/drivers_probe <- "0000:02:01.0"']);
+  });
+
+  it('every probe step promises vfio-pci, so the executor verifies it', () => {
+    const steps = planDetachWrites([fakeDevice('0000:02:01.0', { driver: drv('e1000') })], layout);
+    expect(steps.filter((s) => s.expectDriver === 'vfio-pci').map((s) => s.kind)).toEqual(['probe']);
+  });
+
+  it('kernels without driver_override fall back to new_id once per ID, then bind', () => {
+    const a = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
+    const b = fakeDevice('0000:02:02.0', { driver: drv('e1000'), overrideSupported: false });
+    expect(show(planDetachWrites([a, b], layout))).toEqual([
+      '/sys/bus/pci/drivers/e1000/unbind <- "0000:02:02.0"',
+      '/sys/bus/pci/drivers/e1000/unbind <- "0000:02:01.0"',
+      '/sys/bus/pci/drivers/vfio-pci/new_id <- "8086 10d3"',
+      '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:01.0"',
+      '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:02.0"',
+    ]);
+  });
+});
+
+describe('restore writes (reattach and rollback)', () => {
+  it('clears the override with a newline (never a zero-length write), unbinds vfio-pci, binds the recorded driver', () => {
+    const before = fakeDevice('0000:01:00.0', { driver: drv('nouveau') });
+    const now = fakeDevice('0000:01:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
+    const steps = planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout);
+    expect(show(steps)).toEqual([
+      '/sys/bus/pci/devices/0000:01:00.0/driver_override <- "\\n"',
+      '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:01:00.0"',
+      '/sys/bus/pci/drivers/nouveau/bind <- "0000:01:00.0"',
+    ]);
+    expect(steps.at(-1)!.expectDriver).toBe('nouveau');
+  });
+
+  it('a device that had no driver before stays unbound', () => {
+    const now = fakeDevice('0000:00:10.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
+    const steps = planRestoreWrites([{ dev: now, original: originalOf(fakeDevice('0000:00:10.0')), originalLoaded: false }], layout);
+    expect(show(steps)).toEqual(['/sys/bus/pci/devices/0000:00:10.0/driver_override <- "\\n"', '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:00:10.0"']);
+  });
+
+  it('restores an override the admin had set (pci-stub) instead of clearing it', () => {
+    const before = fakeDevice('0000:03:00.0', { driver: drv('pci-stub'), driverOverride: drv('pci-stub') });
+    const now = fakeDevice('0000:03:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
+    const steps = planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout);
+    expect(show(steps)[0]).toBe('/sys/bus/pci/devices/0000:03:00.0/driver_override <- "pci-stub"');
+  });
+
+  it('with no record: clear a vfio-pci override, unbind, and let the kernel probe', () => {
+    const now = fakeDevice('0000:01:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
+    expect(show(planRestoreWrites([{ dev: now, original: null, originalLoaded: false }], layout))).toEqual([
+      '/sys/bus/pci/devices/0000:01:00.0/driver_override <- "\\n"',
+      '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:01:00.0"',
+      '/sys/bus/pci/drivers_probe <- "0000:01:00.0"',
+    ]);
+  });
+
+  it('a device already back on its driver needs nothing', () => {
+    const dev = fakeDevice('0000:01:00.0', { driver: drv('nouveau') });
+    expect(planRestoreWrites([{ dev, original: originalOf(dev), originalLoaded: true }], layout)).toEqual([]);
+  });
+
+  it('a device moved with new_id gets its dynamic ID removed first', () => {
+    const before = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
+    const now = fakeDevice('0000:02:01.0', { driver: drv('vfio-pci'), overrideSupported: false });
+    expect(show(planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout))).toEqual([
+      '/sys/bus/pci/drivers/vfio-pci/remove_id <- "8086 10d3"',
+      '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:02:01.0"',
+      '/sys/bus/pci/drivers/e1000/bind <- "0000:02:01.0"',
+    ]);
+  });
+});
