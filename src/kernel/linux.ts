@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { PermissionError, VfioUnavailableError } from '../errors.js';
+import { isWhitelistedWrite, type DriverName, type SysfsWrite } from '../host/layout.js';
+import { SysfsWriteError, type Kernel } from './kernel.js';
+
+/**
+ * The real kernel: each write is one open(O_WRONLY|O_NOFOLLOW) + one write(2) of the whole value on the
+ * sysfs file, so the kernel's store() sees exactly the value, and its errno comes back unchanged.
+ */
+export class LinuxKernel implements Kernel {
+  readonly kind = 'linux' as const;
+  readonly performed: SysfsWrite[] = [];
+
+  constructor(readonly root: string) {}
+
+  write(w: SysfsWrite): void {
+    if (!isWhitelistedWrite(w.hostPath)) throw new Error(`internal: refusing a write outside the whitelist: ${w.hostPath}`);
+    const file = path.join(this.root, w.hostPath);
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+      const buf = Buffer.from(w.value, 'latin1');
+      const n = fs.writeSync(fd, buf, 0, buf.length);
+      if (n !== buf.length) throw Object.assign(new Error('short write'), { code: 'EIO' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+      throw new SysfsWriteError(w.hostPath, w.value, code);
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    this.performed.push(w);
+  }
+
+  loadModule(name: DriverName): void {
+    if (fs.existsSync(path.join(this.root, 'sys/bus/pci/drivers', name))) return;
+    const r = spawnSync('modprobe', [name], { encoding: 'utf8', timeout: 60_000 });
+    if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new VfioUnavailableError(`${name} is not loaded and modprobe is not installed, so it cannot be loaded.`, 'Install kmod, or load the module another way, then run this again.');
+    }
+    if (r.status !== 0) {
+      const why = (r.stderr || r.stdout || '').trim().split('\n')[0] ?? '';
+      if (/Operation not permitted|Permission denied/i.test(why)) throw new PermissionError(`modprobe ${name} was refused: ${why}`);
+      throw new VfioUnavailableError(`${name} is not loaded and \`modprobe ${name}\` failed${why ? `: ${why}` : ` (exit ${r.status ?? 'killed'})`}.`, 'Install the kernel modules package that ships vfio-pci, or build the kernel with CONFIG_VFIO_PCI.');
+    }
+    if (!fs.existsSync(path.join(this.root, 'sys/bus/pci/drivers', name))) {
+      throw new VfioUnavailableError(`\`modprobe ${name}\` succeeded but sys/bus/pci/drivers/${name} did not appear.`);
+    }
+  }
+}

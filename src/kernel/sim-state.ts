@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DriverDescription, HostDescription, IdMatch } from '../mock/description.js';
+
+/**
+ * The private state of a simulated host's kernel, kept beside its tree in ROOT/.vfioctl-sim/:
+ * kernel.json (the driver table with static and dynamic IDs, module states, injected faults, the write
+ * counter) and writes.log (one JSON line per write attempted: path, value, result). The tree itself holds
+ * everything a reader sees (drivers, overrides, links); this holds what only the kernel knows.
+ */
+export const SIM_DIR = '.vfioctl-sim';
+export const SIM_FORMAT = 'vfioctl-sim/1';
+
+export interface SimDriver extends DriverDescription {
+  /** IDs added through new_id (pci_add_dynid), in the order added. */
+  dynamicIds: IdMatch[];
+}
+
+/**
+ * A fault injected into the simulated kernel. `fail` makes a write return an errno: chosen by its position
+ * (the Nth write on this host, 1-based, as counted in kernel.json `writes`) and/or by path and value.
+ * `reclaim` models interference: right after ADDRESS is unbound, DRIVER takes it back (as a udev rule or
+ * another tool probing it would), so a tool that does not verify would report success wrongly.
+ */
+export type SimFault =
+  | { kind: 'fail'; errno: string; position?: number; path?: string; value?: string; times: 'once' | 'always' }
+  | { kind: 'reclaim'; address: string; driver: string; times: 'once' | 'always' };
+
+export interface SimState {
+  format: typeof SIM_FORMAT;
+  host: string;
+  kernel: HostDescription['kernel'];
+  /** In registration order: the order the bus tries them on a probe. */
+  drivers: SimDriver[];
+  faults: SimFault[];
+  /** Writes attempted so far (successful or not). */
+  writes: number;
+}
+
+export function simDir(root: string): string {
+  return path.join(root, SIM_DIR);
+}
+export function isSimulatedRoot(root: string): boolean {
+  return fs.existsSync(path.join(simDir(root), 'kernel.json'));
+}
+
+export function readSimState(root: string): SimState {
+  const state = JSON.parse(fs.readFileSync(path.join(simDir(root), 'kernel.json'), 'utf8')) as SimState;
+  if (state.format !== SIM_FORMAT) throw new Error(`${simDir(root)}/kernel.json is not a ${SIM_FORMAT} state file.`);
+  return state;
+}
+
+export function writeSimState(root: string, state: SimState): void {
+  const file = path.join(simDir(root), 'kernel.json');
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state, null, 1) + '\n');
+  fs.renameSync(tmp, file);
+}
+
+export interface LoggedWrite {
+  path: string;
+  value: string;
+  /** 'ok' or the errno. */
+  result: string;
+}
+
+export function appendWriteLog(root: string, entry: LoggedWrite): void {
+  fs.appendFileSync(path.join(simDir(root), 'writes.log'), JSON.stringify(entry) + '\n');
+}
+
+export function readWriteLog(root: string): LoggedWrite[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(path.join(simDir(root), 'writes.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as LoggedWrite);
+}
+
+/** Adds a fault to a simulated host (tests and the robustness campaign use this). */
+export function injectFault(root: string, fault: SimFault): void {
+  const state = readSimState(root);
+  state.faults.push(fault);
+  writeSimState(root, state);
+}
+export function clearFaults(root: string): void {
+  const state = readSimState(root);
+  state.faults = [];
+  writeSimState(root, state);
+}

@@ -1,0 +1,222 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../errors.js';
+import { SIM_FORMAT, simDir, writeSimState, type SimState } from '../kernel/sim-state.js';
+import { createDriverDir, linkDriver, relLink } from '../kernel/sim-tree.js';
+import type { DeviceDescription, HostDescription } from './description.js';
+import { validateDescription } from './validate.js';
+
+/**
+ * Builds a simulated host from its description: a directory tree with the kernel's layout (real device
+ * directories nested under their bridges in sys/devices, relative symlinks in sys/bus/pci/devices, driver
+ * and iommu_group links, sys/class/net and sys/class/block, proc/mounts, proc/swaps, proc/net/route,
+ * lib/modules) that any sysfs reader — vfioctl, lspci -A linux-sysfs, a shell loop — reads as a host, and
+ * the simulated kernel's state in .vfioctl-sim/.
+ */
+export function materializeHost(descInput: HostDescription, dir: string): void {
+  const desc = validateDescription(descInput, desc0Name(descInput));
+  prepareEmptyDir(dir);
+  const root = fs.realpathSync.native(dir);
+  const sys = path.join(root, 'sys');
+  for (const d of ['bus/pci/devices', 'bus/pci/drivers', 'kernel/iommu_groups', 'class/net', 'class/block', 'module', 'devices']) {
+    fs.mkdirSync(path.join(sys, d), { recursive: true });
+  }
+  fs.writeFileSync(path.join(sys, 'bus/pci/drivers_probe'), '', { mode: 0o200 });
+  fs.writeFileSync(path.join(sys, 'bus/pci/drivers_autoprobe'), desc.kernel.driversAutoprobe ? '1\n' : '0\n');
+
+  for (const drv of desc.drivers) if (drv.state === 'loaded') createDriverDir(root, drv.name, drv.module);
+
+  const dirs = new Map<string, string>();
+  const loaded = new Set(desc.drivers.filter((d) => d.state === 'loaded').map((d) => d.name));
+  let blockHost = 0;
+  for (const dev of desc.devices) {
+    const parentDir = dev.parent === null ? path.join(sys, 'devices', `pci${dev.address.slice(0, 7)}`) : dirs.get(dev.parent)!;
+    const devDir = path.join(parentDir, dev.address);
+    fs.mkdirSync(devDir, { recursive: true });
+    dirs.set(dev.address, devDir);
+    relLink(devDir, path.join(sys, 'bus/pci/devices', dev.address));
+    writeAttributes(devDir, dev, desc);
+    if (dev.driver !== null) {
+      if (!loaded.has(dev.driver)) throw new InputError(`${dev.address} is bound to ${dev.driver}, but that driver is not loaded in the description.`);
+      linkDriver(root, devDir, dev.address, dev.driver);
+    }
+    if (dev.iommuGroup !== null) {
+      const g = path.join(sys, 'kernel/iommu_groups', String(dev.iommuGroup));
+      if (!fs.existsSync(g)) {
+        fs.mkdirSync(path.join(g, 'devices'), { recursive: true });
+        fs.writeFileSync(path.join(g, 'type'), 'DMA-FQ\n');
+        fs.writeFileSync(path.join(g, 'reserved_regions'), '0x00000000fee00000 0x00000000feefffff msi\n');
+      }
+      relLink(g, path.join(devDir, 'iommu_group'));
+      relLink(devDir, path.join(g, 'devices', dev.address));
+    }
+    for (const n of dev.net ?? []) {
+      const netDir = path.join(devDir, 'net', n.name);
+      fs.mkdirSync(netDir, { recursive: true });
+      fs.writeFileSync(path.join(netDir, 'operstate'), `${n.operstate}\n`);
+      fs.writeFileSync(path.join(netDir, 'type'), '1\n');
+      relLink(devDir, path.join(netDir, 'device'));
+      relLink(netDir, path.join(sys, 'class/net', n.name));
+    }
+    for (const b of dev.block ?? []) {
+      const diskDir = path.join(devDir, `host${blockHost++}`, 'block', b.name);
+      fs.mkdirSync(diskDir, { recursive: true });
+      fs.writeFileSync(path.join(diskDir, 'size'), '0\n');
+      relLink(diskDir, path.join(sys, 'class/block', b.name));
+      for (const p of b.partitions ?? []) {
+        fs.mkdirSync(path.join(diskDir, p));
+        fs.writeFileSync(path.join(diskDir, p, 'partition'), '1\n');
+        relLink(path.join(diskDir, p), path.join(sys, 'class/block', p));
+      }
+    }
+  }
+  // SR-IOV links, once every device directory exists.
+  for (const dev of desc.devices) {
+    if (dev.physfn === undefined) continue;
+    const vf = dirs.get(dev.address)!;
+    const pf = dirs.get(dev.physfn)!;
+    relLink(pf, path.join(vf, 'physfn'));
+    relLink(vf, path.join(pf, `virtfn${dev.vfIndex ?? 0}`));
+  }
+
+  writeProc(root, desc);
+  writeModules(root, desc);
+  const state: SimState = {
+    format: SIM_FORMAT,
+    host: desc.name,
+    kernel: desc.kernel,
+    drivers: desc.drivers.map((d) => ({ ...d, ids: d.ids.map((id) => ({ ...id })), dynamicIds: [] })),
+    faults: [],
+    writes: 0,
+  };
+  fs.mkdirSync(simDir(root));
+  writeSimState(root, state);
+  fs.writeFileSync(path.join(simDir(root), 'writes.log'), '');
+  fs.mkdirSync(path.join(root, 'run'), { recursive: true });
+}
+
+function desc0Name(d: HostDescription): string {
+  return `host description '${typeof d?.name === 'string' ? d.name : '?'}'`;
+}
+
+function prepareEmptyDir(dir: string): void {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      fs.mkdirSync(dir, { recursive: true });
+      return;
+    }
+    throw new InputError(`Cannot create a simulated host in ${dir}: ${code === 'ENOTDIR' ? 'it is a file' : code}.`);
+  }
+  if (entries.length > 0) {
+    throw new InputError(`${dir} is not empty: vfioctl mock create builds a new host tree and does not write into an existing directory.`, 'Give it a new or empty directory.');
+  }
+}
+
+/** The files of a device directory: IDs, class, a config space header, driver_override, boot_vga, SR-IOV, and what lspci needs. */
+function writeAttributes(devDir: string, dev: DeviceDescription, desc: HostDescription): void {
+  const w = (name: string, text: string | Buffer, mode = 0o444): void => fs.writeFileSync(path.join(devDir, name), text, { mode });
+  w('vendor', `0x${dev.vendor}\n`);
+  w('device', `0x${dev.device}\n`);
+  w('subsystem_vendor', `0x${dev.subsystemVendor}\n`);
+  w('subsystem_device', `0x${dev.subsystemDevice}\n`);
+  w('class', `0x${dev.class}\n`);
+  w('revision', `0x${dev.revision ?? '00'}\n`);
+  w('config', configSpace(dev, desc), 0o644);
+  w('irq', '0\n');
+  w('numa_node', '-1\n');
+  w('enable', dev.driver ? '1\n' : '0\n', 0o644);
+  w('resource', `${'0x0000000000000000 0x0000000000000000 0x0000000000000000\n'.repeat(13)}`);
+  if (desc.kernel.driverOverride) w('driver_override', dev.driverOverride === null ? '(null)\n' : `${dev.driverOverride}\n`, 0o644);
+  if (dev.bootVga !== undefined) w('boot_vga', dev.bootVga ? '1\n' : '0\n');
+  if (dev.sriov) {
+    w('sriov_totalvfs', `${dev.sriov.totalvfs}\n`);
+    w('sriov_numvfs', `${dev.sriov.numvfs}\n`, 0o644);
+    w('sriov_drivers_autoprobe', dev.sriov.driversAutoprobe ? '1\n' : '0\n', 0o644);
+  }
+}
+
+/** The first 64 bytes of config space: IDs, revision, class, header type (bit 7 = multifunction), bus numbers of a bridge, subsystem IDs. */
+function configSpace(dev: DeviceDescription, desc: HostDescription): Buffer {
+  const c = Buffer.alloc(64);
+  c.writeUInt16LE(parseInt(dev.vendor, 16), 0);
+  c.writeUInt16LE(parseInt(dev.device, 16), 2);
+  c.writeUInt16LE(dev.driver ? 0x0407 : 0x0400, 4);
+  c.writeUInt16LE(0x0010, 6);
+  c[8] = parseInt(dev.revision ?? '00', 16);
+  c[9] = parseInt(dev.class.slice(4, 6), 16);
+  c[10] = parseInt(dev.class.slice(2, 4), 16);
+  c[11] = parseInt(dev.class.slice(0, 2), 16);
+  c[0x0e] = (dev.headerType & 0x7f) | (dev.multifunction ? 0x80 : 0);
+  if (dev.headerType === 1) {
+    const below = descendants(dev.address, desc).map((d) => parseInt(d.address.slice(5, 7), 16));
+    c[0x18] = parseInt(dev.address.slice(5, 7), 16);
+    c[0x19] = below.length ? Math.min(...below) : 0;
+    c[0x1a] = below.length ? Math.max(...below) : 0;
+  } else {
+    c.writeUInt16LE(parseInt(dev.subsystemVendor, 16), 0x2c);
+    c.writeUInt16LE(parseInt(dev.subsystemDevice, 16), 0x2e);
+  }
+  return c;
+}
+
+function descendants(address: string, desc: HostDescription): DeviceDescription[] {
+  const out: DeviceDescription[] = [];
+  const walk = (a: string): void => {
+    for (const d of desc.devices) {
+      if (d.parent === a) {
+        out.push(d);
+        walk(d.address);
+      }
+    }
+  };
+  walk(address);
+  return out;
+}
+
+const hexQuad = (quad: string): string =>
+  quad
+    .split('.')
+    .map((n) => Number(n).toString(16).padStart(2, '0').toUpperCase())
+    .reverse()
+    .join('');
+
+function writeProc(root: string, desc: HostDescription): void {
+  const proc = path.join(root, 'proc');
+  fs.mkdirSync(path.join(proc, 'net'), { recursive: true });
+  fs.mkdirSync(path.join(proc, 'sys/kernel'), { recursive: true });
+  fs.writeFileSync(path.join(proc, 'sys/kernel/osrelease'), `${desc.kernel.release}\n`);
+  const mounts = [
+    'sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0',
+    'proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0',
+    'tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=1620364k,mode=755 0 0',
+    ...desc.mounts.map((m) => `${m.source} ${m.target.replace(/ /g, '\\040')} ${m.fstype} rw,relatime 0 0`),
+  ];
+  fs.writeFileSync(path.join(proc, 'mounts'), mounts.join('\n') + '\n');
+  fs.writeFileSync(
+    path.join(proc, 'swaps'),
+    'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n' + desc.swaps.map((s) => `${s.source.padEnd(40)}partition\t8388604\t\t0\t\t-2\n`).join(''),
+  );
+  const header = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n';
+  const lines = desc.routes.map((r) => {
+    const flags = r.gateway === '0.0.0.0' ? '0001' : '0003';
+    return `${r.iface}\t${hexQuad(r.destination)}\t${hexQuad(r.gateway)}\t${flags}\t0\t0\t100\t${hexQuad(r.mask)}\t0\t0\t0\n`;
+  });
+  fs.writeFileSync(path.join(proc, 'net/route'), header + lines.join(''));
+  fs.writeFileSync(path.join(proc, 'net/ipv6_route'), '');
+  fs.writeFileSync(path.join(proc, 'net/if_inet6'), '');
+}
+
+/** lib/modules/RELEASE/modules.dep names every module modprobe could load (what Host.vfioState reads). */
+function writeModules(root: string, desc: HostDescription): void {
+  const dir = path.join(root, 'lib/modules', desc.kernel.release);
+  fs.mkdirSync(dir, { recursive: true });
+  const lines = desc.drivers
+    .filter((d) => d.state !== 'missing' && d.module !== null)
+    .map((d) => `kernel/drivers/${d.name === 'vfio-pci' ? 'vfio/pci/vfio-pci' : `pci/${d.module}`}.ko:`);
+  fs.writeFileSync(path.join(dir, 'modules.dep'), lines.join('\n') + (lines.length ? '\n' : ''));
+  fs.writeFileSync(path.join(dir, 'modules.builtin'), '');
+}

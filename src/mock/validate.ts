@@ -1,0 +1,154 @@
+import { InputError, printable } from '../errors.js';
+import { parseInterfaceName } from '../host/interface-name.js';
+import { isDriverName } from '../host/layout.js';
+import { parseSysfsAddress } from '../pci/address.js';
+import { HOST_FORMAT, type HostDescription, type IdMatch } from './description.js';
+
+/**
+ * A host description comes from a file someone handed us (a snapshot from another machine, a bundled host,
+ * a hand-written one). Materializing it builds paths from its addresses, driver names, interface and block
+ * device names, so every one is checked here first, the way user XML is: nothing unchecked reaches a path.
+ */
+export function validateDescription(value: unknown, where: string): HostDescription {
+  const fail = (what: string): never => {
+    throw new InputError(`${where}: ${what}`, 'A host description has the format of mock-sysfs/hosts/*.json (see src/mock/description.ts).');
+  };
+  const obj = (v: unknown, what: string): Record<string, unknown> => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(`${what} must be an object.`);
+    return v as Record<string, unknown>;
+  };
+  const arr = (v: unknown, what: string): unknown[] => {
+    if (!Array.isArray(v)) fail(`${what} must be a list.`);
+    return v as unknown[];
+  };
+  const str = (v: unknown, what: string, re?: RegExp): string => {
+    if (typeof v !== 'string') fail(`${what} must be a string.`);
+    if (re && !re.test(v as string)) fail(`${what} '${printable(v as string, 40)}' is not valid.`);
+    return v as string;
+  };
+  const bool = (v: unknown, what: string): boolean => {
+    if (typeof v !== 'boolean') fail(`${what} must be true or false.`);
+    return v as boolean;
+  };
+  const int = (v: unknown, what: string, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${what} must be an integer from 0 to ${max}.`);
+    return v as number;
+  };
+  const hex4 = /^[0-9a-f]{4}$/;
+  const addr = (v: unknown, what: string): string => {
+    const s = str(v, what);
+    if (!parseSysfsAddress(s)) fail(`${what} '${printable(s, 40)}' is not a PCI address in the kernel's form DDDD:BB:SS.F (lowercase hex).`);
+    return s;
+  };
+  const driver = (v: unknown, what: string): string => {
+    const s = str(v, what);
+    if (!isDriverName(s) || s === '.' || s === '..') fail(`${what} '${printable(s, 40)}' is not a valid driver name.`);
+    return s;
+  };
+  const blockName = /^[a-z][a-z0-9_.:-]{0,31}$/;
+  const root = obj(value, 'the description');
+  if (root.format !== HOST_FORMAT) fail(`format must be '${HOST_FORMAT}' (found '${printable(String(root.format), 40)}').`);
+  str(root.name, 'name', /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
+  str(root.summary, 'summary');
+  const kernel = obj(root.kernel, 'kernel');
+  str(kernel.release, 'kernel.release', /^[A-Za-z0-9._+-]{1,128}$/);
+  if (kernel.release === '.' || kernel.release === '..') fail(`kernel.release is not valid.`);
+  bool(kernel.driverOverride, 'kernel.driverOverride');
+  bool(kernel.driversAutoprobe, 'kernel.driversAutoprobe');
+
+  const idMatch = (v: unknown, what: string): void => {
+    const id = obj(v, what) as Partial<Record<keyof IdMatch, unknown>>;
+    const anyOr = (x: unknown, w: string): void => {
+      if (x !== '*') str(x, w, hex4);
+    };
+    anyOr(id.vendor, `${what}.vendor`);
+    anyOr(id.device, `${what}.device`);
+    if (id.subvendor !== undefined) anyOr(id.subvendor, `${what}.subvendor`);
+    if (id.subdevice !== undefined) anyOr(id.subdevice, `${what}.subdevice`);
+    if (id.class !== undefined) str(id.class, `${what}.class`, /^[0-9a-f]{6}$/);
+    if (id.classMask !== undefined) str(id.classMask, `${what}.classMask`, /^[0-9a-f]{6}$/);
+  };
+  const driverNames = new Set<string>();
+  arr(root.drivers, 'drivers').forEach((d, i) => {
+    const o = obj(d, `drivers[${i}]`);
+    const name = driver(o.name, `drivers[${i}].name`);
+    if (driverNames.has(name)) fail(`driver ${name} is listed twice.`);
+    driverNames.add(name);
+    if (o.module !== null) str(o.module, `drivers[${i}].module`, /^[A-Za-z0-9_-]{1,64}$/);
+    if (o.state !== 'loaded' && o.state !== 'available' && o.state !== 'missing') fail(`drivers[${i}].state must be loaded, available or missing.`);
+    arr(o.ids, `drivers[${i}].ids`).forEach((id, j) => idMatch(id, `drivers[${i}].ids[${j}]`));
+  });
+
+  const seen = new Set<string>();
+  const ifaces = new Set<string>();
+  const blocks = new Set<string>();
+  arr(root.devices, 'devices').forEach((d, i) => {
+    const o = obj(d, `devices[${i}]`);
+    const a = addr(o.address, `devices[${i}].address`);
+    const w = `device ${a}`;
+    if (seen.has(a)) fail(`${w} is listed twice.`);
+    if (o.parent !== null) {
+      const p = addr(o.parent, `${w}: parent`);
+      if (!seen.has(p)) fail(`${w}: its parent ${p} must be listed before it.`);
+    }
+    seen.add(a);
+    for (const k of ['vendor', 'device', 'subsystemVendor', 'subsystemDevice'] as const) str(o[k], `${w}: ${k}`, hex4);
+    str(o.class, `${w}: class`, /^[0-9a-f]{6}$/);
+    int(o.headerType, `${w}: headerType`, 0x7f);
+    if (o.multifunction !== undefined) bool(o.multifunction, `${w}: multifunction`);
+    if (o.revision !== undefined) str(o.revision, `${w}: revision`, /^[0-9a-f]{2}$/);
+    if (o.driver !== null) {
+      const drv = driver(o.driver, `${w}: driver`);
+      if (!driverNames.has(drv)) fail(`${w} is bound to ${drv}, which is not in the drivers list.`);
+    }
+    if (o.driverOverride !== null) driver(o.driverOverride, `${w}: driverOverride`);
+    if (o.iommuGroup !== null) int(o.iommuGroup, `${w}: iommuGroup`, 0xffffff);
+    if (o.bootVga !== undefined) bool(o.bootVga, `${w}: bootVga`);
+    if (o.net !== undefined) {
+      arr(o.net, `${w}: net`).forEach((n, j) => {
+        const no = obj(n, `${w}: net[${j}]`);
+        const name = parseInterfaceName(str(no.name, `${w}: net[${j}].name`), `${where}: ${w}: interface name`);
+        if (ifaces.has(name)) fail(`interface ${name} is listed twice.`);
+        ifaces.add(name);
+        str(no.operstate, `${w}: net[${j}].operstate`, /^(up|down|unknown|dormant|lowerlayerdown|notpresent|testing)$/);
+      });
+    }
+    if (o.block !== undefined) {
+      arr(o.block, `${w}: block`).forEach((b, j) => {
+        const bo = obj(b, `${w}: block[${j}]`);
+        for (const n of [bo.name, ...(bo.partitions === undefined ? [] : arr(bo.partitions, `${w}: block[${j}].partitions`))]) {
+          const name = str(n, `${w}: block device name`, blockName);
+          if (blocks.has(name)) fail(`block device ${name} is listed twice.`);
+          blocks.add(name);
+        }
+      });
+    }
+    if (o.sriov !== undefined) {
+      const s = obj(o.sriov, `${w}: sriov`);
+      const total = int(s.totalvfs, `${w}: sriov.totalvfs`, 0xffff);
+      int(s.numvfs, `${w}: sriov.numvfs`, total);
+      bool(s.driversAutoprobe, `${w}: sriov.driversAutoprobe`);
+    }
+    if (o.physfn !== undefined) {
+      const pf = addr(o.physfn, `${w}: physfn`);
+      if (!seen.has(pf)) fail(`${w}: its physical function ${pf} must be listed before it.`);
+      int(o.vfIndex, `${w}: vfIndex`, 0xffff);
+    }
+  });
+  const mountsList = arr(root.mounts, 'mounts');
+  mountsList.forEach((m, i) => {
+    const o = obj(m, `mounts[${i}]`);
+    str(o.source, `mounts[${i}].source`, /^\/dev\/[^\s]{1,200}$/);
+    str(o.target, `mounts[${i}].target`, /^\/[^\s]{0,4000}$/);
+    str(o.fstype, `mounts[${i}].fstype`, /^[a-z0-9_.]{1,32}$/);
+  });
+  arr(root.swaps, 'swaps').forEach((s, i) => str(obj(s, `swaps[${i}]`).source, `swaps[${i}].source`, /^\/dev\/[^\s]{1,200}$/));
+  const quad = /^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$/;
+  arr(root.routes, 'routes').forEach((r, i) => {
+    const o = obj(r, `routes[${i}]`);
+    const iface = parseInterfaceName(str(o.iface, `routes[${i}].iface`), `${where}: routes[${i}].iface`);
+    if (!ifaces.has(iface)) fail(`routes[${i}] goes through ${iface}, which no device has.`);
+    for (const k of ['destination', 'gateway', 'mask'] as const) str(o[k], `routes[${i}].${k}`, quad);
+  });
+  return value as HostDescription;
+}

@@ -1,0 +1,199 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HostReader } from '../../src/host/reader.js';
+import { SysfsWriteError } from '../../src/kernel/kernel.js';
+import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
+import { SimulatedKernel } from '../../src/kernel/simulated.js';
+import { parseAddress } from '../../src/pci/address.js';
+import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
+import { tinyHost } from '../helpers/tiny-host.js';
+
+const hosts: SimHost[] = [];
+afterEach(() => {
+  while (hosts.length) hosts.pop()!.cleanup();
+});
+function sim(opts: Parameters<typeof tinyHost>[0] = {}): { root: string; kernel: SimulatedKernel } {
+  const h = makeSimulatedHost(tinyHost(opts));
+  hosts.push(h);
+  return { root: h.root, kernel: new SimulatedKernel(h.root) };
+}
+
+const NIC = '0000:01:00.0';
+const NIC2 = '0000:02:00.0';
+const BRIDGE = '0000:00:1e.0';
+const PF = '0000:05:00.0';
+const override = (addr: string) => `/sys/bus/pci/devices/${addr}/driver_override`;
+const ctl = (drv: string, f: string) => `/sys/bus/pci/drivers/${drv}/${f}`;
+const PROBE = '/sys/bus/pci/drivers_probe';
+
+/** Performs a write and returns 'ok' or the errno, as a shell's `echo > file` would see it. */
+function attempt(kernel: SimulatedKernel, hostPath: string, value: string): string {
+  try {
+    kernel.write({ hostPath, value });
+    return 'ok';
+  } catch (err) {
+    if (err instanceof SysfsWriteError) return err.errno;
+    throw err;
+  }
+}
+function driverOf(root: string, addr: string): string | null {
+  return new HostReader(root).device(parseAddress(addr)).driver;
+}
+function overrideOf(root: string, addr: string): string {
+  return fs.readFileSync(path.join(root, 'sys/bus/pci/devices', addr, 'driver_override'), 'utf8');
+}
+
+describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, the errno table)', () => {
+  it.each([
+    ['unbind from a driver the device is not bound to', ctl('ixgbe', 'unbind'), NIC, 'ENODEV'],
+    ['unbind of an unknown address', ctl('e1000e', 'unbind'), '0000:09:00.0', 'ENODEV'],
+    ['unbind of a short-form address', ctl('e1000e', 'unbind'), '01:00.0', 'ENODEV'],
+    ['unbind of an upper-case address', ctl('pcieport', 'unbind'), '0000:00:1C.0', 'ENODEV'],
+    ['bind to a driver that does not match the device, although it is bound elsewhere', ctl('ixgbe', 'bind'), NIC, 'ENODEV'],
+    ['bind to the matching driver while bound (match before busy)', ctl('e1000e', 'bind'), NIC, 'EBUSY'],
+    ['drivers_probe of an unknown address', PROBE, '0000:09:00.0', 'ENODEV'],
+    ['drivers_probe of a bound device (success, no change)', PROBE, NIC, 'ok'],
+    ['new_id of an ID the driver already has statically', ctl('e1000e', 'new_id'), '8086 10d3', 'EEXIST'],
+    ['new_id that does not parse', ctl('vfio-pci', 'new_id'), 'nonsense', 'EINVAL'],
+    ['remove_id of an ID that was never added', ctl('vfio-pci', 'remove_id'), '8086 10d3', 'ENODEV'],
+    ['an override longer than a page', override(NIC), 'x'.repeat(4096), 'EINVAL'],
+    ['a write to a driver that is not registered', ctl('nouveau', 'bind'), NIC, 'ENOENT'],
+    ['an override of a device that does not exist', override('0000:09:00.0'), 'vfio-pci', 'ENOENT'],
+  ])('%s: %s <- %s gives %s', (_l, file, value, want) => {
+    const { root, kernel } = sim();
+    expect(attempt(kernel, file, value)).toBe(want);
+    expect(driverOf(root, NIC)).toBe('e1000e');
+    expect(simulatedWrites(root)).toEqual([{ path: file, value, result: want }]);
+  });
+
+  it('kernels up to 5.12 answered ENODEV where 6.1 answers EBUSY', () => {
+    const { kernel } = sim({ release: '5.10.0-26-amd64' });
+    expect(attempt(kernel, ctl('e1000e', 'bind'), NIC)).toBe('ENODEV');
+  });
+
+  it('an override names the only driver that may bind; writing it does not rebind anything', () => {
+    const { root, kernel } = sim();
+    expect(attempt(kernel, override(NIC), 'vfio-pci')).toBe('ok');
+    expect(overrideOf(root, NIC)).toBe('vfio-pci\n');
+    expect(driverOf(root, NIC)).toBe('e1000e');
+    expect(attempt(kernel, ctl('e1000e', 'unbind'), NIC)).toBe('ok');
+    expect(driverOf(root, NIC)).toBeNull();
+    // bind to the host driver is refused while the override names another (no match: ENODEV)
+    expect(attempt(kernel, ctl('e1000e', 'bind'), NIC)).toBe('ENODEV');
+    expect(attempt(kernel, PROBE, `${NIC}\n`)).toBe('ok');
+    expect(driverOf(root, NIC)).toBe('vfio-pci');
+  });
+
+  it("'\\n' clears the override (reads back (null)); a zero-length write leaves it in place", () => {
+    const { root, kernel } = sim();
+    attempt(kernel, override(NIC), 'vfio-pci');
+    expect(attempt(kernel, override(NIC), '')).toBe('ok');
+    expect(overrideOf(root, NIC)).toBe('vfio-pci\n');
+    expect(attempt(kernel, override(NIC), '\n')).toBe('ok');
+    expect(overrideOf(root, NIC)).toBe('(null)\n');
+  });
+
+  it('after an unbind nothing reprobes; a later drivers_probe without an override lets the host driver re-claim', () => {
+    const { root, kernel } = sim();
+    attempt(kernel, ctl('e1000e', 'unbind'), NIC);
+    expect(driverOf(root, NIC)).toBeNull();
+    attempt(kernel, PROBE, NIC);
+    expect(driverOf(root, NIC)).toBe('e1000e');
+  });
+
+  it('vfio-pci refuses a bridge (EINVAL) and a PF with VFs enabled (EBUSY); a probe of them leaves them unbound', () => {
+    const { root, kernel } = sim();
+    attempt(kernel, override(BRIDGE), 'vfio-pci');
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), BRIDGE)).toBe('EINVAL');
+    expect(attempt(kernel, PROBE, BRIDGE)).toBe('ok');
+    expect(driverOf(root, BRIDGE)).toBeNull();
+    attempt(kernel, override(PF), 'vfio-pci');
+    attempt(kernel, ctl('ixgbe', 'unbind'), PF);
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), PF)).toBe('EBUSY');
+    expect(driverOf(root, PF)).toBeNull();
+  });
+
+  it('vfio-pci refuses a device in no IOMMU group (IOMMU off): EINVAL', () => {
+    const desc = tinyHost();
+    for (const d of desc.devices) d.iommuGroup = null;
+    const h = makeSimulatedHost(desc);
+    hosts.push(h);
+    const kernel = new SimulatedKernel(h.root);
+    attempt(kernel, override(NIC), 'vfio-pci');
+    attempt(kernel, ctl('e1000e', 'unbind'), NIC);
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), NIC)).toBe('EINVAL');
+  });
+
+  it('new_id adds a dynamic ID and at once probes every unbound matching device: the hazard with identical NICs', () => {
+    const { root, kernel } = sim();
+    attempt(kernel, ctl('e1000e', 'unbind'), NIC);
+    attempt(kernel, ctl('e1000e', 'unbind'), NIC2);
+    expect(attempt(kernel, ctl('vfio-pci', 'new_id'), '8086 10d3')).toBe('ok');
+    expect([driverOf(root, NIC), driverOf(root, NIC2)]).toEqual(['vfio-pci', 'vfio-pci']);
+    // new_id already bound it, so the legacy `bind` after it answers EBUSY
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), NIC)).toBe('EBUSY');
+    expect(attempt(kernel, ctl('vfio-pci', 'new_id'), '8086 10d3')).toBe('EEXIST');
+    expect(attempt(kernel, ctl('vfio-pci', 'remove_id'), '8086 10d3')).toBe('ok');
+    expect(driverOf(root, NIC)).toBe('vfio-pci'); // bound devices stay bound
+    expect(attempt(kernel, ctl('vfio-pci', 'remove_id'), '8086 10d3')).toBe('ENODEV');
+  });
+
+  it('vfio-pci absent: writes to its files are ENOENT, an override still succeeds, loading it takes the overridden devices', () => {
+    const { root, kernel } = sim({ vfio: 'available' });
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), NIC)).toBe('ENOENT');
+    expect(attempt(kernel, override(NIC), 'vfio-pci')).toBe('ok');
+    attempt(kernel, ctl('e1000e', 'unbind'), NIC);
+    expect(attempt(kernel, PROBE, NIC)).toBe('ok');
+    expect(driverOf(root, NIC)).toBeNull(); // the override names a driver that is not there: stays unbound
+    kernel.loadModule('vfio-pci' as never);
+    expect(driverOf(root, NIC)).toBe('vfio-pci');
+    expect(driverOf(root, NIC2)).toBe('e1000e');
+    expect(fs.existsSync(path.join(root, 'sys/bus/pci/drivers/vfio-pci/bind'))).toBe(true);
+  });
+
+  it('a module the kernel does not have cannot be loaded', () => {
+    const { kernel } = sim({ vfio: 'missing' });
+    expect(() => kernel.loadModule('vfio-pci' as never)).toThrow(/no vfio-pci module/);
+  });
+
+  it('a kernel without driver_override (< 3.16) has no such file: ENOENT', () => {
+    const { root, kernel } = sim({ driverOverride: false });
+    expect(fs.existsSync(path.join(root, 'sys/bus/pci/devices', NIC, 'driver_override'))).toBe(false);
+    expect(attempt(kernel, override(NIC), 'vfio-pci')).toBe('ENOENT');
+  });
+
+  it('refuses any write outside the whitelist as a bug, without touching the tree', () => {
+    const { root, kernel } = sim();
+    expect(() => kernel.write({ hostPath: '/sys/bus/pci/devices/0000:01:00.0/remove', value: '1' })).toThrow(/outside the whitelist/);
+    expect(() => kernel.write({ hostPath: '/sys/bus/pci/drivers/../../../etc/passwd', value: 'x' })).toThrow(/outside the whitelist/);
+    expect(simulatedWrites(root)).toEqual([]);
+  });
+});
+
+describe('fault injection', () => {
+  it('fails the Nth write with the chosen errno, once', () => {
+    const { root, kernel } = sim();
+    injectFault(root, { kind: 'fail', position: 2, errno: 'EIO', times: 'once' });
+    expect(attempt(kernel, override(NIC), 'vfio-pci')).toBe('ok');
+    expect(attempt(kernel, ctl('e1000e', 'unbind'), NIC)).toBe('EIO');
+    expect(driverOf(root, NIC)).toBe('e1000e');
+    expect(attempt(kernel, ctl('e1000e', 'unbind'), NIC)).toBe('ok');
+    expect(readSimState(root).faults).toEqual([]);
+  });
+
+  it('fails by path, always', () => {
+    const { root, kernel } = sim();
+    injectFault(root, { kind: 'fail', path: PROBE, errno: 'EBUSY', times: 'always' });
+    expect(attempt(kernel, PROBE, NIC)).toBe('EBUSY');
+    expect(attempt(kernel, PROBE, NIC2)).toBe('EBUSY');
+  });
+
+  it('reclaim: a host driver takes the device back right after it is unbound', () => {
+    const { root, kernel } = sim();
+    injectFault(root, { kind: 'reclaim', address: NIC, driver: 'e1000e', times: 'once' });
+    attempt(kernel, override(NIC), 'vfio-pci');
+    expect(attempt(kernel, ctl('e1000e', 'unbind'), NIC)).toBe('ok');
+    expect(driverOf(root, NIC)).toBe('e1000e');
+  });
+});
