@@ -24,7 +24,9 @@ export interface SimDriver extends DriverDescription {
  */
 export type SimFault =
   | { kind: 'fail'; errno: string; position?: number; path?: string; value?: string; times: 'once' | 'always' }
-  | { kind: 'reclaim'; address: string; driver: string; times: 'once' | 'always' };
+  | { kind: 'reclaim'; address: string; driver: string; times: 'once' | 'always' }
+  /** The writing process dies (SIGKILL) right after the Nth write has taken effect: a crash mid-operation. */
+  | { kind: 'crash'; position: number; times: 'once' };
 
 export interface SimState {
   format: typeof SIM_FORMAT;

@@ -58,6 +58,11 @@ export class SimulatedKernel implements Kernel {
     appendWriteLog(this.root, { path: w.hostPath, value: w.value, result: errno ?? 'ok' });
     if (errno !== undefined) throw new SysfsWriteError(w.hostPath, w.value, errno);
     this.performed.push(w);
+    const position = this.state.writes;
+    if (this.takeFault((f) => f.kind === 'crash' && f.position === position)) {
+      writeSimState(this.root, this.state);
+      process.kill(process.pid, 'SIGKILL');
+    }
   }
 
   loadModule(name: DriverName): void {

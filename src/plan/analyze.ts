@@ -22,6 +22,7 @@ export type BlockerKind =
   | 'not-viable'
   | 'unmanaged'
   | 'bridge'
+  | 'sriov-pf'
   | 'host-needs';
 
 export interface Blocker {
@@ -200,6 +201,14 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
         const text = `${m.name}: ${needs.join('; ')}`;
         if (opts.force) notes.push(`--force: taking ${text}`);
         else blockers.push({ kind: 'host-needs', device: m.name, message: `${text}. Detaching it would take it from the host; use --force if you really mean it.` });
+      }
+      // vfio_pci_probe() refuses a PF whose VFs are enabled (EBUSY): the VFs may be in use by the host.
+      if (m.virtfns.length > 0) {
+        blockers.push({
+          kind: 'sriov-pf',
+          device: m.name,
+          message: `${m.name} is an SR-IOV physical function with ${m.virtfns.length} virtual function${m.virtfns.length === 1 ? '' : 's'} enabled, and vfio-pci refuses such a PF (its probe answers EBUSY). Assign the VFs instead, or disable them first: echo 0 > /sys/bus/pci/devices/${m.name}/sriov_numvfs.`,
+        });
       }
       moves.push(m);
     }

@@ -11,7 +11,7 @@ import {
 import type { Blocker, BlockerKind } from './analyze.js';
 
 /** The order in which blocker kinds decide the exit code: the first present wins. */
-const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'not-viable', 'unmanaged', 'host-needs'];
+const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs'];
 
 function errorFor(kind: BlockerKind, message: string): VfioctlError {
   switch (kind) {
@@ -26,6 +26,7 @@ function errorFor(kind: BlockerKind, message: string): VfioctlError {
     case 'vfio-missing':
       return new VfioUnavailableError(message);
     case 'bridge':
+    case 'sriov-pf':
     case 'not-viable':
     case 'unmanaged':
       return new NotViableError(message);

@@ -11,6 +11,8 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** The signal that ended the process (runBin only), e.g. SIGKILL. */
+  signal?: string | null;
 }
 
 /** Runs the real bin/vfioctl (the built bundle) as a subprocess. */
@@ -21,7 +23,7 @@ export function runBin(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
     timeout: 60_000,
   });
   if (r.error) throw r.error;
-  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
 /** Runs the CLI in-process through run(): the same code path as bin/, without a process. */

@@ -34,9 +34,15 @@ ${devs}
 `;
 }
 
-/** Writes text to a fresh temp file and returns its path (removed by the caller's cleanup of the dir). */
+const made: string[] = [];
+process.on('exit', () => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Writes text to a fresh temp file and returns its path; the file goes when the test process exits. */
 export function tempFile(name: string, text: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-xml-'));
+  made.push(dir);
   const file = path.join(dir, name);
   fs.writeFileSync(file, text);
   return file;
