@@ -176,10 +176,11 @@ describe('the host survives', () => {
       [sata, /mounted at \//],
     ] as const) {
       const xml = tempFile('x.xml', domainXml('x', [{ address: dev.address, group: 'auto' }]));
+      const written = simulatedWrites(h.root).length;
       const r = runBin(['detach', xml, '--root', h.root]);
       expect(r.code).toBe(6);
       expect(r.stderr).toMatch(why);
-      expect(simulatedWrites(h.root)).toEqual([]);
+      expect(simulatedWrites(h.root).length).toBe(written);
       const forced = runBin(['detach', xml, '--force', '--root', h.root]);
       expect(forced.code).toBe(0);
       expect(drivers(h.root)[dev.address]).toBe('vfio-pci');

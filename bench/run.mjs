@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+// Speed benchmark (issue 7): vfioctl against lspci, driverctl, a shell loop and `node -e 0`, on generated
+// simulated hosts of 100, 1,000 and 10,000 PCI functions. Medians of several runs; results in bench/results.md.
+// Usage: npm run bench [-- --runs N --sizes 100,1000,10000]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(REPO, 'bin', 'vfioctl');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const RUNS = Number(opt('runs', '7'));
+const SIZES = opt('sizes', '100,1000,10000').split(',').map(Number);
+
+if (!fs.existsSync(path.join(REPO, 'dist', 'vfioctl.mjs'))) spawnSync(process.execPath, [path.join(REPO, 'scripts/build.mjs')], { stdio: 'inherit' });
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bench-'));
+process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
+
+// The host generator is TypeScript shared with the tests: bundle it for plain Node.
+await build({ entryPoints: [path.join(REPO, 'test/helpers/large-host.ts')], bundle: true, platform: 'node', format: 'esm', outfile: path.join(work, 'large-host.mjs'), logLevel: 'error' });
+const { largeHost } = await import(pathToFileURL(path.join(work, 'large-host.mjs')).href);
+
+const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+const env = { ...process.env, NO_COLOR: '1' };
+
+function time(cmd, argv, opts = {}) {
+  const samples = [];
+  let last;
+  for (let i = 0; i < RUNS + 1; i++) {
+    const t0 = process.hrtime.bigint();
+    last = spawnSync(cmd, argv, { env, maxBuffer: 1 << 30, ...opts });
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (i > 0) samples.push(ms); // the first run warms the page cache
+  }
+  if (last.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${last.status}): ${String(last.stderr).slice(0, 400)}`);
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+/** Peak resident memory of a vfioctl command, from inside its own process (maxRSS at exit). */
+function peakMemoryMb(argv) {
+  const out = path.join(work, 'maxrss');
+  const preload = path.join(work, 'maxrss.mjs');
+  fs.writeFileSync(preload, `import fs from 'node:fs'; process.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS)));\n`);
+  const r = spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, BIN, ...argv], { env, maxBuffer: 1 << 30 });
+  if (r.status !== 0) throw new Error(`peak memory run failed: ${r.stderr}`);
+  return Number(fs.readFileSync(out, 'utf8')) / 1024;
+}
+
+const rows = [];
+const notes = [];
+for (const size of SIZES) {
+  const gen = largeHost(size);
+  const descFile = path.join(work, `host-${size}.json`);
+  fs.writeFileSync(descFile, JSON.stringify(gen.desc));
+  const root = path.join(work, `host-${size}`);
+  const t0 = Date.now();
+  const made = spawnSync(process.execPath, [BIN, 'mock', 'create', descFile, root], { env });
+  if (made.status !== 0) throw new Error(`mock create failed: ${made.stderr}`);
+  process.stderr.write(`host of ${size} functions created in ${Date.now() - t0} ms\n`);
+  const xml = path.join(work, `vm-${size}.xml`);
+  const hostdev = (a) => {
+    const [d, b, sf] = a.split(':');
+    const [s, f] = sf.split('.');
+    return `    <hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio' group='auto'/><source><address domain='0x${d}' bus='0x${b}' slot='0x${s}' function='0x${f}'/></source></hostdev>`;
+  };
+  fs.writeFileSync(xml, `<domain type='kvm'>\n  <name>bench</name>\n  <devices>\n${[gen.gpu, gen.audio, gen.vf, gen.nvme].map(hostdev).join('\n')}\n  </devices>\n</domain>\n`);
+  const vf = (argv) => [BIN, ...argv, '--root', root];
+  const r = { size };
+  r.nodeFloor = time(process.execPath, ['-e', '0']);
+  r.list = time(process.execPath, vf(['list', '--json']));
+  r.groupInfo = time(process.execPath, vf(['group-info', gen.gpu]));
+  r.check = time(process.execPath, vf(['check', xml]));
+  r.dryRun = time(process.execPath, vf(['detach', xml, '--dry-run']));
+  r.lspci = have('lspci') ? time('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
+  r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
+  if (!have('driverctl')) r.driverctl = null, notes.push('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
+  else if (process.getuid?.() !== 0) r.driverctl = null, notes.push('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
+  else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
+  r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
+  rows.push(r);
+  process.stderr.write(`${JSON.stringify(r)}\n`);
+}
+
+const f = (ms) => (ms === null ? 'skipped' : `${ms.toFixed(1)} ms`);
+const ratio = (a, b) => (a === null || b === null ? '–' : `${(a / b).toFixed(2)}x`);
+const lines = [
+  '# vfioctl benchmark',
+  '',
+  `Run: \`npm run bench\` on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} runs after one warm-up, wall clock of the whole process.`,
+  'Hosts are generated SR-IOV servers (test/helpers/large-host.ts) materialized with `vfioctl mock create`.',
+  '',
+  '| functions | node -e 0 | list --json | group-info | check (4 hostdevs) | detach --dry-run | lspci -nnk | shell loop | driverctl list-devices | list peak RSS |',
+  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => `| ${r.size} | ${f(r.nodeFloor)} | ${f(r.list)} | ${f(r.groupInfo)} | ${f(r.check)} | ${f(r.dryRun)} | ${f(r.lspci)} | ${f(r.shell)} | ${f(r.driverctl)} | ${r.peakListMb.toFixed(0)} MB |`),
+  '',
+  '## Targets',
+  '',
+  '| target | measured | met |',
+  '|---|---|---|',
+];
+const big = rows.at(-1);
+const small = rows[0];
+lines.push(`| list at ${big.size} no slower than lspci -nnk | ${ratio(big.list, big.lspci)} of lspci | ${big.lspci !== null && big.list <= big.lspci ? 'yes' : 'no'} |`);
+for (const r of rows) lines.push(`| group-info within 1.25x of node -e 0 at ${r.size} | ${ratio(r.groupInfo, r.nodeFloor)} | ${r.groupInfo <= 1.25 * r.nodeFloor ? 'yes' : 'no'} |`);
+lines.push(`| group-info at ${big.size} no slower than at ${small.size} | ${ratio(big.groupInfo, small.groupInfo)} | ${big.groupInfo <= small.groupInfo * 1.05 ? 'yes' : 'no'} (5% noise allowance) |`);
+lines.push(`| list at ${big.size} under 100 MB peak | ${big.peakListMb.toFixed(0)} MB | ${big.peakListMb < 100 ? 'yes' : 'no'} |`);
+if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
+lines.push('');
+fs.writeFileSync(path.join(REPO, 'bench', 'results.md'), lines.join('\n'));
+process.stdout.write(lines.join('\n'));
