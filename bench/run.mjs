@@ -82,8 +82,9 @@ for (const size of SIZES) {
   r.dryRun = time(process.execPath, vf(['detach', xml, '--dry-run']));
   r.lspci = have('lspci') ? time('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
   r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
-  if (!have('driverctl')) r.driverctl = null, notes.push('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
-  else if (process.getuid?.() !== 0) r.driverctl = null, notes.push('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
+  r.driverctl = null;
+  if (!have('driverctl')) notes.push('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
+  else if (process.getuid?.() !== 0) notes.push('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
   else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
   r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
   rows.push(r);

@@ -108,6 +108,6 @@ export function errnoText(code: string): string {
 /** Renders user text safely inside an error message: control characters become escapes. */
 export function printable(text: string, max = 80): string {
   const shown = text.length > max ? `${text.slice(0, max)}…` : text;
-  // eslint-disable-next-line no-control-regex
+   
   return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => (c === '\n' ? '\\n' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }

@@ -17,7 +17,7 @@ export function parseInterfaceName(text: string, where = 'interface name'): Inte
   else if (text === '.' || text === '..') problem = `'${text}' is not a name`;
   else if (text.includes('/')) problem = "it contains '/'";
   else if (text.includes(':')) problem = "it contains ':'";
-  // eslint-disable-next-line no-control-regex
+   
   else if (/[\s\u0000-\u001f\u007f]/.test(text)) problem = 'it contains whitespace or control characters';
   if (problem) throw new InputError(`Invalid ${where} '${printable(text)}': ${problem}.`);
   return text as InterfaceName;

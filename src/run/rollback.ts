@@ -30,9 +30,12 @@ export interface RestoreOutcome {
  * re-plans from the tree and goes on with the other devices (a rollback must not stop at the first refusal).
  */
 export function restore(host: Host, kernel: Kernel, entries: [string, Original | null][]): RestoreOutcome {
+  // A refused write is tried once more (the kernel may have been busy for a moment); a device refused
+  // twice is given up on, so that it cannot keep the others from going back.
+  const failures = new Map<string, { count: number; reason: string }>();
   const failed = new Map<string, string>();
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const pending = entries.filter(([name]) => !failed.has(name));
+  for (let attempt = 0; attempt < 2 * entries.length + 1; attempt++) {
+    const pending = entries.filter(([name]) => (failures.get(name)?.count ?? 0) < 2);
     const steps = planRestoreWrites(restoreTargets(host, pending), host.reader.layout);
     if (steps.length === 0) break;
     try {
@@ -40,9 +43,11 @@ export function restore(host: Host, kernel: Kernel, entries: [string, Original |
       break;
     } catch (err) {
       if (!(err instanceof StepError)) throw err;
-      failed.set(err.failure.step.device, err.failure.reason);
+      const f = failures.get(err.failure.step.device) ?? { count: 0, reason: '' };
+      failures.set(err.failure.step.device, { count: f.count + 1, reason: err.failure.reason });
     }
   }
+  for (const [name, f] of failures) failed.set(name, f.reason);
   const restored: string[] = [];
   const left: { device: string; reason: string }[] = [];
   for (const [name, original] of entries) {

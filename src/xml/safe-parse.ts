@@ -23,7 +23,7 @@ export function parseXmlSafely(text: string, file: string): Document {
       `${file}:${lineOf(text, decl.index)}: <!${decl[1]!.toUpperCase()}> declarations are not accepted (they can define entities that read files or expand without bound); libvirt XML never needs one.`,
     );
   }
-  // eslint-disable-next-line no-control-regex
+   
   const nul = /\u0000/.exec(text);
   if (nul) throw new InputError(`${file}:${lineOf(text, nul.index)}: the file contains a NUL character; it is not XML text.`);
   checkDepth(text, file);

@@ -24,7 +24,8 @@ function sim(desc: HostDescription): SimHost {
 
 /** A description with the defaults a snapshot makes explicit (revision 00, boot_vga 0 on VGA devices), in address order. */
 function canonical(desc: HostDescription): Omit<HostDescription, 'summary'> {
-  const { summary: _s, ...rest } = structuredClone(desc);
+  const rest: Partial<HostDescription> & Omit<HostDescription, 'summary'> = structuredClone(desc);
+  delete rest.summary;
   rest.devices = rest.devices
     .map((d) => {
       const out = { ...d, revision: d.revision ?? '00' };

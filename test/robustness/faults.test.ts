@@ -78,7 +78,8 @@ describe.each(hostNames)('faults on %s', (hostName) => {
             r.stderr.includes(`Failed to write '${w.value.trim()}' to '${w.path}': ${errno}`) &&
             /Rolled back/.test(r.stderr) &&
             JSON.stringify(drivers(root)) === JSON.stringify(before) &&
-            JSON.stringify(journal(root)) === JSON.stringify({ devices: {}, operation: null });
+            Object.keys(journal(root).devices).length === 0 &&
+            journal(root).operation === null;
           tally.detach.record(name, ok, ok ? '' : `exit ${r.code}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
           // And the host is usable afterwards: the same detach now succeeds.
           const again = await runCli(['detach', plan.xml, '--root', root]);
@@ -90,14 +91,16 @@ describe.each(hostNames)('faults on %s', (hostName) => {
   });
 
   it('reattach: each write position fails with each errno; it retries, or exits 11 keeping the journal, and --all completes', async () => {
-    await withHost(hostName, async (root) => {
+    const detachable = await withHost(hostName, async (root) => {
       const target = await targetGroup(root);
-      if (!target) return;
+      if (!target) return false;
       const xml = tempFile('campaign.xml', target.xml);
-      if ((await runCli(['detach', xml, '--root', root])).code !== 0) return;
+      if ((await runCli(['detach', xml, '--root', root])).code !== 0) return false;
       const dry = json(await runCli(['reattach', xml, '--dry-run', '--json', '--root', root]));
       expect(dry.writes.length).toBeGreaterThan(0);
+      return true;
     });
+    if (!detachable) return; // nothing was detached on this host (IOMMU off, no vfio-pci), so nothing to reattach
     const runOne = async (fault: (base: number, w: { path: string; value: string }) => SimFault, label: string, always: boolean): Promise<void> => {
       const writes = await withHost(hostName, async (root) => {
         const target = (await targetGroup(root))!;

@@ -13,10 +13,13 @@ type Counted = { calls: number; paths: string[] };
 async function countFsCalls(args: string[]): Promise<Counted> {
   const names = ['openSync', 'readFileSync', 'readdirSync', 'readlinkSync', 'statSync', 'lstatSync', 'existsSync'] as const;
   const paths: string[] = [];
-  const spies = names.map((n) => vi.spyOn(fs, n as any).mockImplementation(((orig: (...a: unknown[]) => unknown) => (...a: unknown[]) => {
-    paths.push(`${n} ${String(a[0])}`);
-    return orig(...a);
-  })((fs as any)[n].bind(fs)) as any));
+  const spies = names.map((n) => {
+    const orig = (fs as any)[n].bind(fs) as (...a: unknown[]) => unknown;
+    return vi.spyOn(fs, n as any).mockImplementation(((...a: unknown[]) => {
+      paths.push(`${n} ${String(a[0])}`);
+      return orig(...a);
+    }) as any);
+  });
   const real = fs.realpathSync.native;
   const rp = vi.spyOn(fs.realpathSync, 'native').mockImplementation(((p: string) => {
     paths.push(`realpath ${p}`);
