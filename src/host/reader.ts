@@ -152,7 +152,12 @@ export class HostReader {
       }
     }
     virtfns.sort((a, b) => a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function);
-    const netInterfaces = (listDir(path.join(dir, 'net')) ?? []).filter((n) => n.length > 0 && n.length < 16 && !n.includes('/')).sort();
+    // Interfaces live in DEV/net/IF, or one level down for virtio (DEV/virtioN/net/IF).
+    const netDirs = [path.join(dir, 'net'), ...entries.filter((e) => /^virtio[0-9]+$/.test(e)).map((e) => path.join(dir, e, 'net'))];
+    const netInterfaces = netDirs
+      .flatMap((d) => listDir(d) ?? [])
+      .filter((n) => n.length > 0 && n.length < 16 && !n.includes('/'))
+      .sort();
     return {
       address: addr,
       name,
@@ -199,7 +204,12 @@ export class HostReader {
       if (!real) return null;
       return parseSysfsAddress(path.basename(path.dirname(path.dirname(real)))) ?? null;
     }
-    return parseSysfsAddress(path.basename(target)) ?? null;
+    // The device link names the PCI function, or a child of it (virtio0 for virtio-net): take the nearest PCI directory.
+    for (let p = target; p.startsWith(path.join(this.realRoot, 'sys', 'devices')); p = path.dirname(p)) {
+      const a = parseSysfsAddress(path.basename(p));
+      if (a) return a;
+    }
+    return null;
   }
 
   interfaceOperstate(ifname: string): string | undefined {

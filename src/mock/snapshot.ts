@@ -170,6 +170,12 @@ function driverTable(host: Host, devices: DeviceDescription[]): DriverDescriptio
     }
     return { name, module, state: 'loaded', ids: byModule.get(module ?? name.replace(/-/g, '_')) ?? [] };
   });
+  // Drivers built into the kernel have no modules.alias lines: record the bindings seen, as exact IDs, so the
+  // simulated kernel re-probes each device to the driver it has here.
+  for (const d of devices) {
+    const drv = drivers.find((x) => x.name === d.driver);
+    if (drv && drv.name !== 'vfio-pci' && !drv.ids.some((id) => idMatches(id, d))) drv.ids.push({ vendor: d.vendor, device: d.device });
+  }
   if (!loaded.includes('vfio-pci') && host.vfioState() === 'available') drivers.push({ name: 'vfio-pci', module: 'vfio_pci', state: 'available', ids: [] });
   return drivers;
 }
