@@ -28,7 +28,7 @@ describe('domain XML', () => {
   it("reads a GPU and its audio function with group='auto', managed, and where each came from", () => {
     const doc = readLibvirtXmlFile(fixture('xml', 'gpu-with-audio-auto.xml'));
     expect(doc).toMatchObject({ kind: 'domain', name: 'gaming', notHandled: [] });
-    expect(doc.assignments.map((a) => [a.kind, formatAddress((a.target as { address: never }).address), a.managed, a.driverName, a.groupMode, a.groupModeExplicit, a.source.line])).toEqual([
+    expect(doc.assignments.map((a) => [a.kind, formatAddress((a.target as Extract<typeof a.target, { type: 'address' }>).address), a.managed, a.driverName, a.groupMode, a.groupModeExplicit, a.source.line])).toEqual([
       ['hostdev', '0000:01:00.0', true, 'vfio', 'auto', true, 5],
       ['hostdev', '0000:01:00.1', true, 'vfio', 'auto', true, 11],
     ]);
