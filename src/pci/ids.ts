@@ -9,10 +9,10 @@ import path from 'node:path';
 const CANDIDATES = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids', '/usr/local/share/pci.ids'];
 
 export class PciIds {
-  private text: string | null | undefined;
+  private text: Buffer | null | undefined;
   constructor(private readonly root: string) {}
 
-  private load(): string | null {
+  private load(): Buffer | null {
     if (this.text !== undefined) return this.text;
     const explicit = process.env.VFIOCTL_PCI_IDS;
     const files =
@@ -24,7 +24,8 @@ export class PciIds {
     this.text = null;
     for (const f of files) {
       try {
-        this.text = fs.readFileSync(f, 'latin1');
+        // A Buffer, searched natively: no 1.5 MB string to build and collect on every start.
+        this.text = fs.readFileSync(f);
         break;
       } catch {
         // try the next place
@@ -33,23 +34,38 @@ export class PciIds {
     return this.text;
   }
 
-  /** Vendor and device names, or undefined when pci.ids is missing or does not know them. */
+  private readonly cache = new Map<string, { vendor?: string; device?: string }>();
+
+  /** Vendor and device names, or undefined when pci.ids is missing or does not know them. Memoized per ID pair. */
   names(vendor: string, device: string): { vendor?: string; device?: string } {
+    const key = `${vendor}:${device}`;
+    let hit = this.cache.get(key);
+    if (!hit) {
+      hit = this.lookup(vendor, device);
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+
+  private lookup(vendor: string, device: string): { vendor?: string; device?: string } {
     const text = this.load();
     if (!text) return {};
-    const v = text.indexOf(`\n${vendor}  `);
+    const line = (start: number): string => {
+      const end = text.indexOf(0x0a, start);
+      return text.toString('latin1', start, end < 0 ? text.length : end);
+    };
+    const v = text.indexOf(`\n${vendor}  `, 0, 'latin1');
     if (v < 0) return {};
-    const vEnd = text.indexOf('\n', v + 1);
-    const vendorName = text.slice(v + 7, vEnd < 0 ? undefined : vEnd);
-    // Device lines follow, indented by one tab, until the next unindented line.
-    let pos = vEnd;
-    while (pos >= 0 && pos < text.length - 1) {
-      const next = text.indexOf('\n', pos + 1);
-      const line = text.slice(pos + 1, next < 0 ? undefined : next);
-      if (line.length > 0 && line[0] !== '\t' && line[0] !== '#') break;
-      if (line.startsWith(`\t${device}  `)) return { vendor: vendorName, device: line.slice(7) };
-      pos = next;
+    const vendorName = line(v + 7);
+    // The vendor's block ends at the next line that starts with a hex digit (the next vendor); device lines
+    // start with one tab. Native searches only: Intel's block alone has thousands of lines.
+    let blockEnd = text.length;
+    for (const c of '0123456789abcdef') {
+      const i = text.indexOf(`\n${c}`, v + 1, 'latin1');
+      if (i >= 0 && i < blockEnd) blockEnd = i;
     }
+    const d = text.indexOf(`\n\t${device}  `, v + 1, 'latin1');
+    if (d >= 0 && d < blockEnd) return { vendor: vendorName, device: line(d + 8) };
     return { vendor: vendorName };
   }
 }
