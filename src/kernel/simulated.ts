@@ -80,7 +80,9 @@ export class SimulatedKernel implements Kernel {
     drv.state = 'loaded';
     this.state.drivers = [...this.state.drivers.filter((d) => d !== drv), drv];
     createDriverDir(this.root, drv.name, drv.module);
-    if (this.state.kernel.driversAutoprobe) this.attachAll(drv);
+    // The bus flag as the tree holds it now (an admin may have written 0 to it since the host was made).
+    const autoprobe = (readAttr(path.join(this.root, 'sys', 'bus', 'pci'), 'drivers_autoprobe') ?? '1').trim() !== '0';
+    if (autoprobe) this.attachAll(drv);
     writeSimState(this.root, this.state);
   }
 

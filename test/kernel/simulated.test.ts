@@ -152,6 +152,17 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
     expect(fs.existsSync(path.join(root, 'sys/bus/pci/drivers/vfio-pci/bind'))).toBe(true);
   });
 
+  it('with drivers_autoprobe = 0, a driver that registers takes nothing; a probe still binds by the override', () => {
+    const { root, kernel } = sim({ vfio: 'available' });
+    fs.writeFileSync(path.join(root, 'sys/bus/pci/drivers_autoprobe'), '0\n');
+    attempt(kernel, override(NIC), 'vfio-pci');
+    attempt(kernel, ctl('e1000e', 'unbind'), NIC);
+    kernel.loadModule('vfio-pci' as never);
+    expect(driverOf(root, NIC)).toBeNull();
+    expect(attempt(kernel, PROBE, NIC)).toBe('ok');
+    expect(driverOf(root, NIC)).toBe('vfio-pci');
+  });
+
   it('a module the kernel does not have cannot be loaded', () => {
     const { kernel } = sim({ vfio: 'missing' });
     expect(() => kernel.loadModule('vfio-pci' as never)).toThrow(/no vfio-pci module/);

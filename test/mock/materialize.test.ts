@@ -59,32 +59,27 @@ describe('materialized hosts read back as their description', () => {
 });
 
 describe('other sysfs readers see the same host: lspci -A linux-sysfs on the tree', () => {
-  it.each(cases)('%s: lspci reports the same devices, IDs, classes and drivers as vfioctl', (_n, desc) => {
+  it.each(cases)('%s: lspci -vmm -nn -k -D reports the same devices, IDs, classes, drivers and IOMMU groups as vfioctl', (_n, desc) => {
     const h = sim(desc);
-    const r = spawnSync('lspci', ['-A', 'linux-sysfs', '-O', `sysfs.path=${h.root}/sys/bus/pci`, '-nnkD'], { encoding: 'utf8' });
+    const r = spawnSync('lspci', ['-A', 'linux-sysfs', '-O', `sysfs.path=${h.root}/sys/bus/pci`, '-vmm', '-nn', '-k', '-D'], { encoding: 'utf8' });
     if (r.error) throw new Error(`lspci is needed for this test (Debian: apt-get install pciutils): ${r.error.message}`);
     expect(r.status).toBe(0);
-    const seen = new Map<string, { ids: string; cls: string; driver: string | null }>();
-    let current: string | undefined;
-    for (const line of r.stdout.split('\n')) {
-      const m = /^([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]) .*\[([0-9a-f]{4})\]: .*\[([0-9a-f]{4}:[0-9a-f]{4})\]/.exec(line);
-      if (m) {
-        current = m[1]!;
-        seen.set(current, { ids: m[3]!, cls: m[2]!, driver: null });
-        continue;
-      }
-      const k = /^\tKernel driver in use: (\S+)/.exec(line);
-      if (k && current) seen.get(current)!.driver = k[1]!;
+    const seen: Record<string, { ids: string; cls: string; driver: string | null; group: number | null }> = {};
+    for (const block of r.stdout.split('\n\n').filter((b) => b.trim())) {
+      const field = (name: string): string | undefined => new RegExp(`^${name}:\\t(.*)$`, 'm').exec(block)?.[1];
+      const id = (text: string | undefined): string => /\[([0-9a-f]{4})\]$/.exec(text ?? '')?.[1] ?? '?';
+      const group = field('IOMMUGroup');
+      seen[field('Slot')!] = { ids: `${id(field('Vendor'))}:${id(field('Device'))}`, cls: id(field('Class')), driver: field('Driver') ?? null, group: group === undefined ? null : Number(group) };
     }
     const host = new Host(h.root);
-    const mine = new Map(
+    const mine = Object.fromEntries(
       host.reader.listAddresses().map((a) => {
         const d = host.reader.device(a);
-        return [d.name, { ids: `${d.vendor}:${d.device}`, cls: d.class.slice(0, 4), driver: d.driver as string | null }];
+        return [d.name, { ids: `${d.vendor}:${d.device}`, cls: d.class.slice(0, 4), driver: d.driver as string | null, group: d.iommuGroup }];
       }),
     );
-    expect(Object.fromEntries(seen)).toEqual(Object.fromEntries(mine));
-    expect(seen.size).toBe(desc.devices.length);
+    expect(seen).toEqual(mine);
+    expect(Object.keys(seen).length).toBe(desc.devices.length);
   });
 });
 
