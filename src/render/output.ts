@@ -18,3 +18,17 @@ export function makeOutput(opts: { stdout?: (t: string) => void; stderr?: (t: st
 export function printJson(out: Output, value: unknown): void {
   out.stdout(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * Prints `{"KEY": [ITEM, ...]}` as printJson would, one item at a time as they are produced, so a list of
+ * 10,000 devices never sits in memory twice (as objects and as one big string).
+ */
+export function printJsonList<T>(out: Output, key: string, items: Iterable<T>): void {
+  out.stdout(`{\n  ${JSON.stringify(key)}: [`);
+  let first = true;
+  for (const item of items) {
+    out.stdout(`${first ? '\n' : ',\n'}${JSON.stringify(item, null, 2).replace(/^/gm, '    ')}`);
+    first = false;
+  }
+  out.stdout(first ? ']\n}\n' : '\n  ]\n}\n');
+}
