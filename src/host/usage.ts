@@ -47,7 +47,41 @@ export class HostUsage {
   constructor(private readonly reader: HostReader) {}
 
   of(dev: PciDevice): DeviceUse {
-    return { net: dev.netInterfaces.map((n) => this.netUse(n)), block: this.blocks().get(dev.name) ?? [] };
+    return { net: dev.netInterfaces.map((n) => this.netUse(n)), block: [...(this.blocks().get(dev.name) ?? []), ...this.sharedFilesystems(dev)] };
+  }
+
+  /**
+   * 9p and virtiofs mounts served by this virtio device (a VM's root filesystem often is one): the mount's
+   * source is the device's tag, which the kernel shows in DEV/virtioN/mount_tag (9p) or DEV/virtioN/tag.
+   */
+  private sharedFilesystems(dev: PciDevice): BlockUse[] {
+    if (dev.vendor !== '1af4') return [];
+    const mounts = this.sharedMounts();
+    if (mounts.size === 0) return [];
+    const out: BlockUse[] = [];
+    const dir = this.reader.layout.device(dev.address);
+    for (const e of listDir(dir) ?? []) {
+      if (!/^virtio[0-9]+$/.test(e)) continue;
+      for (const f of ['mount_tag', 'tag']) {
+        const tag = readOptional(path.join(dir, e, f))?.replace(/\0/g, '').trim();
+        for (const m of (tag && mounts.get(tag)) || []) out.push({ device: `${m.fstype}:${tag}`, mountpoint: m.target });
+      }
+    }
+    return out;
+  }
+
+  private shared: Map<string, { target: string; fstype: string }[]> | undefined;
+  private sharedMounts(): Map<string, { target: string; fstype: string }[]> {
+    if (this.shared) return this.shared;
+    this.shared = new Map();
+    for (const line of (readTextFile(this.reader.layout.procMounts) ?? '').split('\n')) {
+      const [source, target, fstype] = line.split(' ');
+      if (!source || !target || (fstype !== '9p' && fstype !== 'virtiofs')) continue;
+      const list = this.shared.get(source) ?? [];
+      list.push({ target: unescapeMount(target), fstype });
+      this.shared.set(source, list);
+    }
+    return this.shared;
   }
 
   private netUse(name: string): NetUse {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 
 export interface HostdevSpec {
   address: string; // 0000:01:00.0
@@ -35,8 +36,9 @@ ${devs}
 }
 
 const made: string[] = [];
-process.on('exit', () => {
-  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+// Each test file that writes temp XML removes it when its tests are done.
+afterAll(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
 /** Writes text to a fresh temp file and returns its path; the file goes when the test process exits. */
