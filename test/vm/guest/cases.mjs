@@ -1,0 +1,199 @@
+// Runs inside the QEMU guest on its real kernel (see test/vm/run.mjs). Each case prints
+// `VMCASE PASS name` or `VMCASE FAIL name :: reason`; the snapshot and the real kernel's answers to the
+// differential sequences go to OUT for the host to compare with the simulated kernel.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resolveRoles, resolveStep, SEQUENCES } from '../sequences.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BIN = path.resolve(HERE, '../../../bin/vfioctl');
+const OUT = process.argv[2];
+const DEVICES = '/sys/bus/pci/devices';
+
+function vfioctl(...args) {
+  const r = spawnSync(process.execPath, [BIN, ...args, '--root', '/'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
+}
+
+// --- the guest's sysfs, read independently of vfioctl ---------------------------------------------------
+const link = (p) => {
+  try {
+    return path.basename(fs.readlinkSync(p));
+  } catch {
+    return null;
+  }
+};
+const addresses = () => fs.readdirSync(DEVICES).sort();
+const driverOf = (a) => link(`${DEVICES}/${a}/driver`);
+const groupOf = (a) => {
+  const g = link(`${DEVICES}/${a}/iommu_group`);
+  return g === null ? null : Number(g);
+};
+const overrideOf = (a) => fs.readFileSync(`${DEVICES}/${a}/driver_override`, 'utf8').trim();
+const drivers = () => Object.fromEntries(addresses().map((a) => [a, driverOf(a)]));
+const write = (p, v) => fs.writeFileSync(p, v);
+/** The kernel's verdict: 'viable', 'not-viable', or 'absent' (no /dev/vfio/N: no member on vfio-pci). */
+function kernelVerdict(group) {
+  const r = spawnSync('python3', [path.join(HERE, 'vfio-status.py'), String(group)], { encoding: 'utf8' });
+  const out = r.stdout.trim();
+  if (r.status !== 0) throw new Error(`VFIO_GROUP_GET_STATUS failed: ${r.stderr.trim()}`);
+  return out === 'absent' ? 'absent' : out === '1' ? 'viable' : 'not-viable';
+}
+/** vfioctl's verdict compared with the kernel's: a group with no VFIO node cannot be used, so it is not viable. */
+function verdictsAgree(group, member) {
+  const kernel = kernelVerdict(group);
+  const mine = vfioctl('group-info', member, '--json').json().viable;
+  return { ok: mine === (kernel === 'viable'), text: `vfioctl viable=${mine}, kernel ${kernel}` };
+}
+
+const domainXml = (name, address, group) => {
+  const [d, b, sf] = address.split(':');
+  const [s, f] = sf.split('.');
+  return `<domain type='kvm'>\n  <name>${name}</name>\n  <devices>\n    <hostdev mode='subsystem' type='pci' managed='yes'>\n      <driver name='vfio'${group ? ` group='${group}'` : ''}/>\n      <source>\n        <address domain='0x${d}' bus='0x${b}' slot='0x${s}' function='0x${f}'/>\n      </source>\n    </hostdev>\n  </devices>\n</domain>\n`;
+};
+const xmlFile = (name, address, group) => {
+  const f = path.join(OUT, `${name}.xml`);
+  fs.writeFileSync(f, domainXml(name, address, group));
+  return f;
+};
+
+// --- cases -----------------------------------------------------------------------------------------------
+const results = [];
+function kase(name, fn) {
+  let reason = null;
+  try {
+    const r = fn();
+    if (typeof r === 'string') reason = r;
+  } catch (err) {
+    reason = err instanceof Error ? err.message : String(err);
+  }
+  results.push({ name, pass: reason === null, reason });
+  process.stdout.write(reason === null ? `VMCASE PASS ${name}\n` : `VMCASE FAIL ${name} :: ${reason.replace(/\n/g, ' | ')}\n`);
+}
+const expectEq = (what, got, want) => {
+  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+};
+
+let roles;
+kase('snapshot of the guest (before any change)', () => {
+  const r = vfioctl('snapshot', '--name', 'qemu-q35-iommu', '-o', path.join(OUT, 'guest-host.json'));
+  expectEq('exit code', r.code, 0);
+  roles = resolveRoles(JSON.parse(fs.readFileSync(path.join(OUT, 'guest-host.json'), 'utf8')));
+  fs.writeFileSync(path.join(OUT, 'roles.json'), JSON.stringify(roles));
+});
+
+kase('differential sequences on the real kernel', () => {
+  const initial = drivers();
+  const real = SEQUENCES.map((seq) => ({
+    name: seq.name,
+    steps: seq.steps.map((step) => {
+      const { path: p, value } = resolveStep(step, roles);
+      let result = 'ok';
+      try {
+        write(p, value);
+      } catch (err) {
+        result = err.code ?? String(err);
+      }
+      return { path: p, value, result, drivers: drivers() };
+    }),
+  }));
+  fs.writeFileSync(path.join(OUT, 'real.json'), JSON.stringify({ initial, sequences: real }));
+  expectEq('drivers after all sequences', drivers(), initial);
+});
+
+kase('list agrees with sysfs: every device, its driver and its IOMMU group', () => {
+  const r = vfioctl('list', '--json');
+  expectEq('exit code', r.code, 0);
+  const seen = Object.fromEntries(r.json().groups.flatMap((g) => g.devices.map((d) => [d.address, { driver: d.driver, group: g.group }])));
+  const sysfs = Object.fromEntries(addresses().map((a) => [a, { driver: driverOf(a), group: groupOf(a) }]));
+  expectEq('devices', seen, sysfs);
+});
+
+kase('group-info of every device: its group and members as sys/kernel/iommu_groups has them', () => {
+  for (const a of addresses()) {
+    const r = vfioctl('group-info', a, '--json');
+    expectEq(`${a} exit code`, r.code, 0);
+    const g = r.json();
+    expectEq(`${a} group`, g.group, groupOf(a));
+    expectEq(`${a} members`, g.devices.map((d) => d.address), fs.readdirSync(`/sys/kernel/iommu_groups/${g.group}/devices`).sort());
+    expectEq(`${a} drivers`, g.devices.map((d) => d.driver), g.devices.map((d) => driverOf(d.address)));
+  }
+});
+
+kase("group='manual' on a NIC behind the bridge is refused with no write", () => {
+  const before = drivers();
+  const r = vfioctl('detach', xmlFile('nic-manual', roles.NIC1, 'manual'));
+  expectEq('exit code', r.code, 7);
+  if (!r.stderr.includes(`members in the way: ${roles.NIC2}`)) throw new Error(`message: ${r.stderr}`);
+  expectEq('drivers', drivers(), before);
+  expectEq('overrides', [overrideOf(roles.NIC1), overrideOf(roles.NIC2)], ['(null)', '(null)']);
+});
+
+kase("group='auto' on a NIC behind the bridge: check, dry run = real run, both NICs on vfio-pci, the bridge stays, the kernel agrees", () => {
+  const xml = xmlFile('nic-auto', roles.NIC1, 'auto');
+  const group = groupOf(roles.NIC1);
+  const before = drivers();
+  expectEq('check exit code', vfioctl('check', xml).code, 0);
+  // Before: no member on vfio-pci, no /dev/vfio node; vfioctl says not viable.
+  let v = verdictsAgree(group, roles.NIC1);
+  if (!v.ok) throw new Error(`before: ${v.text}`);
+  // Midway, by hand: one NIC on vfio-pci, the other still on e1000. The kernel says not viable; so must vfioctl.
+  write(`${DEVICES}/${roles.NIC1}/driver_override`, 'vfio-pci');
+  write(`/sys/bus/pci/drivers/${before[roles.NIC1]}/unbind`, roles.NIC1);
+  write('/sys/bus/pci/drivers_probe', roles.NIC1);
+  v = verdictsAgree(group, roles.NIC1);
+  const midway = kernelVerdict(group);
+  write(`${DEVICES}/${roles.NIC1}/driver_override`, '\n');
+  write('/sys/bus/pci/drivers/vfio-pci/unbind', roles.NIC1);
+  write(`/sys/bus/pci/drivers/${before[roles.NIC1]}/bind`, roles.NIC1);
+  if (!v.ok || midway !== 'not-viable') throw new Error(`midway: ${v.text}`);
+  expectEq('drivers after the midway probe', drivers(), before);
+
+  const dry = vfioctl('detach', xml, '--dry-run', '--json');
+  expectEq('dry-run exit code', dry.code, 0);
+  const real = vfioctl('detach', xml, '--json');
+  expectEq('detach exit code', real.code, 0);
+  expectEq('changed', real.json().changed, true);
+  expectEq('the writes performed = the dry run', real.json().writes, dry.json().writes);
+  const after = drivers();
+  expectEq('NICs', [after[roles.NIC1], after[roles.NIC2]], ['vfio-pci', 'vfio-pci']);
+  expectEq('bridge', after[roles.BRIDGE], before[roles.BRIDGE]);
+  if (!fs.existsSync(`/dev/vfio/${group}`)) throw new Error(`/dev/vfio/${group} did not appear`);
+  v = verdictsAgree(group, roles.NIC1);
+  if (!v.ok || kernelVerdict(group) !== 'viable') throw new Error(`after: ${v.text}`);
+  expectEq('second detach', vfioctl('detach', xml, '--json').json().changed, false);
+
+  const back = vfioctl('reattach', xml, '--json');
+  expectEq('reattach exit code', back.code, 0);
+  expectEq('drivers after reattach', drivers(), before);
+  v = verdictsAgree(group, roles.NIC1);
+  if (!v.ok) throw new Error(`after reattach: ${v.text}`);
+});
+
+kase("group='manual' on a single-device group: moved, viable, and back", () => {
+  const xml = xmlFile('solo-manual', roles.SOLO, 'manual');
+  const before = drivers();
+  const r = vfioctl('detach', xml);
+  expectEq('detach exit code', r.code, 0);
+  expectEq('driver', driverOf(roles.SOLO), 'vfio-pci');
+  expectEq('kernel verdict', kernelVerdict(groupOf(roles.SOLO)), 'viable');
+  expectEq('reattach exit code', vfioctl('reattach', xml).code, 0);
+  expectEq('drivers', drivers(), before);
+});
+
+kase("the virtio device carrying the guest's root filesystem is refused as in use", () => {
+  const rootDev = addresses().find((a) =>
+    fs.readdirSync(`${DEVICES}/${a}`).some((e) => /^virtio\d+$/.test(e) && fs.existsSync(`${DEVICES}/${a}/${e}/mount_tag`) && fs.readFileSync(`${DEVICES}/${a}/${e}/mount_tag`, 'latin1').replace(/\0/g, '').trim() === 'hostroot'),
+  );
+  if (!rootDev) throw new Error('no virtio device with mount_tag hostroot');
+  const before = drivers();
+  const r = vfioctl('detach', xmlFile('root-9p', rootDev, 'auto'));
+  expectEq('exit code', r.code, 6);
+  if (!/9p:hostroot, mounted at \//.test(r.stderr)) throw new Error(`message: ${r.stderr}`);
+  expectEq('drivers', drivers(), before);
+});
+
+fs.writeFileSync(path.join(OUT, 'cases.json'), JSON.stringify(results, null, 2));
+process.exitCode = results.every((r) => r.pass) ? 0 : 1;
