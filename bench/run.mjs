@@ -58,7 +58,7 @@ function peakMemoryMb(argv) {
 }
 
 const rows = [];
-const notes = [];
+const notes = new Set();
 for (const size of SIZES) {
   const gen = largeHost(size);
   const descFile = path.join(work, `host-${size}.json`);
@@ -85,8 +85,8 @@ for (const size of SIZES) {
   r.lspci = have('lspci') ? time('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
   r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
   r.driverctl = null;
-  if (!have('driverctl')) notes.push('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
-  else if (process.getuid?.() !== 0) notes.push('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
+  if (!have('driverctl')) notes.add('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
+  else if (process.getuid?.() !== 0) notes.add('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
   else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
   r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
   rows.push(r);
@@ -116,7 +116,7 @@ lines.push(`| list at ${big.size} no slower than lspci -nnk | ${ratio(big.list, 
 for (const r of rows) lines.push(`| group-info within 1.25x of node -e 0 at ${r.size} | ${ratio(r.groupInfo, r.nodeFloor)} | ${r.groupInfo <= 1.25 * r.nodeFloor ? 'yes' : 'no'} |`);
 lines.push(`| group-info at ${big.size} no slower than at ${small.size} | ${ratio(big.groupInfo, small.groupInfo)} | ${big.groupInfo <= small.groupInfo * 1.05 ? 'yes' : 'no'} (5% noise allowance) |`);
 lines.push(`| list at ${big.size} under 100 MB peak | ${big.peakListMb.toFixed(0)} MB | ${big.peakListMb < 100 ? 'yes' : 'no'} |`);
-if (notes.length) lines.push('', ...notes.map((n) => `- ${n}`));
+if (notes.size) lines.push('', ...[...notes].map((n) => `- ${n}`));
 lines.push('');
 fs.writeFileSync(path.join(REPO, 'bench', 'results.md'), lines.join('\n'));
 process.stdout.write(lines.join('\n'));

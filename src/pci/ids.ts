@@ -57,12 +57,16 @@ export class PciIds {
     const v = text.indexOf(`\n${vendor}  `, 0, 'latin1');
     if (v < 0) return {};
     const vendorName = line(v + 7);
-    // The vendor's block ends at the next line that starts with a hex digit (the next vendor); device lines
-    // start with one tab. Native searches only: Intel's block alone has thousands of lines.
+    // The vendor's block ends at the next vendor line. pci.ids is sorted by vendor ID, so that is the next line
+    // starting with the same first digit, or failing that with the next higher digit: one short native search.
     let blockEnd = text.length;
-    for (const c of '0123456789abcdef') {
-      const i = text.indexOf(`\n${c}`, v + 1, 'latin1');
-      if (i >= 0 && i < blockEnd) blockEnd = i;
+    const digits = '0123456789abcdef';
+    for (let c = digits.indexOf(vendor[0]!); c >= 0 && c < digits.length; c++) {
+      const i = text.indexOf(`\n${digits[c]}`, v + 1, 'latin1');
+      if (i >= 0) {
+        blockEnd = i;
+        break;
+      }
     }
     const d = text.indexOf(`\n\t${device}  `, v + 1, 'latin1');
     if (d >= 0 && d < blockEnd) return { vendor: vendorName, device: line(d + 8) };
