@@ -120,16 +120,23 @@ export class HostReader {
 
   private readDevice(addr: PciAddress, name: string): PciDevice | null {
     const sysDevices = path.join(this.realRoot, 'sys', 'devices');
-    const dir = realPathWithin(this.layout.device(addr), sysDevices);
+    const dir = this.deviceDir(name, sysDevices);
     if (dir === undefined) return null;
     const attr = (file: string): string | undefined => readOptional(path.join(dir, file))?.trim();
-    const vendor = hexId(attr('vendor'), 4, name, 'vendor');
-    const device = hexId(attr('device'), 4, name, 'device');
-    const cls = hexId(attr('class'), 6, name, 'class');
-    const subsystemVendor = optionalHexId(attr('subsystem_vendor'), 4);
-    const subsystemDevice = optionalHexId(attr('subsystem_device'), 4);
-    const config = readBytes(path.join(dir, 'config'), 0x10);
+    // One read of config space gives vendor, device and subsystem IDs and the header type. The sysfs files
+    // are read where config space cannot say: a VF reads 0xffff there (the kernel takes its IDs from the PF),
+    // a bridge keeps its subsystem IDs elsewhere, and a tree without config files. The class always comes
+    // from its file: kernel quirks may correct it.
+    const config = readBytes(path.join(dir, 'config'), 0x30);
     const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : null;
+    const fromConfig = config !== undefined && config.length >= 0x30 && config.readUInt16LE(0) !== 0xffff;
+    const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+    const vendor = fromConfig ? hex4(config.readUInt16LE(0)) : hexId(attr('vendor'), 4, name, 'vendor');
+    const device = fromConfig ? hex4(config.readUInt16LE(2)) : hexId(attr('device'), 4, name, 'device');
+    const cls = hexId(attr('class'), 6, name, 'class');
+    const subsystemFromConfig = fromConfig && headerType === 0;
+    const subsystemVendor = subsystemFromConfig ? hex4(config.readUInt16LE(0x2c)) : optionalHexId(attr('subsystem_vendor'), 4);
+    const subsystemDevice = subsystemFromConfig ? hex4(config.readUInt16LE(0x2e)) : optionalHexId(attr('subsystem_device'), 4);
     const overrideText = attr('driver_override');
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
@@ -140,20 +147,19 @@ export class HostReader {
       if (!/^[0-9]{1,9}$/.test(groupTarget)) throw new HostTreeError(`The iommu_group link of ${name} names '${printable(groupTarget)}', not a group number.`);
       iommuGroup = Number(groupTarget);
     }
-    const entries = listDir(dir) ?? [];
+    // SR-IOV and network links, each read directly (no listing of the device directory: on a host with
+    // 10,000 functions that listing was the largest cost of `list`).
+    const physfn = this.linkedAddress(path.join(dir, 'physfn'), sysDevices);
+    const numvfs = Number(attr('sriov_numvfs') ?? 0);
     const virtfns: PciAddress[] = [];
-    let physfn: PciAddress | null = null;
-    for (const e of entries) {
-      if (/^virtfn[0-9]+$/.test(e)) {
-        const a = this.linkedAddress(path.join(dir, e), sysDevices);
-        if (a) virtfns.push(a);
-      } else if (e === 'physfn') {
-        physfn = this.linkedAddress(path.join(dir, e), sysDevices);
-      }
+    for (let i = 0; Number.isInteger(numvfs) && i < numvfs && i < 0x10000; i++) {
+      const a = this.linkedAddress(path.join(dir, `virtfn${i}`), sysDevices);
+      if (a) virtfns.push(a);
     }
     virtfns.sort((a, b) => a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function);
     // Interfaces live in DEV/net/IF, or one level down for virtio (DEV/virtioN/net/IF).
-    const netDirs = [path.join(dir, 'net'), ...entries.filter((e) => /^virtio[0-9]+$/.test(e)).map((e) => path.join(dir, e, 'net'))];
+    const netDirs = [path.join(dir, 'net')];
+    if (vendor === '1af4') for (const e of listDir(dir) ?? []) if (/^virtio[0-9]+$/.test(e)) netDirs.push(path.join(dir, e, 'net'));
     const netInterfaces = netDirs
       .flatMap((d) => listDir(d) ?? [])
       .filter((n) => n.length > 0 && n.length < 16 && !n.includes('/'))
@@ -177,6 +183,50 @@ export class HostReader {
       virtfns,
       netInterfaces,
     };
+  }
+
+  private readonly realParents = new Map<string, string>();
+
+  /**
+   * The device's real directory under sys/devices. The kernel's link is read and resolved lexically; its
+   * parent directory is resolved with realpath once and cached (siblings share it: a PF and its VFs, a bus),
+   * and the directory itself must be a directory, not a symlink. Same guarantee as a realpath per device
+   * (nothing outside sys/devices), at two system calls instead of one per path component.
+   */
+  private deviceDir(name: string, sysDevices: string): string | undefined {
+    const link = path.join(this.realRoot, 'sys', 'bus', 'pci', 'devices', name);
+    let target: string;
+    try {
+      target = fs.readlinkSync(link);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      return realPathWithin(link, sysDevices); // not a link (a hand-made tree): resolve it the slow way
+    }
+    const lexical = path.isAbsolute(target) ? path.join(this.realRoot, target) : path.resolve(path.dirname(link), target);
+    // Anything but the kernel's shape (a link into sys/devices) takes the slow path, which names the problem.
+    if (!lexical.startsWith(sysDevices + path.sep)) return realPathWithin(link, sysDevices);
+    const parentLexical = path.dirname(lexical);
+    let parent = this.realParents.get(parentLexical);
+    if (parent === undefined) {
+      parent = realPathWithin(parentLexical, sysDevices);
+      if (parent === undefined) return undefined;
+      this.realParents.set(parentLexical, parent);
+    }
+    const dir = path.join(parent, path.basename(lexical));
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(dir);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    if (!st.isDirectory()) return realPathWithin(dir, sysDevices);
+    if (dir !== sysDevices && !dir.startsWith(sysDevices + path.sep)) {
+      throw new HostTreeError(`${link} resolves to ${dir}, outside ${sysDevices}; the host tree is not trustworthy.`);
+    }
+    return dir;
   }
 
   private linkBasename(link: string, within: string, devName: string): string | null {
