@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError } from '../errors.js';
 import type { Kernel } from './kernel.js';
@@ -12,6 +13,9 @@ import { SimulatedKernel } from './simulated.js';
  */
 export function openKernel(root: string): Kernel {
   if (isSimulatedRoot(root)) return new SimulatedKernel(root);
+  if (!fs.existsSync(root)) {
+    throw new HostTreeError(`The host root ${root} cannot be read: it does not exist.`, 'Pass --root the directory that holds sys/ and proc/ (default /).');
+  }
   if (path.resolve(root) === '/') return new LinuxKernel('/');
   throw new HostTreeError(
     `${root} is neither the real host (/) nor a simulated host made by \`vfioctl mock create\`, so there is no kernel to write to.`,

@@ -22,14 +22,15 @@ export function lockTimeoutMs(text: string): number {
 }
 
 export function openWriteSession(root: string, command: string, lockTimeout: number): WriteSession {
-  const host = new Host(root);
-  const kernel = openKernel(host.root);
+  // Who answers the writes decides first: without root on a real host, say so before reading anything.
+  const kernel = openKernel(root);
   if (kernel.kind === 'linux' && typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new PermissionError(
       `${command.split(' ')[0]} writes to sysfs and needs root on a real host: run it with sudo.`,
       'Nothing was written. --dry-run and check work as any user.',
     );
   }
+  const host = new Host(root);
   const lock = new HostLock(host.reader.layout.stateDir);
   lock.acquire(command, lockTimeout);
   try {

@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
-import { BIN, json, runBin } from '../helpers/cli.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { json, runBin, runCli } from '../helpers/cli.js';
 import { makeSimulatedHost, simulatedWrites } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
@@ -211,15 +210,17 @@ describe('hosts that cannot', () => {
 });
 
 describe('on a real host', () => {
-  it('without root, detach stops with a clear permission error before any write (exit 9)', () => {
+  it('without root, detach stops with a clear permission error before any write (exit 9)', async () => {
     const xml = tempFile('x.xml', GPU_AUTO);
-    fs.chmodSync(path.dirname(xml), 0o755);
-    fs.chmodSync(xml, 0o644);
-    // As an unprivileged user: drop to nobody when the tests run as root (CI does).
-    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [process.execPath];
-    const r = spawnSync(asUser[0]!, [...asUser.slice(1), BIN, 'detach', xml, '--root', '/'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-    expect(r.status).toBe(9);
-    expect(r.stderr).toMatch(/detach writes to sysfs and needs root on a real host: run it with sudo/);
-    expect(r.stderr).toMatch(/Nothing was written/);
+    // As an unprivileged user would run it: the real kernel at /, a uid that is not 0.
+    const uid = vi.spyOn(process as { getuid: () => number }, 'getuid').mockReturnValue(1000);
+    try {
+      const r = await runCli(['detach', xml, '--root', '/']);
+      expect(r.code).toBe(9);
+      expect(r.stderr).toMatch(/detach writes to sysfs and needs root on a real host: run it with sudo/);
+      expect(r.stderr).toMatch(/Nothing was written/);
+    } finally {
+      uid.mockRestore();
+    }
   });
 });
