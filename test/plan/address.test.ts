@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { formatAddress, parseAddress } from '../../src/pci/address.js';
@@ -31,5 +32,22 @@ describe('interface names (the kernel dev_valid_name rules)', () => {
   });
   it.each(['', '.', '..', 'x'.repeat(16), 'eth0/../..', 'eth 0', 'eth0\u0000', 'a:b', 'tab\there'])('rejects %j', (n) => {
     expect(() => parseInterfaceName(n)).toThrow(InputError);
+  });
+});
+
+describe('command-line addresses, property-based (fast-check)', () => {
+  it('any text: a canonical in-range address that formats back to the same device, or an InputError', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ maxLength: 16 }), fc.stringMatching(/^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-9a-fA-F]$/)), (text) => {
+        try {
+          const a = parseAddress(text);
+          const canonical = formatAddress(a);
+          return /^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/.test(canonical) && canonical.endsWith(text.toLowerCase()) && formatAddress(parseAddress(canonical)) === canonical;
+        } catch (err) {
+          return err instanceof InputError;
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
