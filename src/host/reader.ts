@@ -245,13 +245,14 @@ export class HostReader {
 
   /** Which PCI device a network interface belongs to (sys/class/net/IF/device); null when virtual. */
   interfaceDevice(ifname: string): PciAddress | null | undefined {
-    const ifDir = path.join(this.layout.classNetDir, ifname);
-    if (!fs.existsSync(ifDir)) return undefined;
-    const target = readLinkWithin(path.join(ifDir, 'device'), this.realRoot, path.join(this.realRoot, 'sys', 'devices'));
+    const ifLink = path.join(this.layout.classNetDir, ifname);
+    if (!fs.existsSync(ifLink)) return undefined;
+    // sys/class/net/IF is a link into the device tree; the kernel's relative `device` link is meant from there.
+    const real = realPathWithin(ifLink, path.join(this.realRoot, 'sys'));
+    if (!real) return null;
+    const target = readLinkWithin(path.join(real, 'device'), this.realRoot, path.join(this.realRoot, 'sys', 'devices'));
     if (target === undefined) {
-      // sys/class/net/IF is itself a link into the device tree: resolve that and look for .../ADDR/net/IF.
-      const real = realPathWithin(ifDir, path.join(this.realRoot, 'sys'));
-      if (!real) return null;
+      // No device link: look for .../ADDR/net/IF in the path itself.
       return parseSysfsAddress(path.basename(path.dirname(path.dirname(real)))) ?? null;
     }
     // The device link names the PCI function, or a child of it (virtio0 for virtio-net): take the nearest PCI directory.
