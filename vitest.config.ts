@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     exclude: ['test/vm/**', 'node_modules/**'],
-    testTimeout: 30_000,
+    testTimeout: 120_000, // the fault campaigns run hundreds of commands per test on slow CI machines
     hookTimeout: 30_000,
     pool: 'forks',
   },
