@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, runBin } from '../helpers/cli.js';
 import { makeSimulatedHost } from '../helpers/sim-host.js';
+import { tinyHost } from '../helpers/tiny-host.js';
 
 describe('group-info and list through bin/ on the workstation host', () => {
   let host: { root: string; cleanup: () => void };
@@ -95,5 +96,21 @@ describe('hosts where the IOMMU cannot help', () => {
     const r = runBin(['list', '--root', '/usr']);
     expect(r.code).toBe(13);
     expect(r.stderr).toMatch(/does not look like a Linux host root/);
+  });
+});
+
+describe('a device the IOMMU does not cover, on a host that has groups', () => {
+  it('group-info says so and where to look (exit 5)', async () => {
+    const desc = tinyHost();
+    desc.devices.find((d) => d.address === '0000:02:00.0')!.iommuGroup = null;
+    const host = makeSimulatedHost(desc);
+    try {
+      const r = runBin(['group-info', '02:00.0', '--root', host.root]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toMatch(/0000:02:00.0 is not in any IOMMU group, although the host has groups/);
+      expect(r.stderr).toMatch(/dmesg/);
+    } finally {
+      host.cleanup();
+    }
   });
 });
