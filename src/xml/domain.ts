@@ -1,62 +1,83 @@
 import type { Element } from '@xmldom/xmldom';
-import type { Assignment, LibvirtDocument, NotHandled } from './assignment.js';
-import { attr, fail, onlyChild, parseDev, parseDriver, parseManaged, parsePciAddress, ref, selectElements, selectString } from './elements.js';
+import { printable } from '../errors.js';
+import type { Assignment, LibvirtDocument, NotHandled, SourceRef } from './assignment.js';
+import { DEVICE_DRIVER_MESSAGES, parseDriverElement } from './driver-element.js';
+import { attr, fail, onlyChild, parseManaged, parsePciAddress, ref, selectElements, selectString } from './elements.js';
 
 /**
  * A libvirt domain: every `<hostdev mode='subsystem' type='pci'>` and `<interface type='hostdev'>` under
- * /domain/devices. Other hostdevs (USB, SCSI, mdev, capabilities) are reported as not handled.
+ * /domain/devices. Other hostdevs (USB, SCSI, vhost-scsi, mdev, capabilities) are reported as not handled.
+ * Only the host side is read: a hostdev's own `<address>` (outside `<source>`) is where the guest sees it.
  */
-const seedHostdevGroupError = (v: string): string => `Unknown PCI device group management method <driver group='${v}'/> has been specified`;
-
+const ONLY_PCI = '(only PCI devices have IOMMU groups)';
 const NOT_HANDLED: Record<string, string> = {
-  usb: 'USB hostdevs are not handled by vfioctl (only PCI devices have IOMMU groups)',
-  scsi: 'SCSI hostdevs are not handled by vfioctl (only PCI devices have IOMMU groups)',
-  scsi_host: 'vhost-scsi hostdevs are not handled by vfioctl (only PCI devices have IOMMU groups)',
-  mdev: 'mediated devices (mdev) are not handled by vfioctl: their parent stays on its host driver',
+  usb: `USB hostdevs are not handled by vfioctl ${ONLY_PCI}`,
+  scsi: `SCSI hostdevs are not handled by vfioctl ${ONLY_PCI}`,
+  scsi_host: `vhost-scsi hostdevs are not handled by vfioctl ${ONLY_PCI}`,
+  mdev: 'mediated devices (mdev) are not handled by vfioctl: their parent device stays on its host driver',
 };
+const CAPABILITIES = "mode='capabilities' hostdevs (host block, character and network devices) are not handled by vfioctl: they are not PCI assignment";
 
 export function parseDomain(root: Element, file: string): LibvirtDocument {
   const name = selectString('string(/domain/name)', root).trim();
   const assignments: Assignment[] = [];
   const notHandled: NotHandled[] = [];
-  for (const el of selectElements('/domain/devices/hostdev', root)) {
+  // In document order, so reports list devices as the file does.
+  for (const el of selectElements("/domain/devices/*[self::hostdev or self::interface[@type='hostdev']]", root)) {
     const r = ref(file, el);
-    const mode = attr(el, 'mode') ?? 'subsystem';
-    const type = attr(el, 'type');
-    if (mode === 'capabilities') {
-      notHandled.push({ source: r, reason: 'capabilities hostdevs (block, char, net devices of the host) are not PCI assignment' });
+    if (el.tagName === 'hostdev') {
+      const reason = notHandledReason(r, el);
+      if (reason) notHandled.push({ source: r, reason });
+      else assignments.push(deviceAssignment('hostdev', r, el, file));
       continue;
     }
-    if (mode !== 'subsystem') fail(r, `mode='${mode}' is not valid: libvirt knows mode='subsystem' and mode='capabilities'.`);
-    if (type === undefined) fail(r, `it has no type attribute (type='pci' for PCI device assignment).`);
-    if (type !== 'pci') {
-      const reason = NOT_HANDLED[type];
-      if (!reason) fail(r, `type='${type}' is not a hostdev type libvirt knows.`);
-      notHandled.push({ source: r, reason });
-      continue;
-    }
-    const managed = parseManaged(r, el);
-    const driver = parseDriver(file, onlyChild(file, el, 'driver', false), seedHostdevGroupError);
-    const source = onlyChild(file, el, 'source', true)!;
-    const address = onlyChild(file, source, 'address', true)!;
-    assignments.push({ kind: 'hostdev', source: r, managed, driverName: driver.name, groupMode: driver.groupMode, groupModeExplicit: driver.groupModeExplicit, target: { type: 'address', address: parsePciAddress(file, address) } });
-  }
-  for (const el of selectElements("/domain/devices/interface[@type='hostdev']", root)) {
-    const r = ref(file, el);
-    const managed = parseManaged(r, el);
-    const driver = parseDriver(file, onlyChild(file, el, 'driver', false), seedHostdevGroupError);
+    const a = deviceAssignment('interface', r, el, file);
     // The seed's docs: group on an interface only "when the interface element has managed='yes' set".
-    if (driver.groupModeExplicit && !managed) {
-      fail(r, `<driver group='${driver.groupMode}'/> on an <interface type='hostdev'> requires managed='yes' on the interface (libvirt only manages the group of a managed interface).`, `Write <interface type='hostdev' managed='yes'>.`);
+    if (a.groupModeExplicit && !a.managed) {
+      fail(
+        r,
+        `<driver group='${a.groupMode}'/> on an <interface type='hostdev'> requires managed='yes' on the interface (libvirt manages the group only of an interface it manages).`,
+        "Write <interface type='hostdev' managed='yes'>, or remove the group attribute and detach the group yourself.",
+      );
     }
-    const source = onlyChild(file, el, 'source', true)!;
-    const address = onlyChild(file, source, 'address', false);
-    if (!address) {
-      const dev = attr(source, 'dev');
-      if (dev !== undefined) parseDev(file, source);
-      fail(ref(file, source), `an <interface type='hostdev'> names its PCI device with <address type='pci' .../> inside <source>.`);
-    }
-    assignments.push({ kind: 'interface', source: r, managed, driverName: driver.name, groupMode: driver.groupMode, groupModeExplicit: driver.groupModeExplicit, target: { type: 'address', address: parsePciAddress(file, address) } });
+    assignments.push(a);
   }
   return { kind: 'domain', name, file, assignments, notHandled };
+}
+
+/** undefined for a PCI hostdev (vfioctl handles it); the reason otherwise; an error for what libvirt would refuse. */
+function notHandledReason(r: SourceRef, el: Element): string | undefined {
+  const mode = attr(el, 'mode') ?? 'subsystem'; // libvirt's default
+  if (mode === 'capabilities') return CAPABILITIES;
+  if (mode !== 'subsystem') fail(r, `mode='${printable(mode)}' is not a hostdev mode: libvirt knows mode='subsystem' and mode='capabilities'.`);
+  const type = attr(el, 'type');
+  if (type === undefined) fail(r, "it has no type attribute; PCI device assignment is <hostdev mode='subsystem' type='pci'>.");
+  if (type === 'pci') return undefined;
+  const reason = NOT_HANDLED[type];
+  if (!reason) fail(r, `type='${printable(type)}' is not a hostdev type libvirt knows (pci, usb, scsi, scsi_host, mdev).`);
+  return reason;
+}
+
+/** The parts `<hostdev>` and `<interface type='hostdev'>` share: managed, `<driver>`, and `<source><address/></source>`. */
+function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Element, file: string): Assignment {
+  const managed = parseManaged(r, el);
+  const driver = parseDriverElement(file, onlyChild(file, el, 'driver', false), DEVICE_DRIVER_MESSAGES);
+  const source = onlyChild(file, el, 'source', true)!;
+  const address = onlyChild(file, source, 'address', false);
+  if (!address) {
+    fail(
+      ref(file, source),
+      `it has no <address>; vfioctl finds the host's PCI device by <address domain= bus= slot= function=/> inside <source>.`,
+      "Write <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>.",
+    );
+  }
+  return {
+    kind,
+    source: r,
+    managed,
+    driverName: driver.name,
+    groupMode: driver.groupMode,
+    groupModeExplicit: driver.groupModeExplicit,
+    target: { type: 'address', address: parsePciAddress(file, address) },
+  };
 }
