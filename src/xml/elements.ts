@@ -1,9 +1,7 @@
 import type { Element } from '@xmldom/xmldom';
-import xpath from 'xpath';
 import { InputError, printable } from '../errors.js';
-import { parseInterfaceName, type InterfaceName } from '../host/interface-name.js';
 import { addressFromParts, parseLibvirtNumber, type PciAddress } from '../pci/address.js';
-import type { GroupMode, SourceRef } from './assignment.js';
+import type { SourceRef } from './assignment.js';
 
 /**
  * Reading the pieces libvirt's parser reads, with its rules and its messages: `managed`, `<driver name= group=>`,
@@ -46,37 +44,6 @@ export function parseManaged(r: SourceRef, el: Element): boolean {
   return fail(r, `managed='${printable(v, 40)}' is not valid: use managed='yes' or managed='no'.`);
 }
 
-export interface DriverSpec {
-  name: 'vfio' | 'kvm' | 'xen' | undefined;
-  groupMode: GroupMode;
-  groupModeExplicit: boolean;
-}
-
-/**
- * `<driver name= group=>` of a hostdev, an interface or a network's forward (the seed's RNG: group is an
- * optional attribute inside the `name='vfio'` choice; values manual | auto; no attribute means manual).
- */
-export function parseDriver(file: string, driver: Element | undefined, unknownGroup: (value: string) => string): DriverSpec {
-  if (!driver) return { name: undefined, groupMode: 'manual', groupModeExplicit: false };
-  const r = ref(file, driver);
-  const nameText = attr(driver, 'name');
-  let name: DriverSpec['name'];
-  if (nameText !== undefined) {
-    if (nameText !== 'vfio' && nameText !== 'kvm' && nameText !== 'xen') {
-      fail(r, `unknown driver name='${printable(nameText, 40)}': libvirt knows 'vfio', 'kvm' and 'xen'.`);
-    }
-    name = nameText;
-  }
-  const group = attr(driver, 'group');
-  if (group === undefined) return { name, groupMode: 'manual', groupModeExplicit: false };
-  // The seed's parser: anything but manual/auto, the literal "default" included, is rejected with its message.
-  if (group !== 'manual' && group !== 'auto') fail(r, unknownGroup(printable(group, 40)));
-  if (name !== 'vfio') {
-    fail(r, `group='${group}' is only allowed with <driver name='vfio'/> (the group attribute belongs to VFIO assignment)${name ? `, not name='${name}'` : ''}.`, `Write <driver name='vfio' group='${group}'/>.`);
-  }
-  return { name, groupMode: group, groupModeExplicit: true };
-}
-
 /** `<address domain= bus= slot= function=/>` with libvirt's number rules; domain defaults to 0. */
 export function parsePciAddress(file: string, el: Element): PciAddress {
   const r = ref(file, el);
@@ -92,19 +59,4 @@ export function parsePciAddress(file: string, el: Element): PciAddress {
     return parseLibvirtNumber(name, v, at);
   };
   return addressFromParts(field('domain'), field('bus'), field('slot'), field('function'));
-}
-
-export function parseDev(file: string, el: Element): InterfaceName {
-  const r = ref(file, el);
-  const dev = attr(el, 'dev');
-  if (dev === undefined) fail(r, `it has no dev attribute (the network interface's name).`);
-  return parseInterfaceName(dev, `${where(r)}: interface name`);
-}
-
-/** xpath's typings speak the browser DOM; xmldom's nodes are structurally the same for what it reads. */
-export function selectElements(expr: string, root: Element): Element[] {
-  return xpath.select(expr, root as unknown as Node) as unknown as Element[];
-}
-export function selectString(expr: string, root: Element): string {
-  return String(xpath.select(expr, root as unknown as Node));
 }

@@ -3,7 +3,7 @@ import { InputError, printable } from '../errors.js';
 import { parseInterfaceName, type InterfaceName } from '../host/interface-name.js';
 import type { Assignment, AssignmentTarget, LibvirtDocument, SourceRef } from './assignment.js';
 import { networkDriverMessages, parseDriverElement } from './driver-element.js';
-import { attr, children, fail, onlyChild, parseManaged, parsePciAddress, ref, selectString } from './elements.js';
+import { attr, children, fail, onlyChild, parseManaged, parsePciAddress, ref } from './elements.js';
 
 /**
  * A libvirt network. Only `<forward mode='hostdev'>` assigns devices; its pool is one `<pf dev=…>` (every VF
@@ -14,7 +14,7 @@ import { attr, children, fail, onlyChild, parseManaged, parsePciAddress, ref, se
 const FORWARD_MODES = ['none', 'nat', 'route', 'open', 'bridge', 'private', 'vepa', 'passthrough', 'hostdev'];
 
 export function parseNetwork(root: Element, file: string): LibvirtDocument {
-  const name = selectString('string(/network/name)', root).trim();
+  const name = children(root, 'name')[0]?.textContent?.trim() ?? '';
   const shownName = name === '' ? '(no <name>)' : printable(name);
   const base = { kind: 'network' as const, name, file, notHandled: [] };
   const forward = onlyChild(file, root, 'forward', false);
