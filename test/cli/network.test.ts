@@ -19,7 +19,7 @@ describe('network XML on the sriov-server host', () => {
     expect(a.groups).toHaveLength(8);
   });
 
-  it('an address and interface pool: detach moves exactly those VFs, and the network is idempotent', async () => {
+  it('an address pool: detach moves exactly those VFs, and the network is idempotent', async () => {
     const before = drivers(h.root);
     const r = await runCli(['detach', fixture('xml', 'address-pool-network.xml'), '--json', '--root', h.root]);
     expect(r.code).toBe(0);

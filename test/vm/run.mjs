@@ -22,6 +22,13 @@ const REPO = path.resolve(HERE, '../..');
 const WORK = path.join(HERE, '.work');
 const OUT = path.join(WORK, 'out');
 const GUEST_TIMEOUT_S = Number(process.env.VFIOCTL_VM_TIMEOUT ?? 240);
+// The guest mounts a fresh tmpfs on /run (vfioctl's journal and lock live there) and on /tmp: a project under
+// the host's /run would be hidden; one under /tmp keeps the host's /tmp visible instead (read-only).
+if (REPO === '/run' || REPO.startsWith('/run/')) {
+  process.stdout.write(`test:vm: the project is under /run (${REPO}), which the guest replaces with a tmpfs; clone it elsewhere.\n`);
+  process.exit(1);
+}
+const keepTmp = REPO.startsWith('/tmp/');
 const started = Date.now();
 
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -88,7 +95,7 @@ const qemu = [
   '-cpu', 'qemu64', '-m', '1024', '-smp', '1', '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
   '-device', 'intel-iommu,intremap=on',
   '-kernel', `/boot/${kernelFile}`, '-initrd', initrd,
-  '-append', `console=ttyS0 intel_iommu=on panic=-1 quiet vmtest=${path.join(HERE, 'guest/main.sh')} vmout=${OUT}`,
+  '-append', `console=ttyS0 intel_iommu=on panic=-1 quiet vmtest=${path.join(HERE, 'guest/main.sh')} vmout=${OUT}${keepTmp ? ' vmtmp=keep' : ''}`,
   '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
   '-fsdev', `local,id=fsout,path=${OUT},security_model=none,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=fsout,mount_tag=hostout',
   // a multifunction device on the root complex: two functions, groups of their own
