@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { VfioUnavailableError } from '../errors.js';
 import { isWhitelistedWrite, type DriverName, type SysfsWrite } from '../host/layout.js';
-import type { IdMatch } from '../mock/description.js';
+import { idMatches, type IdMatch } from '../mock/description.js';
 import { SysfsWriteError, type Kernel } from './kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
@@ -287,16 +287,6 @@ export class SimulatedKernel implements Kernel {
 
 function errno(code: string): SysfsWriteError {
   return new SysfsWriteError('', '', code);
-}
-
-function idMatches(id: IdMatch, dev: SimDevice): boolean {
-  const eq = (want: string | undefined, have: string): boolean => want === undefined || want === '*' || want === have;
-  if (!eq(id.vendor, dev.vendor) || !eq(id.device, dev.device) || !eq(id.subvendor, dev.subsystemVendor) || !eq(id.subdevice, dev.subsystemDevice)) return false;
-  if (id.class !== undefined && id.classMask !== undefined) {
-    const mask = parseInt(id.classMask, 16);
-    return (parseInt(dev.class, 16) & mask) === (parseInt(id.class, 16) & mask);
-  }
-  return true;
 }
 
 /**

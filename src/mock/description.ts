@@ -81,3 +81,23 @@ export interface DeviceDescription {
   physfn?: string;
   vfIndex?: number;
 }
+
+/** The IDs a driver's table is matched against. */
+export interface MatchableIds {
+  vendor: string;
+  device: string;
+  subsystemVendor: string;
+  subsystemDevice: string;
+  class: string;
+}
+
+/** pci_match_one_device(): each field equal or PCI_ANY_ID ('*'), and the class under the mask. */
+export function idMatches(id: IdMatch, d: MatchableIds): boolean {
+  const eq = (want: string | undefined, have: string): boolean => want === undefined || want === '*' || want === have;
+  if (!eq(id.vendor, d.vendor) || !eq(id.device, d.device) || !eq(id.subvendor, d.subsystemVendor) || !eq(id.subdevice, d.subsystemDevice)) return false;
+  if (id.class !== undefined && id.classMask !== undefined) {
+    const mask = parseInt(id.classMask, 16);
+    return (parseInt(d.class, 16) & mask) === (parseInt(id.class, 16) & mask);
+  }
+  return true;
+}

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Host } from '../host/host.js';
 import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
 import { formatAddress, parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
+import { HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
  * `vfioctl snapshot`: reads a host (the real / or any root) without writing anything and describes it in the
@@ -194,16 +194,6 @@ function parseAlias(alias: string): IdMatch | undefined {
     out.classMask = parts.map((p) => (p === '*' ? '00' : 'ff')).join('');
   }
   return out;
-}
-
-function idMatches(id: IdMatch, d: DeviceDescription): boolean {
-  const eq = (want: string | undefined, have: string): boolean => want === undefined || want === '*' || want === have;
-  if (!eq(id.vendor, d.vendor) || !eq(id.device, d.device) || !eq(id.subvendor, d.subsystemVendor) || !eq(id.subdevice, d.subsystemDevice)) return false;
-  if (id.class && id.classMask) {
-    const mask = parseInt(id.classMask, 16);
-    return (parseInt(d.class, 16) & mask) === (parseInt(id.class, 16) & mask);
-  }
-  return true;
 }
 
 /** Writes a description file atomically (temp + rename), so a failed run leaves no half file. */
