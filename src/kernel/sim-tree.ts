@@ -47,12 +47,27 @@ export function boundDriver(devDir: string): string | null {
 export function linkDriver(root: string, devDir: string, address: string, driver: string): void {
   relLink(path.join(driversDir(root), driver), path.join(devDir, 'driver'));
   relLink(devDir, path.join(driversDir(root), driver, address));
+  setUeventDriver(devDir, driver);
 }
 
 export function unlinkDriver(root: string, devDir: string, address: string): void {
   const driver = boundDriver(devDir);
   fs.rmSync(path.join(devDir, 'driver'), { force: true });
   if (driver !== null) fs.rmSync(path.join(driversDir(root), driver, address), { force: true });
+  setUeventDriver(devDir, null);
+}
+
+/**
+ * The kernel generates `uevent` when it is read, with DRIVER= while a driver is bound (dev_uevent); the
+ * simulated tree stores it, so every bind and unbind rewrites that line. A tree made before vfioctl wrote
+ * uevent files has none, and keeps none.
+ */
+function setUeventDriver(devDir: string, driver: string | null): void {
+  const file = path.join(devDir, 'uevent');
+  const text = readAttr(devDir, 'uevent');
+  if (text === undefined) return;
+  const rest = text.split('\n').filter((l) => !l.startsWith('DRIVER='));
+  fs.writeFileSync(file, (driver === null ? rest : [`DRIVER=${driver}`, ...rest]).join('\n'));
 }
 
 export function readAttr(devDir: string, name: string): string | undefined {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { SIM_FORMAT, simDir, writeSimState, type SimState } from '../kernel/sim-state.js';
 import { createDriverDir, linkDriver, relLink } from '../kernel/sim-tree.js';
+import { formatPciUevent } from '../pci/uevent.js';
 import type { DeviceDescription, HostDescription } from './description.js';
 import { validateDescription } from './validate.js';
 
@@ -126,6 +127,8 @@ function writeAttributes(devDir: string, dev: DeviceDescription, desc: HostDescr
   w('class', `0x${dev.class}\n`);
   w('revision', `0x${dev.revision ?? '00'}\n`);
   w('config', configSpace(dev, desc), 0o644);
+  // The driver core's DRIVER= line is added by linkDriver() when the device is bound (sim-tree.ts).
+  w('uevent', formatPciUevent({ driver: null, vendor: dev.vendor, device: dev.device, subsystemVendor: dev.subsystemVendor, subsystemDevice: dev.subsystemDevice, class: dev.class, slot: dev.address }), 0o644);
   w('irq', '0\n');
   w('numa_node', '-1\n');
   w('enable', dev.driver ? '1\n' : '0\n', 0o644);
@@ -142,8 +145,9 @@ function writeAttributes(devDir: string, dev: DeviceDescription, desc: HostDescr
 /** The first 64 bytes of config space: IDs, revision, class, header type (bit 7 = multifunction), bus numbers of a bridge, subsystem IDs. */
 function configSpace(dev: DeviceDescription, desc: HostDescription): Buffer {
   const c = Buffer.alloc(64);
-  c.writeUInt16LE(parseInt(dev.vendor, 16), 0);
-  c.writeUInt16LE(parseInt(dev.device, 16), 2);
+  // A VF's Vendor and Device ID registers read 0xffff (SR-IOV 1.1, 3.4.1.1-2); the kernel takes its IDs from the PF.
+  c.writeUInt16LE(dev.physfn === undefined ? parseInt(dev.vendor, 16) : 0xffff, 0);
+  c.writeUInt16LE(dev.physfn === undefined ? parseInt(dev.device, 16) : 0xffff, 2);
   c.writeUInt16LE(dev.driver ? 0x0407 : 0x0400, 4);
   c.writeUInt16LE(0x0010, 6);
   c[8] = parseInt(dev.revision ?? '00', 16);

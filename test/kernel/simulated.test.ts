@@ -67,6 +67,24 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
     expect(simulatedWrites(root)).toEqual([{ path: file, value, result: want }]);
   });
 
+  it("uevent follows the driver as the kernel's does (DRIVER= while bound), and a VF's config space reads 0xffff for its IDs", () => {
+    const { root, kernel } = sim();
+    const uevent = (addr: string) => fs.readFileSync(path.join(root, 'sys/bus/pci/devices', addr, 'uevent'), 'latin1');
+    expect(uevent(NIC)).toMatch(/^DRIVER=e1000e\nPCI_CLASS=20000\nPCI_ID=8086:10D3\n/);
+    kernel.write({ hostPath: override(NIC), value: 'vfio-pci' });
+    kernel.write({ hostPath: ctl('e1000e', 'unbind'), value: NIC });
+    expect(uevent(NIC)).toMatch(/^PCI_CLASS=20000\n/);
+    kernel.write({ hostPath: PROBE, value: NIC });
+    expect(uevent(NIC)).toMatch(/^DRIVER=vfio-pci\nPCI_CLASS=20000\n/);
+    expect(uevent(NIC).match(/^DRIVER=/gm)).toHaveLength(1);
+
+    const sriov = makeSimulatedHost('sriov-server');
+    hosts.push(sriov);
+    const vfConfig = fs.readFileSync(path.join(sriov.root, 'sys/bus/pci/devices/0000:3b:02.0/config'));
+    expect([vfConfig.readUInt16LE(0), vfConfig.readUInt16LE(2)]).toEqual([0xffff, 0xffff]);
+    expect(new HostReader(sriov.root).device(parseAddress('0000:3b:02.0'))).toMatchObject({ vendor: '8086', device: '154c', headerType: 0 });
+  });
+
   it('kernels up to 5.12 answered ENODEV where 6.1 answers EBUSY', () => {
     const { kernel } = sim({ release: '5.10.0-26-amd64' });
     expect(attempt(kernel, ctl('e1000e', 'bind'), NIC)).toBe('ENODEV');

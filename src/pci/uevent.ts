@@ -1,0 +1,69 @@
+/**
+ * A PCI device's `uevent` file, as the kernel prints it when read: DRIVER= from the driver core
+ * (drivers/base/core.c dev_uevent, only while bound), then pci_uevent() (drivers/pci/pci-driver.c):
+ *
+ *   DRIVER=igbvf
+ *   PCI_CLASS=20000                  pdev->class, "%04X": no padding past four digits, upper case
+ *   PCI_ID=8086:10CA                 pdev->vendor:device, "%04X:%04X"
+ *   PCI_SUBSYS_ID=8086:0000          pdev->subsystem_vendor:subsystem_device
+ *   PCI_SLOT_NAME=0000:06:10.1
+ *   MODALIAS=pci:v00008086d000010CAsv00008086sd00000000bc02sc00i00
+ *
+ * One read gives what would otherwise take the vendor, device, subsystem_vendor, subsystem_device and
+ * class files. It matters most for an SR-IOV VF, whose config space reads 0xffff for its IDs (the kernel
+ * takes them from the PF), and of which a host may have thousands (issue 7).
+ */
+export interface PciUevent {
+  driver: string | null;
+  vendor: string; // 4 hex digits, lower case, as everywhere in vfioctl
+  device: string;
+  subsystemVendor: string;
+  subsystemDevice: string;
+  class: string; // 6 hex digits
+  slot: string;
+}
+
+/** The file's text for a device (the simulated kernel writes it; the kernel generates it on each read). */
+export function formatPciUevent(u: PciUevent): string {
+  const up = (hex: string): string => hex.toUpperCase();
+  const pad8 = (hex: string): string => up(hex).padStart(8, '0');
+  const cls = parseInt(u.class, 16);
+  const byte = (n: number): string => ((cls >> n) & 0xff).toString(16).padStart(2, '0');
+  return [
+    ...(u.driver === null ? [] : [`DRIVER=${u.driver}`]),
+    `PCI_CLASS=${up(cls.toString(16).padStart(4, '0'))}`,
+    `PCI_ID=${up(u.vendor)}:${up(u.device)}`,
+    `PCI_SUBSYS_ID=${up(u.subsystemVendor)}:${up(u.subsystemDevice)}`,
+    `PCI_SLOT_NAME=${u.slot}`,
+    // "bc%02Xsc%02Xi%02x": the kernel prints the programming interface in lower case.
+    `MODALIAS=pci:v${pad8(u.vendor)}d${pad8(u.device)}sv${pad8(u.subsystemVendor)}sd${pad8(u.subsystemDevice)}bc${up(byte(16))}sc${up(byte(8))}i${byte(0)}`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * The IDs and class from a uevent's text; undefined when a line is missing or not in the kernel's format
+ * (a hand-made tree, or one from an older vfioctl): the caller then reads the separate files.
+ */
+export function parsePciUevent(text: string): Omit<PciUevent, 'driver' | 'slot'> | undefined {
+  let cls: string | undefined;
+  let id: string | undefined;
+  let subsys: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('PCI_CLASS=')) cls = line.slice(10);
+    else if (line.startsWith('PCI_ID=')) id = line.slice(7);
+    else if (line.startsWith('PCI_SUBSYS_ID=')) subsys = line.slice(14);
+  }
+  if (cls === undefined || id === undefined || subsys === undefined) return undefined;
+  if (!/^[0-9A-Fa-f]{1,6}$/.test(cls) || !PAIR.test(id) || !PAIR.test(subsys)) return undefined;
+  const lower = (s: string): string => s.toLowerCase();
+  return {
+    vendor: lower(id.slice(0, 4)),
+    device: lower(id.slice(5)),
+    subsystemVendor: lower(subsys.slice(0, 4)),
+    subsystemDevice: lower(subsys.slice(5)),
+    class: lower(cls.padStart(6, '0')),
+  };
+}
+
+const PAIR = /^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}$/;
