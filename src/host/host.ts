@@ -15,8 +15,8 @@ export class Host {
   readonly release: string | undefined;
   readonly rules: KernelRules;
 
-  constructor(root: string) {
-    this.reader = new HostReader(root);
+  constructor(root: string, mode?: 'lookup' | 'scan') {
+    this.reader = new HostReader(root, mode);
     this.usage = new HostUsage(this.reader);
     this.ids = new PciIds(this.reader.root);
     this.release = readOptional(this.reader.layout.osRelease)?.trim() || undefined;

@@ -4,7 +4,79 @@ import { HostTreeError, IommuError, NotFoundError, PermissionError, printable } 
 import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
 import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
 import { HostLayout, isDriverName, type DriverName } from './layout.js';
-import { listDir, readBytes, readLinkWithin, readOptional, realPathWithin } from './sysfs-read.js';
+import { parsePciUevent } from '../pci/uevent.js';
+import { exists, listDir, readBytes, readLinkWithin, readOptional, realPathWithin, resolveRelative } from './sysfs-read.js';
+
+/** Where a PCI function is (its real directory under sys/devices, checked) and what decides the rest of its reading. */
+export interface DeviceLocation {
+  addr: PciAddress;
+  name: string;
+  dir: string;
+  group: number | null;
+  /** The PF of a VF (its physfn link). */
+  physfn: PciAddress | null;
+  /** A PF's VFs, when a scan of every function found them by their physfn links; else read from its virtfnN links. */
+  virtfns?: PciAddress[];
+}
+
+/**
+ * The result of HostReader.scan(): where every function is, its IOMMU group and its PF, by index in
+ * address order. Locations are made one group at a time, as `list` prints them.
+ */
+export class FunctionScan {
+  /** Function indices in group order, then address order; functions outside any group are left out. */
+  private readonly order: number[];
+  /** A PF's VFs, from their physfn links: every function was seen, so every VF (the same set as the PF's virtfnN links, which the kernel makes with physfn). */
+  private readonly vfsOf = new Map<number, number[]>();
+
+  constructor(
+    private readonly addresses: PciAddress[],
+    private readonly dirs: (string | undefined)[],
+    private readonly groupOf: Int32Array,
+    private readonly physfnOf: Int32Array,
+  ) {
+    this.order = [];
+    for (let i = 0; i < addresses.length; i++) {
+      if (dirs[i] !== undefined && groupOf[i]! >= 0) this.order.push(i);
+      const pf = physfnOf[i]!;
+      if (pf >= 0) {
+        const vfs = this.vfsOf.get(pf);
+        if (vfs) vfs.push(i);
+        else this.vfsOf.set(pf, [i]);
+      }
+    }
+    this.order.sort((x, y) => groupOf[x]! - groupOf[y]! || x - y);
+  }
+
+  get groupCount(): number {
+    let count = 0;
+    for (let k = 0; k < this.order.length; k++) if (k === 0 || this.groupOf[this.order[k]!] !== this.groupOf[this.order[k - 1]!]) count++;
+    return count;
+  }
+
+  /** The groups in numeric order, each with its members' locations in address order. */
+  *groups(): Generator<{ group: number; members: DeviceLocation[] }> {
+    for (let k = 0; k < this.order.length; ) {
+      const group = this.groupOf[this.order[k]!]!;
+      const members: DeviceLocation[] = [];
+      for (; k < this.order.length && this.groupOf[this.order[k]!] === group; k++) members.push(this.location(this.order[k]!));
+      yield { group, members };
+    }
+  }
+
+  private location(i: number): DeviceLocation {
+    const addr = this.addresses[i]!;
+    const pf = this.physfnOf[i]!;
+    return {
+      addr,
+      name: formatAddress(addr),
+      dir: this.dirs[i]!,
+      group: this.groupOf[i]!,
+      physfn: pf >= 0 ? this.addresses[pf]! : null,
+      virtfns: (this.vfsOf.get(i) ?? []).map((v) => this.addresses[v]!),
+    };
+  }
+}
 
 /**
  * Reads PCI devices and IOMMU groups from a host root. Reads only what it is asked for (group-info of one
@@ -13,9 +85,25 @@ import { listDir, readBytes, readLinkWithin, readOptional, realPathWithin } from
 export class HostReader {
   readonly layout: HostLayout;
   private readonly realRoot: string;
+  /** realRoot/sys/devices: every device directory must be inside it. */
+  private readonly sysDevices: string;
+  /** realRoot/sys/bus/pci/devices: a link per PCI function. */
+  private readonly busDevices: string;
+  /** realRoot/sys/kernel/iommu_groups and realRoot/sys/bus/pci/drivers, where the iommu_group and driver links lead. */
+  private readonly groupsDir: string;
+  private readonly driversDir: string;
   private readonly devices = new Map<string, PciDevice | null>();
 
-  constructor(root: string) {
+  /**
+   * 'lookup' (the default) reads what it is asked for and caches each device, for commands that read a
+   * group or a few devices, maybe more than once. 'scan' is for one pass over every function (list): no
+   * cache (10,000 cached devices made V8 grow its young generation, by 20 MB of peak memory), and the
+   * directories holding device directories are listed once instead of a stat per device.
+   */
+  constructor(
+    root: string,
+    private readonly mode: 'lookup' | 'scan' = 'lookup',
+  ) {
     this.layout = new HostLayout(root);
     let st: fs.Stats;
     try {
@@ -27,6 +115,11 @@ export class HostReader {
       throw new HostTreeError(`The host root ${this.layout.root} cannot be read: ${code === 'ENOENT' ? 'it does not exist' : code}.`, 'Pass --root the directory that holds sys/ and proc/ (default /).');
     }
     if (!st.isDirectory()) throw new HostTreeError(`The host root ${this.layout.root} is not a directory.`);
+    // path.join, once: with the root '/', a concatenation would give '//sys/...' (the real host's case).
+    this.sysDevices = path.join(this.realRoot, 'sys', 'devices');
+    this.busDevices = path.join(this.realRoot, 'sys', 'bus', 'pci', 'devices');
+    this.groupsDir = path.join(this.realRoot, 'sys', 'kernel', 'iommu_groups');
+    this.driversDir = path.join(this.realRoot, 'sys', 'bus', 'pci', 'drivers');
     // A stat, not a listing: group-info must not cost more on a host with 10,000 functions.
     if (!isDirectory(this.layout.pciDevicesDir)) {
       throw new HostTreeError(
@@ -49,6 +142,32 @@ export class HostReader {
       if (a) out.push(a);
     }
     return out;
+  }
+
+  /**
+   * Every function of the host, located in one pass, for `list`. A listing per IOMMU group would cost
+   * about as many listings as functions (a host with 10,000 VFs has about as many groups); instead each
+   * function's iommu_group link is read, and the functions are grouped by it. The kernel makes the link
+   * and the group's devices/ entry together (iommu_group_add_device), so both give the same groups.
+   */
+  scan(): FunctionScan {
+    const addresses = this.listAddresses();
+    const n = addresses.length;
+    // Typed arrays and a string per function: objects that outlive the pass would make V8 grow its young
+    // generation (20 MB more peak memory at 10,000 functions).
+    const dirs: (string | undefined)[] = new Array<string | undefined>(n);
+    const groups = new Int32Array(n).fill(-1);
+    const physfns = new Int32Array(n).fill(-1);
+    const index = new Map<string, number>();
+    addresses.forEach((a, i) => index.set(formatAddress(a), i));
+    for (let i = 0; i < n; i++) {
+      const loc = this.locate(addresses[i]!);
+      if (loc === null) continue; // gone meanwhile
+      dirs[i] = loc.dir;
+      if (loc.group !== null) groups[i] = loc.group;
+      if (loc.physfn !== null) physfns[i] = index.get(formatAddress(loc.physfn)) ?? -1;
+    }
+    return new FunctionScan(addresses, dirs, groups, physfns);
   }
 
   /** IOMMU group numbers in numeric order; empty when the IOMMU is off. */
@@ -107,8 +226,9 @@ export class HostReader {
     const name = formatAddress(addr);
     const cached = this.devices.get(name);
     if (cached !== undefined) return cached;
-    const dev = this.readDevice(addr, name);
-    this.devices.set(name, dev);
+    const loc = this.locate(addr);
+    const dev = loc === null ? null : this.readAt(loc);
+    if (this.mode === 'lookup') this.devices.set(name, dev);
     return dev;
   }
 
@@ -118,66 +238,58 @@ export class HostReader {
     else this.devices.clear();
   }
 
-  private readDevice(addr: PciAddress, name: string): PciDevice | null {
-    const sysDevices = path.join(this.realRoot, 'sys', 'devices');
-    const dir = this.deviceDir(name, sysDevices);
+  /** The function's directory and IOMMU group; null when there is no such function. */
+  locate(addr: PciAddress): DeviceLocation | null {
+    const name = formatAddress(addr);
+    const dir = this.deviceDir(name);
     if (dir === undefined) return null;
-    const attr = (file: string): string | undefined => readOptional(path.join(dir, file))?.trim();
-    // One read of config space gives vendor, device and subsystem IDs and the header type. The sysfs files
-    // are read where config space cannot say: a VF reads 0xffff there (the kernel takes its IDs from the PF),
-    // a bridge keeps its subsystem IDs elsewhere, and a tree without config files. The class always comes
-    // from its file: kernel quirks may correct it.
-    const config = readBytes(path.join(dir, 'config'), 0x30);
-    const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : null;
-    const fromConfig = config !== undefined && config.length >= 0x30 && config.readUInt16LE(0) !== 0xffff;
-    const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
-    const vendor = fromConfig ? hex4(config.readUInt16LE(0)) : hexId(attr('vendor'), 4, name, 'vendor');
-    const device = fromConfig ? hex4(config.readUInt16LE(2)) : hexId(attr('device'), 4, name, 'device');
-    const cls = hexId(attr('class'), 6, name, 'class');
-    const subsystemFromConfig = fromConfig && headerType === 0;
-    const subsystemVendor = subsystemFromConfig ? hex4(config.readUInt16LE(0x2c)) : optionalHexId(attr('subsystem_vendor'), 4);
-    const subsystemDevice = subsystemFromConfig ? hex4(config.readUInt16LE(0x2e)) : optionalHexId(attr('subsystem_device'), 4);
+    const groupTarget = this.linkBasename(`${dir}/iommu_group`, this.groupsDir, name);
+    if (groupTarget !== null && !/^[0-9]{1,9}$/.test(groupTarget)) {
+      throw new HostTreeError(`The iommu_group link of ${name} names '${printable(groupTarget)}', not a group number.`);
+    }
+    // Whether it is a VF decides what else there is to read (a VF has no VFs, and its config space is no use).
+    const physfn = this.linkedAddress(`${dir}/physfn`, this.sysDevices);
+    return { addr, name, dir, group: groupTarget === null ? null : Number(groupTarget), physfn };
+  }
+
+  /** Reads a function found by `locate` (each file once; nothing is cached here). */
+  readAt(loc: DeviceLocation): PciDevice {
+    const { addr, name, dir, group: iommuGroup, physfn } = loc;
+    const sysDevices = this.sysDevices;
+    // Plain concatenation, not path.join: `dir` is already normalized and `file` is one of our constants.
+    const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
+    const ids = this.readIds(dir, name, physfn !== null);
     const overrideText = attr('driver_override');
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
-    const driver = this.linkBasename(path.join(dir, 'driver'), path.join(this.realRoot, 'sys', 'bus', 'pci', 'drivers'), name);
-    const groupTarget = this.linkBasename(path.join(dir, 'iommu_group'), path.join(this.realRoot, 'sys', 'kernel', 'iommu_groups'), name);
-    let iommuGroup: number | null = null;
-    if (groupTarget !== null) {
-      if (!/^[0-9]{1,9}$/.test(groupTarget)) throw new HostTreeError(`The iommu_group link of ${name} names '${printable(groupTarget)}', not a group number.`);
-      iommuGroup = Number(groupTarget);
-    }
-    // SR-IOV and network links, each read directly (no listing of the device directory: on a host with
-    // 10,000 functions that listing was the largest cost of `list`).
-    const physfn = this.linkedAddress(path.join(dir, 'physfn'), sysDevices);
-    const numvfs = Number(attr('sriov_numvfs') ?? 0);
-    const virtfns: PciAddress[] = [];
+    const driver = this.linkBasename(`${dir}/driver`, this.driversDir, name);
+    // SR-IOV links, each read directly (no listing of the device directory: on a host with 10,000 functions
+    // that listing was the largest cost of `list`). A VF cannot have VFs of its own (SR-IOV 1.1, 2.1).
+    // A scan knows each PF's VFs already, from the VFs' physfn links.
+    const virtfns: PciAddress[] = loc.virtfns ? [...loc.virtfns] : [];
+    const numvfs = physfn === null && !loc.virtfns ? Number(attr('sriov_numvfs') ?? 0) : 0;
     for (let i = 0; Number.isInteger(numvfs) && i < numvfs && i < 0x10000; i++) {
-      const a = this.linkedAddress(path.join(dir, `virtfn${i}`), sysDevices);
+      const a = this.linkedAddress(`${dir}/virtfn${i}`, sysDevices);
       if (a) virtfns.push(a);
     }
     virtfns.sort((a, b) => a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function);
-    // Interfaces live in DEV/net/IF, or one level down for virtio (DEV/virtioN/net/IF).
-    const netDirs = [path.join(dir, 'net')];
-    if (vendor === '1af4') for (const e of listDir(dir) ?? []) if (/^virtio[0-9]+$/.test(e)) netDirs.push(path.join(dir, e, 'net'));
+    // Interfaces live in DEV/net/IF, or one level down for virtio (DEV/virtioN/net/IF). Most functions have
+    // neither: a stat that answers "no" without an exception costs a fifth of a failed listing.
+    const netDirs = [`${dir}/net`];
+    if (ids.vendor === '1af4') for (const e of listDir(dir) ?? []) if (/^virtio[0-9]+$/.test(e)) netDirs.push(`${dir}/${e}/net`);
     const netInterfaces = netDirs
-      .flatMap((d) => listDir(d) ?? [])
+      .flatMap((d) => (exists(d) ? (listDir(d) ?? []) : []))
       .filter((n) => n.length > 0 && n.length < 16 && !n.includes('/'))
       .sort();
     return {
       address: addr,
       name,
-      vendor,
-      device,
-      subsystemVendor,
-      subsystemDevice,
-      class: cls,
-      headerType,
-      isBridge: isBridgeClass(cls, headerType),
+      ...ids,
+      isBridge: isBridgeClass(ids.class, ids.headerType),
       driver: driver === null ? null : driverNameOrFail(driver, name, 'driver link'),
       driverOverride,
       overrideSupported: overrideText !== undefined,
-      bootVga: isVgaClass(cls) && attr('boot_vga') === '1',
+      bootVga: isVgaClass(ids.class) && attr('boot_vga') === '1',
       iommuGroup,
       physfn,
       virtfns,
@@ -185,16 +297,48 @@ export class HostReader {
     };
   }
 
-  private readonly realParents = new Map<string, string>();
+  /**
+   * Vendor, device and subsystem IDs, class and header type, in as few reads as the device allows:
+   * - the kernel's values come from `uevent` (one read; see src/pci/uevent.ts), and the header type from
+   *   config space, except for a VF: its header type is 0 (SR-IOV 1.1, 3.4.1.8), its config space of no use;
+   * - a tree without `uevent` (hand-made, or from an older vfioctl): IDs from config space, where it gives
+   *   them, else from the vendor, device, subsystem_vendor and subsystem_device files; the class from its
+   *   file, which has the kernel's quirks applied.
+   */
+  private readIds(dir: string, name: string, isVf: boolean): Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> {
+    const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
+    const uevent = readOptional(`${dir}/uevent`);
+    const fromUevent = uevent === undefined ? undefined : parsePciUevent(uevent);
+    if (fromUevent && isVf) return { ...fromUevent, headerType: 0 };
+    const config = readBytes(`${dir}/config`, 0x30);
+    const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : isVf ? 0 : null;
+    if (fromUevent) return { ...fromUevent, headerType };
+    const fromConfig = config !== undefined && config.length >= 0x30 && config.readUInt16LE(0) !== 0xffff;
+    const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
+    const subsystemFromConfig = fromConfig && headerType === 0;
+    return {
+      vendor: fromConfig ? hex4(config.readUInt16LE(0)) : hexId(attr('vendor'), 4, name, 'vendor'),
+      device: fromConfig ? hex4(config.readUInt16LE(2)) : hexId(attr('device'), 4, name, 'device'),
+      subsystemVendor: subsystemFromConfig ? hex4(config.readUInt16LE(0x2c)) : optionalHexId(attr('subsystem_vendor'), 4),
+      subsystemDevice: subsystemFromConfig ? hex4(config.readUInt16LE(0x2e)) : optionalHexId(attr('subsystem_device'), 4),
+      class: hexId(attr('class'), 6, name, 'class'),
+      headerType,
+    };
+  }
+
+  /** Real paths of device parents, by their path as a link spells it; in scan mode, with their subdirectories. */
+  private readonly realParents = new Map<string, { dir: string; subdirs: Set<string> | undefined }>();
 
   /**
    * The device's real directory under sys/devices. The kernel's link is read and resolved lexically; its
    * parent directory is resolved with realpath once and cached (siblings share it: a PF and its VFs, a bus),
-   * and the directory itself must be a directory, not a symlink. Same guarantee as a realpath per device
-   * (nothing outside sys/devices), at two system calls instead of one per path component.
+   * and the directory itself must be a directory, not a symlink: a stat per device, or in scan mode one
+   * listing per parent. Same guarantee as a realpath per device (nothing outside sys/devices), at two system
+   * calls instead of one per path component.
    */
-  private deviceDir(name: string, sysDevices: string): string | undefined {
-    const link = path.join(this.realRoot, 'sys', 'bus', 'pci', 'devices', name);
+  private deviceDir(name: string): string | undefined {
+    const sysDevices = this.sysDevices;
+    const link = `${this.busDevices}/${name}`;
     let target: string;
     try {
       target = fs.readlinkSync(link);
@@ -203,17 +347,21 @@ export class HostReader {
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       return realPathWithin(link, sysDevices); // not a link (a hand-made tree): resolve it the slow way
     }
-    const lexical = path.isAbsolute(target) ? path.join(this.realRoot, target) : path.resolve(path.dirname(link), target);
+    const lexical = target.startsWith('/') ? path.join(this.realRoot, target) : resolveRelative(this.busDevices, target);
     // Anything but the kernel's shape (a link into sys/devices) takes the slow path, which names the problem.
-    if (!lexical.startsWith(sysDevices + path.sep)) return realPathWithin(link, sysDevices);
-    const parentLexical = path.dirname(lexical);
+    if (!lexical.startsWith(sysDevices + '/')) return realPathWithin(link, sysDevices);
+    const cut = lexical.lastIndexOf('/');
+    const parentLexical = lexical.slice(0, cut);
+    const base = lexical.slice(cut + 1);
     let parent = this.realParents.get(parentLexical);
     if (parent === undefined) {
-      parent = realPathWithin(parentLexical, sysDevices);
-      if (parent === undefined) return undefined;
+      const real = realPathWithin(parentLexical, sysDevices);
+      if (real === undefined) return undefined;
+      parent = { dir: real, subdirs: this.mode === 'scan' ? subdirectories(real) : undefined };
       this.realParents.set(parentLexical, parent);
     }
-    const dir = path.join(parent, path.basename(lexical));
+    const dir = `${parent.dir}/${base}`;
+    if (parent.subdirs?.has(base)) return dir;
     let st: fs.Stats;
     try {
       st = fs.lstatSync(dir);
@@ -223,9 +371,6 @@ export class HostReader {
       throw err;
     }
     if (!st.isDirectory()) return realPathWithin(dir, sysDevices);
-    if (dir !== sysDevices && !dir.startsWith(sysDevices + path.sep)) {
-      throw new HostTreeError(`${link} resolves to ${dir}, outside ${sysDevices}; the host tree is not trustworthy.`);
-    }
     return dir;
   }
 
@@ -297,6 +442,17 @@ function optionalHexId(text: string | undefined, digits: number): string | null 
 function driverNameOrFail(text: string, dev: string, what: string): DriverName {
   if (!isDriverName(text)) throw new HostTreeError(`The ${what} of ${dev} names '${printable(text, 40)}', which is not a valid driver name.`);
   return text as DriverName;
+}
+
+/** The names of the real directories (not links) in a directory; empty when it cannot be listed. */
+function subdirectories(dir: string): Set<string> {
+  const out = new Set<string>();
+  try {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.add(e.name);
+  } catch {
+    // Unlistable: every device below is checked with a stat instead, which names any problem.
+  }
+  return out;
 }
 
 function isDirectory(p: string): boolean {

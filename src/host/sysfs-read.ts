@@ -74,6 +74,20 @@ export function readBytes(file: string, length: number): Buffer | undefined {
   }
 }
 
+/**
+ * Whether a path exists (without following a final symlink). Cheap when it does not: lstat with
+ * throwIfNoEntry answers without building an exception, which costs more than the system call.
+ */
+export function exists(p: string): boolean {
+  try {
+    return fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') return false;
+    fail(err, p);
+  }
+}
+
 /** Lists a directory; undefined when it does not exist. */
 export function listDir(dir: string): string[] | undefined {
   try {
@@ -100,11 +114,28 @@ export function readLinkWithin(link: string, root: string, within: string): stri
     if (code === 'EINVAL') throw new HostTreeError(`${link} should be a symlink, as in the kernel's sysfs, but is not.`);
     fail(err, link);
   }
-  const resolved = path.isAbsolute(target) ? path.join(root, target) : path.resolve(path.dirname(link), target);
+  const resolved = path.isAbsolute(target) ? path.join(root, target) : resolveRelative(link.slice(0, link.lastIndexOf('/')), target);
   if (resolved !== within && !resolved.startsWith(within + path.sep)) {
     throw new HostTreeError(`The link ${link} points to '${printable(target)}', outside ${within}; the host tree is not trustworthy.`);
   }
   return resolved;
+}
+
+/**
+ * path.resolve(dir, target) for an absolute, normalized `dir` and a relative link target, without its
+ * generality in the case the kernel's links always take: some `../`, then plain names. A host with 10,000
+ * functions has some 40,000 links to resolve for `list`; anything else goes to path.resolve.
+ */
+export function resolveRelative(dir: string, target: string): string {
+  let base = dir;
+  let i = 0;
+  while (target.startsWith('../', i)) {
+    base = base.slice(0, base.lastIndexOf('/'));
+    i += 3;
+  }
+  const rest = i === 0 ? target : target.slice(i);
+  if (base === '' || rest === '' || rest.startsWith('.') || rest.endsWith('/') || rest.includes('/.') || rest.includes('//')) return path.resolve(dir, target);
+  return `${base}/${rest}`;
 }
 
 /** Resolves a path with every symlink followed (realpath); the result must stay inside `within`. */

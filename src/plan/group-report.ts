@@ -78,8 +78,9 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
   };
 }
 
-export function groupReport(group: number, ctx: ReportContext): GroupReport {
-  const members = ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
+/** The report of one group: its members are read from sys/kernel/iommu_groups/N/devices unless given. */
+export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[]): GroupReport {
+  const members = given ?? ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
   const v = groupViability(members, ctx.rules);
   return {
     group,

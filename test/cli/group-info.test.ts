@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { json, runBin } from '../helpers/cli.js';
 import { makeSimulatedHost } from '../helpers/sim-host.js';
@@ -111,6 +112,30 @@ describe('a device the IOMMU does not cover, on a host that has groups', () => {
       expect(r.stderr).toMatch(/dmesg/);
     } finally {
       host.cleanup();
+    }
+  });
+});
+
+describe('the real host root, /', () => {
+  // The machine the tests run on: reading its own /sys must work (a path like '//sys/devices', made by
+  // joining '/' by hand, once read as "outside the tree"). Whether it has an IOMMU depends on the machine.
+  const haveSysfs = fs.existsSync('/sys/bus/pci/devices') && fs.readdirSync('/sys/bus/pci/devices').length > 0;
+  it('snapshot, list and group-info read this machine as it is: no "not trustworthy", and list says whether there is an IOMMU', () => {
+    if (!haveSysfs) {
+      // A container without /sys: the one clear error, not a crash.
+      const r = runBin(['list', '--root', '/']);
+      expect([r.code, r.stderr]).toEqual([13, expect.stringMatching(/does not look like a Linux host root/)]);
+      return;
+    }
+    const snap = runBin(['snapshot', '--root', '/']);
+    expect(snap.stderr).toBe('');
+    expect(snap.code).toBe(0);
+    const first = fs.readdirSync('/sys/bus/pci/devices').sort()[0]!;
+    for (const args of [['list'], ['list', '--json'], ['group-info', first]]) {
+      const r = runBin([...args, '--root', '/']);
+      expect(r.stderr).not.toMatch(/trustworthy|cannot be read|Internal error/i);
+      expect([0, 5]).toContain(r.code); // 5: the IOMMU is off on this machine
+      expect(r.code === 0).toBe(fs.readdirSync('/sys/kernel/iommu_groups').length > 0);
     }
   });
 });

@@ -1,19 +1,22 @@
 import { Host } from '../../host/host.js';
 import { iommuOffError } from '../../host/reader.js';
-import { groupReport } from '../../plan/group-report.js';
-import { renderGroup } from '../../render/groups.js';
-import { printJsonList, type Output } from '../../render/output.js';
+import { bufferedOutput, type Output } from '../../render/output.js';
+import { renderSlice } from '../list-slice.js';
 import type { GlobalOptions } from '../run.js';
 
 export function listCommand(g: GlobalOptions, out: Output): number {
-  const host = new Host(g.root);
-  const groups = host.reader.listGroups();
-  if (groups.length === 0) throw iommuOffError();
-  // One group at a time, printed as soon as it is read: memory stays flat on hosts with 10,000 functions.
-  const reports = (function* () {
-    for (const n of groups) yield groupReport(n, host);
-  })();
-  if (g.json) printJsonList(out, 'groups', reports);
-  else for (const r of reports) renderGroup(out, r);
+  // Every function is located in one pass, then read, reported and printed one group at a time, and
+  // dropped: memory stays flat on hosts with 10,000 functions.
+  const host = new Host(g.root, 'scan');
+  const scan = host.reader.scan();
+  if (scan.groupCount === 0 && !host.reader.iommuEnabled()) throw iommuOffError();
+  const buffered = bufferedOutput(out);
+  try {
+    if (g.json) buffered.stdout(`{\n  "groups": [${scan.groupCount > 0 ? '' : ']\n}\n'}`);
+    renderSlice(host, scan.groups(), g.json, buffered);
+    if (g.json && scan.groupCount > 0) buffered.stdout('\n  ]\n}\n');
+  } finally {
+    buffered.flush();
+  }
   return 0;
 }

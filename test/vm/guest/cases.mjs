@@ -75,11 +75,15 @@ function kase(name, fn) {
 const expectEq = (what, got, want) => {
   if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
 };
+/** An exit code, with vfioctl's own words when it is not the one expected. */
+const expectCode = (what, r, want) => {
+  if (r.code !== want) throw new Error(`${what}: got ${r.code}, want ${want}: ${r.stderr.trim().slice(0, 600)}`);
+};
 
 let roles;
 kase('snapshot of the guest (before any change)', () => {
   const r = vfioctl('snapshot', '--name', 'qemu-q35-iommu', '-o', path.join(OUT, 'guest-host.json'));
-  expectEq('exit code', r.code, 0);
+  expectCode('exit code', r, 0);
   roles = resolveRoles(JSON.parse(fs.readFileSync(path.join(OUT, 'guest-host.json'), 'utf8')));
   fs.writeFileSync(path.join(OUT, 'roles.json'), JSON.stringify(roles));
 });
@@ -103,18 +107,23 @@ kase('differential sequences on the real kernel', () => {
   expectEq('drivers after all sequences', drivers(), initial);
 });
 
-kase('list agrees with sysfs: every device, its driver and its IOMMU group', () => {
+kase('list agrees with sysfs: every device, its IDs, class, driver and IOMMU group', () => {
   const r = vfioctl('list', '--json');
-  expectEq('exit code', r.code, 0);
-  const seen = Object.fromEntries(r.json().groups.flatMap((g) => g.devices.map((d) => [d.address, { driver: d.driver, group: g.group }])));
-  const sysfs = Object.fromEntries(addresses().map((a) => [a, { driver: driverOf(a), group: groupOf(a) }]));
+  expectCode('exit code', r, 0);
+  // list takes IDs and class from uevent (one read); the kernel's separate files must say the same.
+  const id = (a, f) => fs.readFileSync(`/sys/bus/pci/devices/${a}/${f}`, 'latin1').trim().replace(/^0x/, '');
+  const facts = (d) => ({ driver: d.driver, group: d.group, ids: [d.vendor, d.device, d.subsystemVendor, d.subsystemDevice, d.class] });
+  const seen = Object.fromEntries(r.json().groups.flatMap((g) => g.devices.map((d) => [d.address, facts({ ...d, group: g.group })])));
+  const sysfs = Object.fromEntries(
+    addresses().map((a) => [a, facts({ driver: driverOf(a), group: groupOf(a), vendor: id(a, 'vendor'), device: id(a, 'device'), subsystemVendor: id(a, 'subsystem_vendor'), subsystemDevice: id(a, 'subsystem_device'), class: id(a, 'class') })]),
+  );
   expectEq('devices', seen, sysfs);
 });
 
 kase('group-info of every device: its group and members as sys/kernel/iommu_groups has them', () => {
   for (const a of addresses()) {
     const r = vfioctl('group-info', a, '--json');
-    expectEq(`${a} exit code`, r.code, 0);
+    expectCode(`${a} exit code`, r, 0);
     const g = r.json();
     expectEq(`${a} group`, g.group, groupOf(a));
     expectEq(`${a} members`, g.devices.map((d) => d.address), fs.readdirSync(`/sys/kernel/iommu_groups/${g.group}/devices`).sort());
@@ -125,7 +134,7 @@ kase('group-info of every device: its group and members as sys/kernel/iommu_grou
 kase("group='manual' on a NIC behind the bridge is refused with no write", () => {
   const before = drivers();
   const r = vfioctl('detach', xmlFile('nic-manual', roles.NIC1, 'manual'));
-  expectEq('exit code', r.code, 7);
+  expectCode('exit code', r, 7);
   if (!r.stderr.includes(`members in the way: ${roles.NIC2}`)) throw new Error(`message: ${r.stderr}`);
   expectEq('drivers', drivers(), before);
   expectEq('overrides', [overrideOf(roles.NIC1), overrideOf(roles.NIC2)], ['(null)', '(null)']);
@@ -152,9 +161,9 @@ kase("group='auto' on a NIC behind the bridge: check, dry run = real run, both N
   expectEq('drivers after the midway probe', drivers(), before);
 
   const dry = vfioctl('detach', xml, '--dry-run', '--json');
-  expectEq('dry-run exit code', dry.code, 0);
+  expectCode('dry-run exit code', dry, 0);
   const real = vfioctl('detach', xml, '--json');
-  expectEq('detach exit code', real.code, 0);
+  expectCode('detach exit code', real, 0);
   expectEq('changed', real.json().changed, true);
   expectEq('the writes performed = the dry run', real.json().writes, dry.json().writes);
   const after = drivers();
@@ -166,7 +175,7 @@ kase("group='auto' on a NIC behind the bridge: check, dry run = real run, both N
   expectEq('second detach', vfioctl('detach', xml, '--json').json().changed, false);
 
   const back = vfioctl('reattach', xml, '--json');
-  expectEq('reattach exit code', back.code, 0);
+  expectCode('reattach exit code', back, 0);
   expectEq('drivers after reattach', drivers(), before);
   v = verdictsAgree(group, roles.NIC1);
   if (!v.ok) throw new Error(`after reattach: ${v.text}`);
@@ -176,7 +185,7 @@ kase("group='manual' on a single-device group: moved, viable, and back", () => {
   const xml = xmlFile('solo-manual', roles.SOLO, 'manual');
   const before = drivers();
   const r = vfioctl('detach', xml);
-  expectEq('detach exit code', r.code, 0);
+  expectCode('detach exit code', r, 0);
   expectEq('driver', driverOf(roles.SOLO), 'vfio-pci');
   expectEq('kernel verdict', kernelVerdict(groupOf(roles.SOLO)), 'viable');
   expectEq('reattach exit code', vfioctl('reattach', xml).code, 0);
@@ -190,7 +199,7 @@ kase("the virtio device carrying the guest's root filesystem is refused as in us
   if (!rootDev) throw new Error('no virtio device with mount_tag hostroot');
   const before = drivers();
   const r = vfioctl('detach', xmlFile('root-9p', rootDev, 'auto'));
-  expectEq('exit code', r.code, 6);
+  expectCode('exit code', r, 6);
   if (!/9p:hostroot, mounted at \//.test(r.stderr)) throw new Error(`message: ${r.stderr}`);
   expectEq('drivers', drivers(), before);
 });

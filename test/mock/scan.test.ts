@@ -1,0 +1,64 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HostReader } from '../../src/host/reader.js';
+import { listBundledHosts, loadHostDescription } from '../../src/mock/hosts.js';
+import type { PciDevice } from '../../src/pci/device.js';
+import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
+import { runBin } from '../helpers/cli.js';
+
+const hosts: SimHost[] = [];
+afterEach(() => {
+  while (hosts.length) hosts.pop()!.cleanup();
+});
+
+/** Every grouped device as `list` reads it (one scan of every function), by group. */
+function byScan(root: string): Map<number, PciDevice[]> {
+  const reader = new HostReader(root, 'scan');
+  const out = new Map<number, PciDevice[]>();
+  for (const { group, members } of reader.scan().groups()) out.set(group, members.map((loc) => reader.readAt(loc)));
+  return out;
+}
+
+/** The same, the way group-info and detach read: each group's devices/ listing, each device on its own. */
+function byLookup(root: string): Map<number, PciDevice[]> {
+  const reader = new HostReader(root);
+  return new Map(reader.listGroups().map((g) => [g, reader.groupMembers(g).map((a) => reader.device(a))]));
+}
+
+const withGroups = listBundledHosts()
+  .map((h) => h.name)
+  .filter((n) => n !== 'iommu-off' && n !== 'ci-machine');
+
+describe("list's scan of every function reads what a lookup of each group reads", () => {
+  it.each(withGroups)('%s: same groups, same members in the same order, same devices (SR-IOV relations included)', (name) => {
+    const h = makeSimulatedHost(name);
+    hosts.push(h);
+    const scanned = byScan(h.root);
+    expect([...scanned.keys()]).toEqual(new HostReader(h.root).listGroups());
+    expect(scanned).toEqual(byLookup(h.root));
+  });
+
+  it('a tree without uevent files (made by an older vfioctl, or by hand) reads the same, from the separate files', () => {
+    const h = makeSimulatedHost('sriov-server');
+    hosts.push(h);
+    const before = byLookup(h.root);
+    const devices = path.join(h.root, 'sys/bus/pci/devices');
+    for (const d of fs.readdirSync(devices)) fs.rmSync(path.join(devices, d, 'uevent'));
+    expect(byScan(h.root)).toEqual(before);
+    expect(byLookup(h.root)).toEqual(before);
+  });
+
+  it('list (through bin/) prints every group of the host once, in numeric order, and the VFs of each PF', () => {
+    const h = makeSimulatedHost('sriov-server');
+    hosts.push(h);
+    const r = runBin(['list', '--json', '--root', h.root]);
+    expect(r.code).toBe(0);
+    const groups = JSON.parse(r.stdout).groups as { group: number; devices: { address: string; sriov: unknown }[] }[];
+    expect(groups.map((g) => g.group)).toEqual(new HostReader(h.root).listGroups());
+    const pf = groups.flatMap((g) => g.devices).find((d) => d.address === '0000:3b:00.0');
+    const vfs = loadHostDescription('sriov-server').devices.filter((d) => d.physfn === '0000:3b:00.0').map((d) => d.address);
+    expect(vfs.length).toBeGreaterThan(1);
+    expect(pf?.sriov).toEqual({ role: 'pf', vfs: vfs.sort() });
+  });
+});
