@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, VfioctlError } from '../errors.js';
-import { makeOutput, type Output } from '../render/output.js';
+import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
+import { isTerminal } from '../render/terminal.js';
 
 /**
  * The CLI as a plain function: parses argv, runs one command, returns the exit code. Only main.ts calls
@@ -20,11 +21,8 @@ export interface GlobalOptions {
 
 export async function run(argv: string[], opts: RunOptions = {}): Promise<number> {
   const env = opts.env ?? process.env;
-  const out = makeOutput({
-    stdout: opts.stdout,
-    stderr: opts.stderr,
-    color: opts.color ?? (Boolean(process.stdout.isTTY) && !env.NO_COLOR && !argv.includes('--no-color')),
-  });
+  const color = opts.color ?? (!env.NO_COLOR && !argv.includes('--no-color') && isTerminal(1));
+  const out = makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: color ? await colorPalette() : PLAIN });
   let code: number = ExitCode.ok;
   const program = buildProgram(out, env, (c) => {
     code = c;

@@ -1,18 +1,34 @@
-import { Chalk, type ChalkInstance } from 'chalk';
+import { fdWriter } from './terminal.js';
 
-/** Where a command writes, and whether it may colour. Tests pass their own. */
+/** The colours the renderers use; identity functions when output is not coloured. */
+export interface Palette {
+  bold: (s: string) => string;
+  red: (s: string) => string;
+  green: (s: string) => string;
+  yellow: (s: string) => string;
+  cyan: (s: string) => string;
+  dim: (s: string) => string;
+}
+
+/** Where a command writes, and how it may colour. Tests pass their own. */
 export interface Output {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
-  color: ChalkInstance;
+  color: Palette;
 }
 
-export function makeOutput(opts: { stdout?: (t: string) => void; stderr?: (t: string) => void; color: boolean }): Output {
-  return {
-    stdout: opts.stdout ?? ((t) => void process.stdout.write(t)),
-    stderr: opts.stderr ?? ((t) => void process.stderr.write(t)),
-    color: new Chalk({ level: opts.color ? 1 : 0 }),
-  };
+const same = (s: string): string => s;
+export const PLAIN: Palette = { bold: same, red: same, green: same, yellow: same, cyan: same, dim: same };
+
+/** chalk's colours, loaded only when output is coloured: most runs (scripts, CI, pipes) never need it. */
+export async function colorPalette(): Promise<Palette> {
+  const { Chalk } = await import('chalk');
+  const c = new Chalk({ level: 1 });
+  return { bold: (s) => c.bold(s), red: (s) => c.red(s), green: (s) => c.green(s), yellow: (s) => c.yellow(s), cyan: (s) => c.cyan(s), dim: (s) => c.dim(s) };
+}
+
+export function makeOutput(opts: { stdout?: (t: string) => void; stderr?: (t: string) => void; color: Palette }): Output {
+  return { stdout: opts.stdout ?? fdWriter(1), stderr: opts.stderr ?? fdWriter(2), color: opts.color };
 }
 
 export function printJson(out: Output, value: unknown): void {

@@ -1,0 +1,49 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+
+// The process's terminal: whether stdout is one, and writing to stdout and stderr. Kept apart from the
+// renderers (which only build text) because it is the one place output touches a file descriptor.
+
+/**
+ * Whether a file descriptor is a terminal. A stat answers for pipes and files, the usual case in scripts
+ * and CI, without loading node:tty (with net and stream, ~2 ms of every start: bench/).
+ */
+export function isTerminal(fd: number): boolean {
+  try {
+    if (!fs.fstatSync(fd).isCharacterDevice()) return false; // /dev/null is one: node:tty tells it apart
+  } catch {
+    return false;
+  }
+  const tty = createRequire(import.meta.url)('node:tty') as typeof import('node:tty');
+  return tty.isatty(fd);
+}
+
+/**
+ * Writes to stdout or stderr with plain write(2)s: process.stdout would load the stream machinery at
+ * every start, for output that is a few lines. A reader that goes away (`vfioctl list | head`) is not an
+ * error: further output is dropped, and the command finishes its work (a detach is never cut short by
+ * its output). A non-blocking descriptor that is full is waited on.
+ */
+export function fdWriter(fd: number): (text: string) => void {
+  let closed = false;
+  return (text) => {
+    if (closed || text.length === 0) return;
+    const buf = Buffer.from(text, 'utf8');
+    for (let off = 0; off < buf.length; ) {
+      try {
+        off += fs.writeSync(fd, buf, off);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN') {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+          continue;
+        }
+        if (code === 'EPIPE') {
+          closed = true;
+          return;
+        }
+        throw err;
+      }
+    }
+  };
+}
