@@ -19,8 +19,8 @@ export function renderSlice(host: Host, slice: Iterable<GroupSlice>, json: boole
   let printed = 0;
   for (const { group, members } of slice) {
     const report = groupReport(group, host, members.map((loc) => host.reader.readAt(loc)));
-    // After each line break, which JSON.stringify only puts between tokens.
-    if (json) out.stdout(`${printed > 0 ? ',' : ''}\n    ${JSON.stringify(report, null, 2).replaceAll('\n', '\n    ')}`);
+    // Two levels deep, JSON.stringify indents it as the array item it is: '[\n  [\n' + item + '\n  ]\n]'.
+    if (json) out.stdout(`${printed > 0 ? ',' : ''}\n${JSON.stringify([[report]], null, 2).slice(6, -6)}`);
     else renderGroup(out, report);
     printed++;
   }
