@@ -258,11 +258,12 @@ export class HostReader {
     const sysDevices = this.sysDevices;
     // Plain concatenation, not path.join: `dir` is already normalized and `file` is one of our constants.
     const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
-    const ids = this.readIds(dir, name, physfn !== null);
+    const { driver: ueventDriver, ...ids } = this.readIds(dir, name, physfn !== null);
     const overrideText = attr('driver_override');
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
-    const driver = this.linkBasename(`${dir}/driver`, this.driversDir, name);
+    // The driver core's DRIVER= line names the bound driver, as the driver link does; without uevent, the link.
+    const driver = ueventDriver !== undefined ? ueventDriver : this.linkBasename(`${dir}/driver`, this.driversDir, name);
     // SR-IOV links, each read directly (no listing of the device directory: on a host with 10,000 functions
     // that listing was the largest cost of `list`). A VF cannot have VFs of its own (SR-IOV 1.1, 2.1).
     // A scan knows each PF's VFs already, from the VFs' physfn links.
@@ -286,7 +287,7 @@ export class HostReader {
       name,
       ...ids,
       isBridge: isBridgeClass(ids.class, ids.headerType),
-      driver: driver === null ? null : driverNameOrFail(driver, name, 'driver link'),
+      driver: driver === null ? null : driverNameOrFail(driver, name, ueventDriver !== undefined ? 'uevent DRIVER= line' : 'driver link'),
       driverOverride,
       overrideSupported: overrideText !== undefined,
       bootVga: isVgaClass(ids.class) && attr('boot_vga') === '1',
@@ -305,7 +306,11 @@ export class HostReader {
    *   them, else from the vendor, device, subsystem_vendor and subsystem_device files; the class from its
    *   file, which has the kernel's quirks applied.
    */
-  private readIds(dir: string, name: string, isVf: boolean): Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> {
+  private readIds(
+    dir: string,
+    name: string,
+    isVf: boolean,
+  ): Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> & { driver?: string | null } {
     const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
     const uevent = readOptional(`${dir}/uevent`);
     const fromUevent = uevent === undefined ? undefined : parsePciUevent(uevent);

@@ -10,7 +10,7 @@
  *   MODALIAS=pci:v00008086d000010CAsv00008086sd00000000bc02sc00i00
  *
  * One read gives what would otherwise take the vendor, device, subsystem_vendor, subsystem_device and
- * class files. It matters most for an SR-IOV VF, whose config space reads 0xffff for its IDs (the kernel
+ * class files and the driver link (DRIVER= is the bound driver's name, as the link's target is). It matters most for an SR-IOV VF, whose config space reads 0xffff for its IDs (the kernel
  * takes them from the PF), and of which a host may have thousands (issue 7).
  */
 export interface PciUevent {
@@ -45,12 +45,14 @@ export function formatPciUevent(u: PciUevent): string {
  * The IDs and class from a uevent's text; undefined when a line is missing or not in the kernel's format
  * (a hand-made tree, or one from an older vfioctl): the caller then reads the separate files.
  */
-export function parsePciUevent(text: string): Omit<PciUevent, 'driver' | 'slot'> | undefined {
+export function parsePciUevent(text: string): Omit<PciUevent, 'slot'> | undefined {
+  let driver: string | null = null;
   let cls: string | undefined;
   let id: string | undefined;
   let subsys: string | undefined;
   for (const line of text.split('\n')) {
-    if (line.startsWith('PCI_CLASS=')) cls = line.slice(10);
+    if (line.startsWith('DRIVER=')) driver = line.slice(7);
+    else if (line.startsWith('PCI_CLASS=')) cls = line.slice(10);
     else if (line.startsWith('PCI_ID=')) id = line.slice(7);
     else if (line.startsWith('PCI_SUBSYS_ID=')) subsys = line.slice(14);
   }
@@ -58,6 +60,7 @@ export function parsePciUevent(text: string): Omit<PciUevent, 'driver' | 'slot'>
   if (!/^[0-9A-Fa-f]{1,6}$/.test(cls) || !PAIR.test(id) || !PAIR.test(subsys)) return undefined;
   const lower = (s: string): string => s.toLowerCase();
   return {
+    driver,
     vendor: lower(id.slice(0, 4)),
     device: lower(id.slice(5)),
     subsystemVendor: lower(subsys.slice(0, 4)),

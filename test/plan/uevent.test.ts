@@ -26,9 +26,9 @@ describe('a PCI uevent file', () => {
     expect(formatPciUevent({ driver: null, vendor: '1b21', device: '2142', subsystemVendor: '1043', subsystemDevice: '8756', class: '0c0330', slot: '0000:05:00.0' })).toBe(XHCI);
   });
 
-  it('reads back as vfioctl spells IDs: lower case, the class in six digits', () => {
-    expect(parsePciUevent(IGBVF)).toEqual({ vendor: '8086', device: '154c', subsystemVendor: '8086', subsystemDevice: '0000', class: '020000' });
-    expect(parsePciUevent(XHCI)).toEqual({ vendor: '1b21', device: '2142', subsystemVendor: '1043', subsystemDevice: '8756', class: '0c0330' });
+  it('reads back as vfioctl spells IDs (lower case, the class in six digits), with the bound driver or null', () => {
+    expect(parsePciUevent(IGBVF)).toEqual({ driver: 'iavf', vendor: '8086', device: '154c', subsystemVendor: '8086', subsystemDevice: '0000', class: '020000' });
+    expect(parsePciUevent(XHCI)).toEqual({ driver: null, vendor: '1b21', device: '2142', subsystemVendor: '1043', subsystemDevice: '8756', class: '0c0330' });
     // A host bridge: class 060000 prints as 60000.
     expect(parsePciUevent('PCI_CLASS=60000\nPCI_ID=8086:29C0\nPCI_SUBSYS_ID=1AF4:1100\n')?.class).toBe('060000');
   });
