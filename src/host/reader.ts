@@ -26,6 +26,8 @@ export interface DeviceLocation {
 export class FunctionScan {
   /** Function indices in group order, then address order; functions outside any group are left out. */
   private readonly order: number[];
+  /** How many IOMMU groups have functions. */
+  readonly groupCount: number;
   /** A PF's VFs, from their physfn links: every function was seen, so every VF (the same set as the PF's virtfnN links, which the kernel makes with physfn). */
   private readonly vfsOf = new Map<number, number[]>();
 
@@ -46,13 +48,9 @@ export class FunctionScan {
       }
     }
     this.order.sort((x, y) => groupOf[x]! - groupOf[y]! || x - y);
+    this.groupCount = this.order.filter((i, k) => k === 0 || groupOf[i] !== groupOf[this.order[k - 1]!]).length;
   }
 
-  get groupCount(): number {
-    let count = 0;
-    for (let k = 0; k < this.order.length; k++) if (k === 0 || this.groupOf[this.order[k]!] !== this.groupOf[this.order[k - 1]!]) count++;
-    return count;
-  }
 
   /** The groups in numeric order, each with its members' locations in address order. */
   *groups(): Generator<{ group: number; members: DeviceLocation[] }> {

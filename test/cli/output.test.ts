@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, json, runBin } from '../helpers/cli.js';
+import { json, runBin, startBin } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
@@ -9,22 +8,11 @@ afterEach(() => {
   while (hosts.length) hosts.pop()!.cleanup();
 });
 
-/** Runs bin/vfioctl with its stdout a pipe whose reader has gone away before the first line (`| head -0`). */
-function runWithClosedStdout(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    child.stdout.destroy(); // the read end closes: every write of the child gets EPIPE
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 describe('output whose reader goes away', () => {
   it('list stops printing quietly: exit 0, nothing on stderr', async () => {
     const h = makeSimulatedHost('sriov-server');
     hosts.push(h);
-    const r = await runWithClosedStdout(['list', '--root', h.root]);
+    const r = await startBin(['list', '--root', h.root], { closeStdout: true });
     expect(r).toEqual({ code: 0, stderr: '' });
   });
 
@@ -32,7 +20,7 @@ describe('output whose reader goes away', () => {
     const h = makeSimulatedHost('workstation');
     hosts.push(h);
     const xml = tempFile('gpu.xml', domainXml('gpu', [{ address: '0000:01:00.0', group: 'auto' }]));
-    const r = await runWithClosedStdout(['detach', xml, '--root', h.root]);
+    const r = await startBin(['detach', xml, '--root', h.root], { closeStdout: true });
     expect(r).toEqual({ code: 0, stderr: '' });
     const g = json(runBin(['group-info', '01:00.0', '--json', '--root', h.root]));
     expect(g.devices.map((d: { address: string; driver: string }) => [d.address, d.driver])).toEqual([

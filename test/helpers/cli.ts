@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/run.js';
@@ -24,6 +24,21 @@ export function runBin(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   });
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
+}
+
+/**
+ * Starts bin/vfioctl without waiting (runs at once, on one host), resolving with its exit code and stderr.
+ * `closeStdout`: the reader of its stdout goes away before the first line (`| head -0`).
+ */
+export function startBin(args: string[], opts: { closeStdout?: boolean } = {}): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', VFIOCTL_PCI_IDS: '' } });
+    if (opts.closeStdout) child.stdout.destroy(); // every write of the child then gets EPIPE
+    else child.stdout.resume();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
 }
 
 /** Runs the CLI in-process through run(): the same code path as bin/, without a process. */

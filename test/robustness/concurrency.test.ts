@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BIN, runBin } from '../helpers/cli.js';
+import { runBin, startBin } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { tempFile } from '../helpers/xml.js';
 import { drivers, journal, report, targetGroup } from './campaign.js';
@@ -12,15 +12,6 @@ afterEach(() => {
   while (hosts.length) hosts.pop()!.cleanup();
 });
 
-function start(args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', VFIOCTL_PCI_IDS: '' } });
-    let stderr = '';
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
 describe('concurrent runs on one host serialize on the lock', () => {
   it('8 detach/reattach runs at once: all succeed, the final state is consistent, no journal entry is lost', async () => {
     const h = makeSimulatedHost('pci-bridge');
@@ -29,7 +20,7 @@ describe('concurrent runs on one host serialize on the lock', () => {
     const target = (await targetGroup(h.root))!;
     const xml = tempFile('c.xml', target.xml);
     const runs = await Promise.all(
-      Array.from({ length: 8 }, (_, i) => start([i % 2 === 0 ? 'detach' : 'reattach', xml, '--root', h.root, '--lock-timeout', '120'])),
+      Array.from({ length: 8 }, (_, i) => startBin([i % 2 === 0 ? 'detach' : 'reattach', xml, '--root', h.root, '--lock-timeout', '120'])),
     );
     expect(runs.map((r) => [r.code, r.stderr])).toEqual(runs.map(() => [0, '']));
     const after = drivers(h.root);

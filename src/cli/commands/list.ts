@@ -1,7 +1,8 @@
 import { Host } from '../../host/host.js';
-import { iommuOffError } from '../../host/reader.js';
+import { iommuOffError, type FunctionScan } from '../../host/reader.js';
+import { groupReport } from '../../plan/group-report.js';
+import { renderGroup } from '../../render/groups.js';
 import { bufferedOutput, type Output } from '../../render/output.js';
-import { renderSlice } from '../list-slice.js';
 import type { GlobalOptions } from '../run.js';
 
 export function listCommand(g: GlobalOptions, out: Output): number {
@@ -12,11 +13,22 @@ export function listCommand(g: GlobalOptions, out: Output): number {
   if (scan.groupCount === 0 && !host.reader.iommuEnabled()) throw iommuOffError();
   const buffered = bufferedOutput(out);
   try {
-    if (g.json) buffered.stdout(`{\n  "groups": [${scan.groupCount > 0 ? '' : ']\n}\n'}`);
-    renderSlice(host, scan.groups(), g.json, buffered);
-    if (g.json && scan.groupCount > 0) buffered.stdout('\n  ]\n}\n');
+    printGroups(host, scan, g.json, buffered);
   } finally {
-    buffered.flush();
+    buffered.flush(); // what was printed before an error is not lost
   }
   return 0;
+}
+
+function printGroups(host: Host, scan: FunctionScan, json: boolean, out: Output): void {
+  if (json) out.stdout(`{\n  "groups": [${scan.groupCount > 0 ? '' : ']\n}\n'}`);
+  let printed = 0;
+  for (const { group, members } of scan.groups()) {
+    const report = groupReport(group, host, members.map((loc) => host.reader.readAt(loc)));
+    // Two levels deep, JSON.stringify indents it as the array item it is: '[\n  [\n' + item + '\n  ]\n]'.
+    if (json) out.stdout(`${printed > 0 ? ',' : ''}\n${JSON.stringify([[report]], null, 2).slice(6, -6)}`);
+    else renderGroup(out, report);
+    printed++;
+  }
+  if (json && scan.groupCount > 0) out.stdout('\n  ]\n}\n');
 }
