@@ -51,7 +51,6 @@ export class FunctionScan {
     this.groupCount = this.order.filter((i, k) => k === 0 || groupOf[i] !== groupOf[this.order[k - 1]!]).length;
   }
 
-
   /** The groups in numeric order, each with its members' locations in address order. */
   *groups(): Generator<{ group: number; members: DeviceLocation[] }> {
     for (let k = 0; k < this.order.length; ) {
