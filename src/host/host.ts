@@ -1,7 +1,7 @@
 import { PciIds } from '../pci/ids.js';
 import { kernelRules, type KernelRules } from '../plan/viability.js';
 import { VFIO_PCI } from './layout.js';
-import { HostReader } from './reader.js';
+import { HostReader, type ReaderMode } from './reader.js';
 import { readOptional, readTextFile } from './sysfs-read.js';
 import { HostUsage } from './usage.js';
 
@@ -15,7 +15,7 @@ export class Host {
   readonly release: string | undefined;
   readonly rules: KernelRules;
 
-  constructor(root: string, mode?: 'lookup' | 'scan') {
+  constructor(root: string, mode?: ReaderMode) {
     this.reader = new HostReader(root, mode);
     this.usage = new HostUsage(this.reader);
     this.ids = new PciIds(this.reader.root);

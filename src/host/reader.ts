@@ -7,6 +7,9 @@ import { HostLayout, isDriverName, type DriverName } from './layout.js';
 import { parsePciUevent } from '../pci/uevent.js';
 import { exists, listDir, readBytes, readLinkWithin, readOptional, realPathWithin, resolveRelative } from './sysfs-read.js';
 
+/** How a HostReader reads: see its constructor. */
+export type ReaderMode = 'lookup' | 'scan';
+
 /** Where a PCI function is (its real directory under sys/devices, checked) and what decides the rest of its reading. */
 export interface DeviceLocation {
   addr: PciAddress;
@@ -99,7 +102,7 @@ export class HostReader {
    */
   constructor(
     root: string,
-    private readonly mode: 'lookup' | 'scan' = 'lookup',
+    private readonly mode: ReaderMode = 'lookup',
   ) {
     this.layout = new HostLayout(root);
     let st: fs.Stats;
