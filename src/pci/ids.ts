@@ -50,9 +50,10 @@ export class PciIds {
   private lookup(vendor: string, device: string): { vendor?: string; device?: string } {
     const text = this.load();
     if (!text) return {};
+    // pci.ids is UTF-8 ('Hilscher Gesellschaft für Systemautomation mbH'); the IDs searched for are ASCII.
     const line = (start: number): string => {
       const end = text.indexOf(0x0a, start);
-      return text.toString('latin1', start, end < 0 ? text.length : end);
+      return text.toString('utf8', start, end < 0 ? text.length : end);
     };
     const v = text.indexOf(`\n${vendor}  `, 0, 'latin1');
     if (v < 0) return {};

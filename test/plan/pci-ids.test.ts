@@ -16,6 +16,10 @@ const IDS = `#
 	2204  GA102 [GeForce RTX 3090]
 10df  Emulex Corporation
 	2204  not an NVIDIA device
+15cf  Hilscher Gesellschaft für Systemautomation mbH
+	0000  CIFX PCI/PCIe
+1787  Hightech Information System Ltd.
+	2020  R9 290X IceQ X² Turbo
 8086  Intel Corporation
 	1572  Ethernet Controller X710 for 10GbE SFP+
 		8086 0007  Ethernet Converged Network Adapter X710-2
@@ -47,6 +51,9 @@ describe('pci.ids names', () => {
     ['8086', '0007', { vendor: 'Intel Corporation' }], // a subsystem line is not a device line
     ['ffff', '0000', { vendor: 'Illegal Vendor ID' }], // the last vendor: its block ends at the class list
     ['1234', '11e8', {}],
+    // pci.ids is UTF-8: names come out as written, not as Latin-1 mojibake ('fÃ¼r').
+    ['15cf', '0000', { vendor: 'Hilscher Gesellschaft für Systemautomation mbH', device: 'CIFX PCI/PCIe' }],
+    ['1787', '2020', { vendor: 'Hightech Information System Ltd.', device: 'R9 290X IceQ X² Turbo' }],
   ])('%s:%s', (vendor, device, want) => {
     expect(ids().names(vendor, device)).toEqual(want);
   });
