@@ -40,12 +40,16 @@ export function readOptional(file: string): string | undefined {
   }
 }
 
-/** Reads a whole text file of any size (proc/mounts on a busy host); undefined when missing. */
+/**
+ * Reads a whole text file of any size (proc/mounts on a busy host); undefined when missing. UTF-8: the kernel
+ * passes a path's bytes through (proc/mounts escapes only space, tab, newline and backslash), and what is
+ * read here is printed back to the user.
+ */
 export function readTextFile(file: string, maxBytes = 16 * 1024 * 1024): string | undefined {
   try {
     const st = fs.statSync(file);
     if (st.size > maxBytes) throw new HostTreeError(`${file} is larger than ${maxBytes} bytes; refusing to read it.`);
-    return fs.readFileSync(file, 'latin1');
+    return fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof HostTreeError) throw err;
     const code = (err as NodeJS.ErrnoException).code;

@@ -51,6 +51,18 @@ describe('group-info and list through bin/ on the workstation host', () => {
     expect(sata.hostNeeds.join()).toMatch(/mounted at \//);
   });
 
+  it('prints a mount point as the kernel wrote it in proc/mounts: UTF-8, with \\040 for a space', () => {
+    fs.appendFileSync(`${host.root}/proc/mounts`, '/dev/sda1 /srv/Daten\\040für\\040VMs ext4 rw 0 0\n');
+    try {
+      const all = json(runBin(['list', '--json', '--root', host.root])).groups.flatMap((g: any) => g.devices);
+      const mounts = all.flatMap((d: any) => d.block.map((b: any) => b.mountpoint));
+      expect(mounts).toContain('/srv/Daten für VMs');
+    } finally {
+      const text = fs.readFileSync(`${host.root}/proc/mounts`, 'utf8');
+      fs.writeFileSync(`${host.root}/proc/mounts`, text.split('\n').filter((l) => !l.includes('Daten')).join('\n'));
+    }
+  });
+
   it('list prints every group in numeric order with the same per-device facts', () => {
     const { groups } = json(runBin(['list', '--json', '--root', host.root]));
     const numbers = groups.map((g: any) => g.group);
