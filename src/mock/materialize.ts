@@ -30,6 +30,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
   const dirs = new Map<string, string>();
   const loaded = new Set(desc.drivers.filter((d) => d.state === 'loaded').map((d) => d.name));
   let blockHost = 0;
+  let virtioIndex = 0;
   for (const dev of desc.devices) {
     const parentDir = dev.parent === null ? path.join(sys, 'devices', `pci${dev.address.slice(0, 7)}`) : dirs.get(dev.parent)!;
     const devDir = path.join(parentDir, dev.address);
@@ -51,16 +52,20 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
       relLink(g, path.join(devDir, 'iommu_group'));
       relLink(devDir, path.join(g, 'devices', dev.address));
     }
+    // virtio-pci hangs each device's function off a virtio bus device, DEV/virtioN (N counts up across the
+    // host): a virtio-net interface is DEV/virtioN/net/IF and a virtio-blk disk DEV/virtioN/block/vdX.
+    const classDir = dev.vendor === '1af4' && dev.driver === 'virtio-pci' ? path.join(devDir, `virtio${virtioIndex++}`) : devDir;
+    fs.mkdirSync(classDir, { recursive: true });
     for (const n of dev.net ?? []) {
-      const netDir = path.join(devDir, 'net', n.name);
+      const netDir = path.join(classDir, 'net', n.name);
       fs.mkdirSync(netDir, { recursive: true });
       fs.writeFileSync(path.join(netDir, 'operstate'), `${n.operstate}\n`);
       fs.writeFileSync(path.join(netDir, 'type'), '1\n');
-      relLink(devDir, path.join(netDir, 'device'));
+      relLink(classDir, path.join(netDir, 'device')); // the function, or its virtioN
       relLink(netDir, path.join(sys, 'class/net', n.name));
     }
     for (const b of dev.block ?? []) {
-      const diskDir = path.join(devDir, `host${blockHost++}`, 'block', b.name);
+      const diskDir = classDir !== devDir ? path.join(classDir, 'block', b.name) : path.join(devDir, `host${blockHost++}`, 'block', b.name);
       fs.mkdirSync(diskDir, { recursive: true });
       fs.writeFileSync(path.join(diskDir, 'size'), '0\n');
       relLink(diskDir, path.join(sys, 'class/block', b.name));

@@ -14,7 +14,7 @@ describe('a virtio device serving a mounted 9p filesystem', () => {
   const h = makeSimulatedHost(desc);
   afterAll(() => h.cleanup());
   const dev = path.join(h.root, 'sys/devices/pci0000:00/0000:00:02.0/virtio0');
-  fs.mkdirSync(dev);
+  fs.mkdirSync(dev, { recursive: true }); // the mock makes virtio0 for a device bound to virtio-pci
   fs.writeFileSync(path.join(dev, 'mount_tag'), 'hostroot\n');
   fs.appendFileSync(path.join(h.root, 'proc/mounts'), 'hostroot / 9p ro,relatime,trans=virtio,version=9p2000.L 0 0\n');
 
