@@ -5,6 +5,7 @@ import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/addres
 import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
 import { HostLayout, isDriverName, type DriverName } from './layout.js';
 import { parsePciUevent } from '../pci/uevent.js';
+import { interfacesByDevice, isInterfaceEntry, type FunctionInterfaces } from './net-index.js';
 import { exists, listDir, readBytes, readLinkWithin, readOptional, realPathWithin, resolveRelative } from './sysfs-read.js';
 
 /** How a HostReader reads: see its constructor. */
@@ -274,14 +275,7 @@ export class HostReader {
       if (a) virtfns.push(a);
     }
     virtfns.sort((a, b) => a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function);
-    // Interfaces live in DEV/net/IF, or one level down for virtio (DEV/virtioN/net/IF). Most functions have
-    // neither: a stat that answers "no" without an exception costs a fifth of a failed listing.
-    const netDirs = [`${dir}/net`];
-    if (ids.vendor === '1af4') for (const e of listDir(dir) ?? []) if (/^virtio[0-9]+$/.test(e)) netDirs.push(`${dir}/${e}/net`);
-    const netInterfaces = netDirs
-      .flatMap((d) => (exists(d) ? (listDir(d) ?? []) : []))
-      .filter((n) => n.length > 0 && n.length < 16 && !n.includes('/'))
-      .sort();
+    const netInterfaces = this.interfacesOf(dir, ids.vendor === '1af4');
     return {
       address: addr,
       name,
@@ -296,6 +290,31 @@ export class HostReader {
       virtfns,
       netInterfaces,
     };
+  }
+
+  /** Interfaces of the scan's host, by device directory (see net-index.ts); null: look in each directory. */
+  private netIndex: Map<string, FunctionInterfaces> | null | undefined;
+
+  /**
+   * The function's network interfaces: in DEV/net/IF, or one level down for virtio (DEV/virtioN/net/IF).
+   * A scan asks sys/class/net once for the whole host; a lookup looks in the device's directory, with a
+   * stat that answers "no" without an exception (most functions have no interface).
+   */
+  private interfacesOf(dir: string, virtio: boolean): string[] {
+    if (this.mode === 'scan' && this.netIndex === undefined) {
+      this.netIndex = interfacesByDevice(path.join(this.realRoot, 'sys', 'class', 'net'), this.realRoot, this.sysDevices) ?? null;
+    }
+    if (this.netIndex) {
+      const found = this.netIndex.get(dir);
+      if (found === undefined) return [];
+      return (virtio ? [...found.direct, ...found.virtio] : [...found.direct]).sort();
+    }
+    const netDirs = [`${dir}/net`];
+    if (virtio) for (const e of listDir(dir) ?? []) if (/^virtio[0-9]+$/.test(e)) netDirs.push(`${dir}/${e}/net`);
+    return netDirs
+      .flatMap((d) => (exists(d) ? (listDir(d) ?? []) : []))
+      .filter(isInterfaceEntry)
+      .sort();
   }
 
   /**

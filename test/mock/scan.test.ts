@@ -6,6 +6,7 @@ import { listBundledHosts, loadHostDescription } from '../../src/mock/hosts.js';
 import type { PciDevice } from '../../src/pci/device.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { runBin } from '../helpers/cli.js';
+import { tinyHost } from '../helpers/tiny-host.js';
 
 const hosts: SimHost[] = [];
 afterEach(() => {
@@ -60,5 +61,40 @@ describe("list's scan of every function reads what a lookup of each group reads"
     const vfs = loadHostDescription('sriov-server').devices.filter((d) => d.physfn === '0000:3b:00.0').map((d) => d.address);
     expect(vfs.length).toBeGreaterThan(1);
     expect(pf?.sriov).toEqual({ role: 'pf', vfs: vfs.sort() });
+  });
+
+  /** The tiny host with a virtio-net function (eth0 in DEV/virtio0/net, as virtio-pci puts it) and a loopback. */
+  function hostWithInterfaces(): SimHost {
+    const desc = tinyHost();
+    desc.drivers.push({ name: 'virtio-pci', module: 'virtio_pci', state: 'loaded', ids: [{ vendor: '1af4', device: '*' }] });
+    desc.devices.push({ address: '0000:00:03.0', parent: null, vendor: '1af4', device: '1041', subsystemVendor: '1af4', subsystemDevice: '1100', class: '020000', headerType: 0, driver: 'virtio-pci', driverOverride: null, iommuGroup: 7, net: [{ name: 'eth0', operstate: 'up' }] });
+    const h = makeSimulatedHost(desc);
+    hosts.push(h);
+    const lo = path.join(h.root, 'sys/devices/virtual/net/lo');
+    fs.mkdirSync(lo, { recursive: true });
+    fs.symlinkSync('../../devices/virtual/net/lo', path.join(h.root, 'sys/class/net/lo'));
+    return h;
+  }
+  const interfaces = (byGroup: Map<number, PciDevice[]>): [string, string[]][] =>
+    [...byGroup.values()].flat().filter((d) => d.netInterfaces.length > 0).map((d) => [d.name, d.netInterfaces]);
+
+  it("interfaces come from one listing of sys/class/net: a virtio-net's (DEV/virtio0/net), a NIC's, not the loopback's", () => {
+    const h = hostWithInterfaces();
+    expect(fs.existsSync(path.join(h.root, 'sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0'))).toBe(true);
+    const want = [
+      ['0000:01:00.0', ['enp1s0']], // group 2
+      ['0000:00:03.0', ['eth0']], // group 7
+    ];
+    expect(interfaces(byScan(h.root))).toEqual(want);
+    expect(interfaces(byLookup(h.root))).toEqual(want);
+  });
+
+  it('a tree without sys/class/net (made by hand): each device directory is looked at instead, with the same result', () => {
+    const h = hostWithInterfaces();
+    fs.rmSync(path.join(h.root, 'sys/class/net'), { recursive: true });
+    expect(interfaces(byScan(h.root))).toEqual([
+      ['0000:01:00.0', ['enp1s0']], // group 2
+      ['0000:00:03.0', ['eth0']], // group 7
+    ]);
   });
 });
