@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isTerminal } from '../../src/render/terminal.js';
 import { json, runBin, startBin } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
@@ -39,5 +42,24 @@ describe('colour', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^IOMMU group \d+: not viable for VFIO\n/);
     expect(r.stdout).not.toContain('\u001b[');
+  });
+
+  it('is on when stdout is a terminal (a pty made by script(1), from util-linux)', () => {
+    const h = makeSimulatedHost('workstation');
+    hosts.push(h);
+    const bin = new URL('../../bin/vfioctl', import.meta.url).pathname;
+    const command = [process.execPath, bin, 'group-info', '01:00.0', '--root', h.root].map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('\u001b[31mnot viable for VFIO\u001b[39m');
+  });
+
+  it('/dev/null (a character device too) and a file are not terminals', () => {
+    const fds = [fs.openSync('/dev/null', 'w'), fs.openSync(tempFile('out.txt', ''), 'w')];
+    try {
+      for (const fd of fds) expect(isTerminal(fd)).toBe(false);
+    } finally {
+      for (const fd of fds) fs.closeSync(fd);
+    }
   });
 });
