@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError, IommuError, NotFoundError, PermissionError, printable } from '../errors.js';
-import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
+import { compareAddress, formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
 import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
 import { HostLayout, isDriverName, type DriverName } from './layout.js';
 import { parsePciUevent } from '../pci/uevent.js';
@@ -22,6 +22,9 @@ export interface DeviceLocation {
   /** A PF's VFs, when a scan of every function found them by their physfn links; else read from its virtfnN links. */
   virtfns?: PciAddress[];
 }
+
+/** What readIds finds: the IDs, and the bound driver when uevent named it (undefined: read the driver link). */
+type ReadIds = Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> & { driver: string | null | undefined };
 
 /**
  * The result of HostReader.scan(): where every function is, its IOMMU group and its PF, by index in
@@ -282,40 +285,51 @@ export class HostReader {
   /** Reads a function found by `locate` (each file once; nothing is cached here). */
   readAt(loc: DeviceLocation): PciDevice {
     const { addr, name, dir, group: iommuGroup, physfn } = loc;
-    const sysDevices = this.sysDevices;
-    // Plain concatenation, not path.join: `dir` is already normalized and `file` is one of our constants.
-    const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
-    const { driver: ueventDriver, ...ids } = this.readIds(dir, name, physfn !== null);
-    const overrideText = attr('driver_override');
+    // Plain concatenation, not path.join: `dir` is already normalized and the file names are ours.
+    // The object is built field by field, without spreads: this runs for each of 10,000 functions in `list`.
+    const ids = this.readIds(dir, name, physfn !== null);
+    const overrideText = readOptional(`${dir}/driver_override`)?.trim();
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
     // The driver core's DRIVER= line names the bound driver, as the driver link does; without uevent, the link.
-    const driver = ueventDriver !== undefined ? ueventDriver : this.linkBasename(`${dir}/driver`, this.driversDir, name);
-    // SR-IOV links, each read directly (no listing of the device directory: on a host with 10,000 functions
-    // that listing was the largest cost of `list`). A VF cannot have VFs of its own (SR-IOV 1.1, 2.1).
-    // A scan knows each PF's VFs already, from the VFs' physfn links.
-    const virtfns: PciAddress[] = loc.virtfns ? [...loc.virtfns] : [];
-    const numvfs = physfn === null && !loc.virtfns ? Number(attr('sriov_numvfs') ?? 0) : 0;
-    for (let i = 0; Number.isInteger(numvfs) && i < numvfs && i < 0x10000; i++) {
-      const a = this.linkedAddress(`${dir}/virtfn${i}`, sysDevices);
-      if (a) virtfns.push(a);
-    }
-    virtfns.sort((a, b) => a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function);
-    const netInterfaces = this.interfacesOf(dir, ids.vendor === '1af4');
+    const fromUevent = ids.driver !== undefined;
+    const driver = fromUevent ? ids.driver! : this.linkBasename(`${dir}/driver`, this.driversDir, name);
     return {
       address: addr,
       name,
-      ...ids,
+      vendor: ids.vendor,
+      device: ids.device,
+      subsystemVendor: ids.subsystemVendor,
+      subsystemDevice: ids.subsystemDevice,
+      class: ids.class,
+      headerType: ids.headerType,
       isBridge: isBridgeClass(ids.class, ids.headerType),
-      driver: driver === null ? null : driverNameOrFail(driver, name, ueventDriver !== undefined ? 'uevent DRIVER= line' : 'driver link'),
+      driver: driver === null ? null : driverNameOrFail(driver, name, fromUevent ? 'uevent DRIVER= line' : 'driver link'),
       driverOverride,
       overrideSupported: overrideText !== undefined,
-      bootVga: isVgaClass(ids.class) && attr('boot_vga') === '1',
+      bootVga: isVgaClass(ids.class) && readOptional(`${dir}/boot_vga`)?.trim() === '1',
       iommuGroup,
       physfn,
-      virtfns,
-      netInterfaces,
+      virtfns: this.virtfnsOf(loc),
+      netInterfaces: this.interfacesOf(dir, ids.vendor === '1af4'),
     };
+  }
+
+  /**
+   * A PF's VFs in address order. A scan knows them already, from the VFs' physfn links; a lookup reads the
+   * virtfnN links, each directly (a listing of the device directory was the largest cost of `list` on a
+   * host with 10,000 functions). A VF cannot have VFs of its own (SR-IOV 1.1, 2.1).
+   */
+  private virtfnsOf(loc: DeviceLocation): PciAddress[] {
+    if (loc.virtfns) return [...loc.virtfns];
+    const virtfns: PciAddress[] = [];
+    if (loc.physfn !== null) return virtfns;
+    const numvfs = Number(readOptional(`${loc.dir}/sriov_numvfs`)?.trim() ?? 0);
+    for (let i = 0; Number.isInteger(numvfs) && i < numvfs && i < 0x10000; i++) {
+      const a = this.linkedAddress(`${loc.dir}/virtfn${i}`, this.sysDevices);
+      if (a) virtfns.push(a);
+    }
+    return virtfns.sort(compareAddress);
   }
 
   /** Interfaces of the scan's host, by device directory (see net-index.ts); null: look in each directory. */
@@ -351,18 +365,18 @@ export class HostReader {
    *   them, else from the vendor, device, subsystem_vendor and subsystem_device files; the class from its
    *   file, which has the kernel's quirks applied.
    */
-  private readIds(
-    dir: string,
-    name: string,
-    isVf: boolean,
-  ): Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> & { driver?: string | null } {
-    const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
+  private readIds(dir: string, name: string, isVf: boolean): ReadIds {
     const uevent = readOptional(`${dir}/uevent`);
-    const fromUevent = uevent === undefined ? undefined : parsePciUevent(uevent);
-    if (fromUevent && isVf) return { ...fromUevent, headerType: 0 };
+    const u = uevent === undefined ? undefined : parsePciUevent(uevent);
+    if (u !== undefined && isVf) {
+      return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType: 0, driver: u.driver };
+    }
     const config = readBytes(`${dir}/config`, 0x30);
     const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : isVf ? 0 : null;
-    if (fromUevent) return { ...fromUevent, headerType };
+    if (u !== undefined) {
+      return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType, driver: u.driver };
+    }
+    const attr = (file: string): string | undefined => readOptional(`${dir}/${file}`)?.trim();
     const fromConfig = config !== undefined && config.length >= 0x30 && config.readUInt16LE(0) !== 0xffff;
     const hex4 = (n: number): string => n.toString(16).padStart(4, '0');
     const subsystemFromConfig = fromConfig && headerType === 0;
@@ -373,6 +387,7 @@ export class HostReader {
       subsystemDevice: subsystemFromConfig ? hex4(config.readUInt16LE(0x2e)) : optionalHexId(attr('subsystem_device'), 4),
       class: hexId(attr('class'), 6, name, 'class'),
       headerType,
+      driver: undefined,
     };
   }
 

@@ -46,27 +46,32 @@ export function formatPciUevent(u: PciUevent): string {
  * (a hand-made tree, or one from an older vfioctl): the caller then reads the separate files.
  */
 export function parsePciUevent(text: string): Omit<PciUevent, 'slot'> | undefined {
-  let driver: string | null = null;
-  let cls: string | undefined;
-  let id: string | undefined;
-  let subsys: string | undefined;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('DRIVER=')) driver = line.slice(7);
-    else if (line.startsWith('PCI_CLASS=')) cls = line.slice(10);
-    else if (line.startsWith('PCI_ID=')) id = line.slice(7);
-    else if (line.startsWith('PCI_SUBSYS_ID=')) subsys = line.slice(14);
-  }
+  // Four lookups in the text, not a split into lines: `list` parses one uevent per function (10,000 on a big host).
+  const driver = lineValue(text, 'DRIVER=') ?? null;
+  const cls = lineValue(text, 'PCI_CLASS=');
+  const id = lineValue(text, 'PCI_ID=');
+  const subsys = lineValue(text, 'PCI_SUBSYS_ID=');
   if (cls === undefined || id === undefined || subsys === undefined) return undefined;
-  if (!/^[0-9A-Fa-f]{1,6}$/.test(cls) || !PAIR.test(id) || !PAIR.test(subsys)) return undefined;
-  const lower = (s: string): string => s.toLowerCase();
+  if (!CLASS.test(cls) || !PAIR.test(id) || !PAIR.test(subsys)) return undefined;
   return {
     driver,
-    vendor: lower(id.slice(0, 4)),
-    device: lower(id.slice(5)),
-    subsystemVendor: lower(subsys.slice(0, 4)),
-    subsystemDevice: lower(subsys.slice(5)),
-    class: lower(cls.padStart(6, '0')),
+    vendor: id.slice(0, 4).toLowerCase(),
+    device: id.slice(5).toLowerCase(),
+    subsystemVendor: subsys.slice(0, 4).toLowerCase(),
+    subsystemDevice: subsys.slice(5).toLowerCase(),
+    class: cls.padStart(6, '0').toLowerCase(),
   };
 }
 
+/** The value of the line `KEY=value` (key given with its '='); the last such line, as a split would find. */
+function lineValue(text: string, key: string): string | undefined {
+  let at = text.lastIndexOf(`\n${key}`);
+  if (at >= 0) at += 1;
+  else if (text.startsWith(key)) at = 0;
+  else return undefined;
+  const end = text.indexOf('\n', at);
+  return text.slice(at + key.length, end < 0 ? text.length : end);
+}
+
+const CLASS = /^[0-9A-Fa-f]{1,6}$/;
 const PAIR = /^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{4}$/;
