@@ -391,7 +391,7 @@ export class HostReader {
     };
   }
 
-  /** Real paths of device parents, by their path as a link spells it; in scan mode, with their subdirectories. */
+  /** Real paths of device parents, by the text of a bus link before its last '/'; in scan mode, with their subdirectories. */
   private readonly realParents = new Map<string, { dir: string; subdirs: Set<string> | undefined }>();
 
   /**
@@ -412,18 +412,21 @@ export class HostReader {
       if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
       return realPathWithin(link, sysDevices); // not a link (a hand-made tree): resolve it the slow way
     }
-    const lexical = target.startsWith('/') ? path.join(this.realRoot, target) : resolveRelative(this.busDevices, target);
-    // Anything but the kernel's shape (a link into sys/devices) takes the slow path, which names the problem.
-    if (!lexical.startsWith(sysDevices + '/')) return realPathWithin(link, sysDevices);
-    const cut = lexical.lastIndexOf('/');
-    const parentLexical = lexical.slice(0, cut);
-    const base = lexical.slice(cut + 1);
-    let parent = this.realParents.get(parentLexical);
+    // Links are all read from one directory, so the text before the last '/' decides the parent: resolved
+    // and checked once per parent, not once per function.
+    const cut = target.lastIndexOf('/');
+    const base = target.slice(cut + 1);
+    if (cut < 0 || base === '' || base === '.' || base === '..') return realPathWithin(link, sysDevices);
+    const key = target.slice(0, cut);
+    let parent = this.realParents.get(key);
     if (parent === undefined) {
+      const parentLexical = key.startsWith('/') ? path.join(this.realRoot, key) : resolveRelative(this.busDevices, key);
+      // Anything but the kernel's shape (a link into sys/devices) takes the slow path, which names the problem.
+      if (!parentLexical.startsWith(sysDevices + '/') && parentLexical !== sysDevices) return realPathWithin(link, sysDevices);
       const real = realPathWithin(parentLexical, sysDevices);
       if (real === undefined) return undefined;
       parent = { dir: real, subdirs: this.mode === 'scan' ? subdirectories(real) : undefined };
-      this.realParents.set(parentLexical, parent);
+      this.realParents.set(key, parent);
     }
     const dir = `${parent.dir}/${base}`;
     if (parent.subdirs?.has(base)) return dir;

@@ -118,8 +118,8 @@ export function readLinkWithin(link: string, root: string, within: string): stri
     if (code === 'EINVAL') throw new HostTreeError(`${link} should be a symlink, as in the kernel's sysfs, but is not.`);
     fail(err, link);
   }
-  const resolved = path.isAbsolute(target) ? path.join(root, target) : resolveRelative(link.slice(0, link.lastIndexOf('/')), target);
-  if (resolved !== within && !resolved.startsWith(within + path.sep)) {
+  const resolved = target.startsWith('/') ? path.join(root, target) : resolveRelative(link.slice(0, link.lastIndexOf('/')), target);
+  if (!isWithin(resolved, within)) {
     throw new HostTreeError(`The link ${link} points to '${printable(target)}', outside ${within}; the host tree is not trustworthy.`);
   }
   return resolved;
@@ -142,6 +142,11 @@ export function resolveRelative(dir: string, target: string): string {
   return `${base}/${rest}`;
 }
 
+/** Whether a normalized absolute path is `dir` or inside it (no string built: list checks some 30,000 links). */
+function isWithin(p: string, dir: string): boolean {
+  return p.startsWith(dir) && (p.length === dir.length || p.charCodeAt(dir.length) === 0x2f || dir === '/');
+}
+
 /** Resolves a path with every symlink followed (realpath); the result must stay inside `within`. */
 export function realPathWithin(p: string, within: string): string | undefined {
   let real: string;
@@ -153,7 +158,7 @@ export function realPathWithin(p: string, within: string): string | undefined {
     if (code === 'ELOOP') throw new HostTreeError(`${p} is part of a symlink loop; the host tree is broken.`);
     fail(err, p);
   }
-  if (real !== within && !real.startsWith(within + path.sep)) {
+  if (!isWithin(real, within)) {
     throw new HostTreeError(`${p} resolves to ${real}, outside ${within}; the host tree is not trustworthy.`);
   }
   return real;
