@@ -31,24 +31,41 @@ export function isTerminal(fd: number): boolean {
  */
 export function fdWriter(fd: number): (text: string) => void {
   let closed = false;
-  return (text) => {
-    if (closed || text.length === 0) return;
-    const buf = Buffer.from(text, 'utf8');
-    for (let off = 0; off < buf.length; ) {
+  /** Writes buf from `off` on; a full non-blocking descriptor is waited on, a reader gone ends it. */
+  const writeAll = (buf: Buffer, off: number): void => {
+    while (off < buf.length) {
       try {
         off += fs.writeSync(fd, buf, off);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') {
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
-          continue;
-        }
-        if (code === 'EPIPE') {
-          closed = true;
-          return;
-        }
-        throw err;
+        if (!retry(err)) return;
       }
     }
+  };
+  /** Whether to try again after a failed write: yes when the descriptor was full, no when the reader is gone. */
+  const retry = (err: unknown): boolean => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN') {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      return true;
+    }
+    if (code === 'EPIPE') {
+      closed = true;
+      return false;
+    }
+    throw err;
+  };
+  return (text) => {
+    if (closed || text.length === 0) return;
+    // The string is written as it is (Node encodes it on the way, without a Buffer to build: list writes
+    // 10 MB at 10,000 functions); only what a short write left over goes through a Buffer.
+    let written: number;
+    try {
+      written = fs.writeSync(fd, text);
+    } catch (err) {
+      if (!retry(err)) return;
+      written = 0;
+    }
+    if (written === Buffer.byteLength(text)) return;
+    writeAll(Buffer.from(text, 'utf8'), written);
   };
 }

@@ -1,7 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isTerminal } from '../../src/render/terminal.js';
+import { fdWriter, isTerminal } from '../../src/render/terminal.js';
+import os from 'node:os';
+import path from 'node:path';
 import { json, runBin, startBin } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
@@ -60,6 +62,31 @@ describe('colour', () => {
       for (const fd of fds) expect(isTerminal(fd)).toBe(false);
     } finally {
       for (const fd of fds) fs.closeSync(fd);
+    }
+  });
+});
+
+describe('writing to a descriptor that fills up', () => {
+  it('a non-blocking pipe gets every byte, in order, through short writes that split characters', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-fifo-'));
+    try {
+      const fifo = path.join(dir, 'fifo');
+      const out = path.join(dir, 'out');
+      expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+      const cat = spawn('sh', ['-c', `cat '${fifo}' > '${out}'`], { stdio: 'ignore' });
+      const done = new Promise((resolve) => cat.on('exit', resolve));
+      // O_RDWR: the open does not wait for the reader. The 64 KiB pipe fills at once: writes come back
+      // short (mid-character, as often as not) or fail with EAGAIN until cat has read.
+      const fd = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+      const write = fdWriter(fd);
+      const text = 'Hilscher Gesellschaft für Systemautomation mbH · R9 290X IceQ X² Turbo\n'.repeat(20000);
+      write(text);
+      write('end\n');
+      fs.closeSync(fd);
+      await done;
+      expect(fs.readFileSync(out, 'utf8') === `${text}end\n`).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
