@@ -47,6 +47,25 @@ function time(cmd, argv, opts = {}) {
   return samples[Math.floor(samples.length / 2)];
 }
 
+/**
+ * Times several quick commands in rounds, each command once per round, and returns each one's median:
+ * the commands compared in a target (group-info and node -e 0, list and lspci) see the same moments of the
+ * machine, instead of one measured while the machine is busier than when the other was.
+ */
+function timeInterleaved(commands) {
+  const samples = Object.fromEntries(Object.keys(commands).map((k) => [k, []]));
+  for (let i = 0; i < RUNS + 1; i++) {
+    for (const [key, [cmd, argv, opts]] of Object.entries(commands)) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(cmd, argv, { env, maxBuffer: 1 << 30, ...opts });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed (${r.status}): ${String(r.stderr).slice(0, 400)}`);
+      if (i > 0) samples[key].push(ms); // the first round warms the page cache
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.sort((a, b) => a - b)[Math.floor(v.length / 2)]]));
+}
+
 /** Peak resident memory of a vfioctl command, from inside its own process (maxRSS at exit). */
 function peakMemoryMb(argv) {
   const out = path.join(work, 'maxrss');
@@ -80,12 +99,18 @@ for (const size of SIZES) {
   fs.writeFileSync(xml, `<domain type='kvm'>\n  <name>bench</name>\n  <devices>\n${[gen.gpu, gen.audio, gen.vf, gen.nvme].map(hostdev).join('\n')}\n  </devices>\n</domain>\n`);
   const vf = (argv) => [BIN, ...argv, '--root', root];
   const r = { size };
-  r.nodeFloor = time(process.execPath, ['-e', '0']);
-  r.list = time(process.execPath, vf(['list', '--json']));
-  r.groupInfo = time(process.execPath, vf(['group-info', gen.gpu]));
-  r.check = time(process.execPath, vf(['check', xml]));
-  r.dryRun = time(process.execPath, vf(['detach', xml, '--dry-run']));
-  r.lspci = have('lspci') ? time('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
+  Object.assign(
+    r,
+    timeInterleaved({
+      nodeFloor: [process.execPath, ['-e', '0']],
+      list: [process.execPath, vf(['list', '--json'])],
+      groupInfo: [process.execPath, vf(['group-info', gen.gpu])],
+      check: [process.execPath, vf(['check', xml])],
+      dryRun: [process.execPath, vf(['detach', xml, '--dry-run'])],
+      ...(have('lspci') ? { lspci: ['lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }] } : {}),
+    }),
+  );
+  r.lspci ??= null;
   r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
   r.driverctl = null;
   if (!have('driverctl')) notes.add('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
@@ -101,7 +126,7 @@ const ratio = (a, b) => (a === null || b === null ? '–' : `${(a / b).toFixed(2
 const lines = [
   '# vfioctl benchmark',
   '',
-  `Run: \`npm run bench\` on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} runs after one warm-up, wall clock of the whole process.`,
+  `Run: \`npm run bench\` on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} runs after one warm-up, wall clock of the whole process. The quick commands run in rounds (each once per round), so those a target compares see the same moments of the machine.`,
   'Hosts are generated SR-IOV servers (test/helpers/large-host.ts) materialized with `vfioctl mock create`.',
   '',
   '| functions | node -e 0 | list --json | group-info | check (4 hostdevs) | detach --dry-run | lspci -nnk | shell loop | driverctl list-devices | list peak RSS |',
