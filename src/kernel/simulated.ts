@@ -6,6 +6,7 @@ import { idMatches, type IdMatch } from '../mock/description.js';
 import { SysfsWriteError, type Kernel } from './kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
+import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 
 /**
  * The mock kernel of a materialized simulated host. It reacts to each whitelisted sysfs write the way
@@ -123,9 +124,9 @@ export class SimulatedKernel implements Kernel {
   private unbind(drv: SimDriver, value: string): void {
     const dev = this.deviceFromValue(value);
     if (!dev || dev.driver !== drv.name) throw errno('ENODEV');
-    unlinkDriver(this.root, dev.dir, dev.address);
+    this.release(dev);
     const reclaim = this.takeFault((f) => f.kind === 'reclaim' && f.address === dev.address);
-    if (reclaim?.kind === 'reclaim' && this.loadedDriver(reclaim.driver)) linkDriver(this.root, dev.dir, dev.address, reclaim.driver);
+    if (reclaim?.kind === 'reclaim' && this.loadedDriver(reclaim.driver)) this.attach(dev, reclaim.driver);
   }
 
   /** bind_store(): the match is checked first (ENODEV), then busy (EBUSY; ENODEV on kernels <= 5.12), then the probe. */
@@ -135,7 +136,7 @@ export class SimulatedKernel implements Kernel {
     if (dev.driver !== null) throw errno(this.busyIsEbusy() ? 'EBUSY' : 'ENODEV');
     const refused = this.probeRefusal(drv, dev);
     if (refused) throw errno(refused);
-    linkDriver(this.root, dev.dir, dev.address, drv.name);
+    this.attach(dev, drv.name);
   }
 
   /** drivers_probe_store(): unknown device ENODEV; a bound device is left alone; probe failures are not reported. */
@@ -193,7 +194,7 @@ export class SimulatedKernel implements Kernel {
     for (const drv of this.state.drivers) {
       if (drv.state !== 'loaded' || !this.matches(drv, dev)) continue;
       if (this.probeRefusal(drv, dev)) continue; // really_probe() ignores the error: the next driver may try
-      linkDriver(this.root, dev.dir, dev.address, drv.name);
+      this.attach(dev, drv.name);
       return;
     }
   }
@@ -203,8 +204,20 @@ export class SimulatedKernel implements Kernel {
     for (const address of fs.readdirSync(path.join(this.root, 'sys', 'bus', 'pci', 'devices')).sort()) {
       const dev = this.readDevice(address);
       if (!dev || dev.driver !== null || !this.matches(drv, dev)) continue;
-      if (!this.probeRefusal(drv, dev)) linkDriver(this.root, dev.dir, dev.address, drv.name);
+      if (!this.probeRefusal(drv, dev)) this.attach(dev, drv.name);
     }
+  }
+
+  /** A successful probe: the driver link, and what the driver creates (see class-devices.ts). */
+  private attach(dev: SimDevice, driver: string): void {
+    linkDriver(this.root, dev.dir, dev.address, driver);
+    restoreClassDevices(this.root, dev.dir, dev.address, driver);
+  }
+
+  /** device_release_driver(): the driver's remove() takes its class devices (interfaces, disks) with it. */
+  private release(dev: SimDevice): void {
+    if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
+    unlinkDriver(this.root, dev.dir, dev.address);
   }
 
   /** pci_match_device(): an override naming another driver stops the match; a matching override always matches. */

@@ -186,6 +186,16 @@ describe('the host survives', () => {
       expect(drivers(h.root)[dev.address]).toBe('vfio-pci');
     }
   });
+
+  it("a NIC taken with --force has no interface on vfio-pci; reattached, its interface is back, down, and the host no longer needs it", () => {
+    const h = host('workstation');
+    const xml = tempFile('x.xml', domainXml('x', [{ address: '0000:00:1f.6', group: 'auto' }]));
+    expect(runBin(['detach', xml, '--force', '--root', h.root]).code).toBe(0);
+    const nic = () => groupOf(h.root, '00:1f.6').devices.find((d: any) => d.address === '0000:00:1f.6');
+    expect(nic()).toMatchObject({ driver: 'vfio-pci', net: [], hostNeeds: [] });
+    expect(runBin(['reattach', xml, '--root', h.root]).code).toBe(0);
+    expect(nic()).toMatchObject({ driver: 'e1000e', net: [{ name: 'eno1', operstate: 'down', up: false, defaultRoute: false }], hostNeeds: [] });
+  });
 });
 
 describe('hosts that cannot', () => {

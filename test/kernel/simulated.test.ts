@@ -5,7 +5,8 @@ import { HostReader } from '../../src/host/reader.js';
 import { SysfsWriteError } from '../../src/kernel/kernel.js';
 import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
 import { SimulatedKernel } from '../../src/kernel/simulated.js';
-import { parseAddress } from '../../src/pci/address.js';
+import { VFIO_PCI as VFIO } from '../../src/host/layout.js';
+import { formatAddress, parseAddress } from '../../src/pci/address.js';
 import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 
@@ -83,6 +84,51 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
     const vfConfig = fs.readFileSync(path.join(sriov.root, 'sys/bus/pci/devices/0000:3b:02.0/config'));
     expect([vfConfig.readUInt16LE(0), vfConfig.readUInt16LE(2)]).toEqual([0xffff, 0xffff]);
     expect(new HostReader(sriov.root).device(parseAddress('0000:3b:02.0'))).toMatchObject({ vendor: '8086', device: '154c', headerType: 0 });
+  });
+
+  it("a NIC's interface and routes leave with its driver and come back, down and unrouted, when the same driver binds again", () => {
+    const h = makeSimulatedHost('workstation');
+    hosts.push(h);
+    const kernel = new SimulatedKernel(h.root);
+    kernel.loadModule(VFIO);
+    const NIC_WS = '0000:00:1f.6';
+    const interfaces = () => new HostReader(h.root).device(parseAddress(NIC_WS)).netInterfaces;
+    const routeIfaces = () => fs.readFileSync(path.join(h.root, 'proc/net/route'), 'utf8').split('\n').slice(1).filter(Boolean).map((l) => l.split('\t')[0]);
+    expect(interfaces()).toEqual(['eno1']);
+    expect(routeIfaces()).toContain('eno1');
+
+    kernel.write({ hostPath: override(NIC_WS), value: 'vfio-pci' });
+    kernel.write({ hostPath: ctl('e1000e', 'unbind'), value: NIC_WS });
+    expect(interfaces()).toEqual([]);
+    expect(fs.existsSync(path.join(h.root, 'sys/class/net/eno1'))).toBe(false);
+    expect(routeIfaces()).not.toContain('eno1');
+    kernel.write({ hostPath: PROBE, value: NIC_WS }); // vfio-pci creates no interface
+    expect(driverOf(h.root, NIC_WS)).toBe('vfio-pci');
+    expect(interfaces()).toEqual([]);
+
+    kernel.write({ hostPath: override(NIC_WS), value: '\n' });
+    kernel.write({ hostPath: ctl('vfio-pci', 'unbind'), value: NIC_WS });
+    kernel.write({ hostPath: PROBE, value: NIC_WS });
+    expect(driverOf(h.root, NIC_WS)).toBe('e1000e');
+    expect(interfaces()).toEqual(['eno1']);
+    expect(fs.readFileSync(path.join(h.root, 'sys/class/net/eno1/operstate'), 'utf8')).toBe('down\n');
+    expect(routeIfaces()).not.toContain('eno1');
+  });
+
+  it("a storage controller's disks leave with its driver (sys/class/block), and come back with it", () => {
+    const h = makeSimulatedHost('workstation');
+    hosts.push(h);
+    const kernel = new SimulatedKernel(h.root);
+    const disks = () => fs.readdirSync(path.join(h.root, 'sys/class/block')).sort();
+    const before = disks();
+    expect(before).toContain('sda1');
+    const sata = new HostReader(h.root).listAddresses().map(formatAddress).find((a) => fs.realpathSync(path.join(h.root, 'sys/class/block/sda')).includes(`/${a}/`))!;
+    const driver = driverOf(h.root, sata)!;
+    kernel.write({ hostPath: ctl(driver, 'unbind'), value: sata });
+    expect(disks().filter((d) => d.startsWith('sd'))).toEqual([]);
+    kernel.write({ hostPath: PROBE, value: sata });
+    expect(driverOf(h.root, sata)).toBe(driver);
+    expect(disks()).toEqual(before);
   });
 
   it('kernels up to 5.12 answered ENODEV where 6.1 answers EBUSY', () => {

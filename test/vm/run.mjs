@@ -6,7 +6,7 @@
 //   3. boot the guest with the host's / read-only over 9p and a writable results share; the guest runs
 //      test/vm/guest/main.sh → cases.mjs on its real /sys and prints one VMCASE line per case;
 //   4. on the host, run the same write sequences on the simulated kernel loaded with the guest's snapshot and
-//      compare every step (result and drivers);
+//      compare every step (result, drivers, and how many interfaces each function has);
 //   5. keep the guest's snapshot as the bundled host mock-sysfs/hosts/qemu-q35-iommu.json.
 // A guest that hangs is killed after GUEST_TIMEOUT_S and fails the run; a machine that cannot boot a guest fails
 // the run loudly. Never passes silently.
@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { resolveStep, SEQUENCES } from './sequences.mjs';
+import { interfaceCounts, resolveStep, SEQUENCES } from './sequences.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -139,17 +139,19 @@ if (fs.existsSync(realFile) && fs.existsSync(snapFile)) {
   const roles = JSON.parse(fs.readFileSync(path.join(OUT, 'roles.json'), 'utf8'));
   const snapshot = JSON.parse(fs.readFileSync(snapFile, 'utf8'));
   const sequences = SEQUENCES.map((s) => ({ name: s.name, steps: s.steps.map((st) => resolveStep(st, roles)) }));
-  const sim = simulate(snapshot, sequences, path.join(WORK, 'simulated-host'));
+  const sim = simulate(snapshot, sequences, path.join(WORK, 'simulated-host'), (dir) => interfaceCounts(fs, dir));
   if (JSON.stringify(sim.initial) !== JSON.stringify(real.initial)) differences.push(`initial drivers differ:\n    real ${JSON.stringify(real.initial)}\n    sim  ${JSON.stringify(sim.initial)}`);
+  if (JSON.stringify(sim.initialObserved) !== JSON.stringify(real.initialInterfaces)) differences.push(`initial interfaces differ:\n    real ${JSON.stringify(real.initialInterfaces)}\n    sim  ${JSON.stringify(sim.initialObserved)}`);
   real.sequences.forEach((seq, i) => {
     seq.steps.forEach((step, j) => {
       const s = sim.sequences[i].steps[j];
       compared += 1;
-      const same = s.result === step.result && JSON.stringify(s.drivers) === JSON.stringify(step.drivers);
+      const same = s.result === step.result && JSON.stringify(s.drivers) === JSON.stringify(step.drivers) && JSON.stringify(s.observed) === JSON.stringify(step.interfaces);
       if (same) agree += 1;
       else {
         const changed = Object.keys(step.drivers).filter((a) => step.drivers[a] !== s.drivers[a]).map((a) => `${a}: real ${step.drivers[a]}, simulated ${s.drivers[a]}`);
-        differences.push(`${seq.name}, step ${j + 1}: ${step.path} <- ${JSON.stringify(step.value.length > 40 ? `${step.value.slice(0, 20)}…(${step.value.length} bytes)` : step.value)}: real ${step.result}, simulated ${s.result}${changed.length ? `; drivers ${changed.join('; ')}` : ''}`);
+        const nets = Object.keys(step.interfaces).filter((a) => step.interfaces[a] !== s.observed[a]).map((a) => `${a}: real ${step.interfaces[a]}, simulated ${s.observed[a]}`);
+        differences.push(`${seq.name}, step ${j + 1}: ${step.path} <- ${JSON.stringify(step.value.length > 40 ? `${step.value.slice(0, 20)}…(${step.value.length} bytes)` : step.value)}: real ${step.result}, simulated ${s.result}${changed.length ? `; drivers ${changed.join('; ')}` : ''}${nets.length ? `; interfaces ${nets.join('; ')}` : ''}`);
       }
     });
   });

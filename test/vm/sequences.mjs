@@ -123,3 +123,28 @@ export function resolveStep([path, value], roles) {
   const sub = (s) => s.replace(/\{([A-Z0-9]+)\}/g, (_, r) => roles[r] ?? `{${r}}`);
   return { path: sub(path), value: sub(value) };
 }
+
+/**
+ * How many network interfaces each PCI function has (DEV/net/IF, or DEV/virtioN/net/IF), read from a tree
+ * the same way on both sides: a driver's remove() takes them, its probe() brings them back. Counted, not
+ * named: the guest has no udev, so a re-registered interface takes the lowest free ethN there.
+ */
+export function interfaceCounts(fs, devicesDir) {
+  const count = (dir) => {
+    try {
+      return fs.readdirSync(dir).length;
+    } catch {
+      return 0;
+    }
+  };
+  return Object.fromEntries(
+    fs
+      .readdirSync(devicesDir)
+      .sort()
+      .map((a) => {
+        const dir = `${devicesDir}/${a}`;
+        const virtio = fs.readdirSync(dir).filter((e) => /^virtio[0-9]+$/.test(e));
+        return [a, count(`${dir}/net`) + virtio.reduce((n, v) => n + count(`${dir}/${v}/net`), 0)];
+      }),
+  );
+}

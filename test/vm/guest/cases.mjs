@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveRoles, resolveStep, SEQUENCES } from '../sequences.mjs';
+import { interfaceCounts, resolveRoles, resolveStep, SEQUENCES } from '../sequences.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = path.resolve(HERE, '../../../bin/vfioctl');
@@ -90,6 +90,7 @@ kase('snapshot of the guest (before any change)', () => {
 
 kase('differential sequences on the real kernel', () => {
   const initial = drivers();
+  const initialInterfaces = interfaceCounts(fs, DEVICES);
   const real = SEQUENCES.map((seq) => ({
     name: seq.name,
     steps: seq.steps.map((step) => {
@@ -100,10 +101,10 @@ kase('differential sequences on the real kernel', () => {
       } catch (err) {
         result = err.code ?? String(err);
       }
-      return { path: p, value, result, drivers: drivers() };
+      return { path: p, value, result, drivers: drivers(), interfaces: interfaceCounts(fs, DEVICES) };
     }),
   }));
-  fs.writeFileSync(path.join(OUT, 'real.json'), JSON.stringify({ initial, sequences: real }));
+  fs.writeFileSync(path.join(OUT, 'real.json'), JSON.stringify({ initial, initialInterfaces, sequences: real }));
   expectEq('drivers after all sequences', drivers(), initial);
 });
 

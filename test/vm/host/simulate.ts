@@ -14,9 +14,16 @@ export interface StepResult {
   value: string;
   result: string;
   drivers: Record<string, string | null>;
+  /** What `observe` saw in sys/bus/pci/devices after the step (run.mjs: the interfaces of each function). */
+  observed: unknown;
 }
 
-export function simulate(description: unknown, sequences: { name: string; steps: { path: string; value: string }[] }[], dir: string): { initial: Record<string, string | null>; sequences: { name: string; steps: StepResult[] }[] } {
+export function simulate(
+  description: unknown,
+  sequences: { name: string; steps: { path: string; value: string }[] }[],
+  dir: string,
+  observe: (devicesDir: string) => unknown,
+): { initial: Record<string, string | null>; initialObserved: unknown; sequences: { name: string; steps: StepResult[] }[] } {
   materializeHost(validateDescription(description, 'the guest snapshot'), dir);
   const kernel = new SimulatedKernel(dir);
   const devices = path.join(dir, 'sys/bus/pci/devices');
@@ -36,6 +43,7 @@ export function simulate(description: unknown, sequences: { name: string; steps:
   const initial = drivers();
   return {
     initial,
+    initialObserved: observe(devices),
     sequences: sequences.map((seq) => ({
       name: seq.name,
       steps: seq.steps.map((s) => {
@@ -46,7 +54,7 @@ export function simulate(description: unknown, sequences: { name: string; steps:
           if (!(err instanceof SysfsWriteError)) throw err;
           result = err.errno;
         }
-        return { ...s, result, drivers: drivers() };
+        return { ...s, result, drivers: drivers(), observed: observe(devices) };
       }),
     })),
   };
