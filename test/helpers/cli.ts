@@ -41,11 +41,21 @@ export function startBin(args: string[], opts: { closeStdout?: boolean } = {}): 
   });
 }
 
+/**
+ * Lets the test worker's event loop turn. A campaign is one long chain of synchronous commands; vitest's
+ * worker answers its runner's messages only when the loop turns, and fails the run ("Timeout calling
+ * onTaskUpdate") when a test holds the loop for 60 s, as the fault campaign does on a slow machine.
+ */
+export function yieldToRunner(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Runs the CLI in-process through run(): the same code path as bin/, without a process. */
 export async function runCli(args: string[]): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const code = await run(args, { stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), color: false });
+  await yieldToRunner();
   return { code, stdout, stderr };
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { injectFault } from '../../src/kernel/sim-state.js';
-import { json, runBin } from '../helpers/cli.js';
+import { json, runBin, yieldToRunner } from '../helpers/cli.js';
 import { makeSimulatedHost } from '../helpers/sim-host.js';
 import { tempFile } from '../helpers/xml.js';
 import { drivers, journal, report, Tally, targetGroup } from './campaign.js';
@@ -42,6 +42,7 @@ describe.each(['workstation', 'pci-bridge'])('crash after each write of a detach
       } finally {
         h.cleanup();
       }
+      await yieldToRunner(); // the loop of synchronous runs must not hold the worker's event loop (helpers/cli.ts)
     }
     expect(tally.failures).toEqual([]);
   });
