@@ -21,6 +21,8 @@ export interface DeviceLocation {
   physfn: PciAddress | null;
   /** A PF's VFs, when a scan of every function found them by their physfn links; else read from its virtfnN links. */
   virtfns?: PciAddress[];
+  /** The first 0x30 bytes of config space, when a scan read them already (null: it has none); undefined: not read. */
+  config?: Buffer | null;
 }
 
 /** What readIds finds: the IDs, and the bound driver when uevent named it (undefined: read the driver link). */
@@ -45,6 +47,8 @@ export class FunctionScan {
     private readonly dirs: (string | undefined)[],
     private readonly groupOf: Int32Array,
     private readonly physfnOf: Int32Array,
+    /** Config space of the functions that are not VFs, read while walking the device tree. */
+    private readonly configs: (Buffer | null | undefined)[],
   ) {
     this.order = [];
     for (let i = 0; i < addresses.length; i++) {
@@ -80,6 +84,7 @@ export class FunctionScan {
       group: this.groupOf[i]!,
       physfn: pf >= 0 ? this.addresses[pf]! : null,
       virtfns: (this.vfsOf.get(i) ?? []).map((v) => this.addresses[v]!),
+      config: this.configs[i],
     };
   }
 }
@@ -155,6 +160,15 @@ export class HostReader {
    * about as many listings as functions (a host with 10,000 VFs has about as many groups); instead each
    * function's iommu_group link is read, and the functions are grouped by it. The kernel makes the link
    * and the group's devices/ entry together (iommu_group_add_device), so both give the same groups.
+   *
+   * Where each function is comes from a walk of the device tree instead of its link in sys/bus/pci/devices
+   * (one read link fewer per function, of the five list makes): from each PCI root in sys/devices, the
+   * directories of the functions on its bus, and from each bridge (header type 1 or 2 in config space,
+   * which the kernel reads to decide that a function has a bus behind it: pci_scan_bridge), the functions
+   * behind it. A VF's directory sits beside its PF's (the kernel gives it the PF's parent: pci_iov_add_virtfn).
+   * The walk lists only real directories (no symlink is followed), so everything it finds is inside
+   * sys/devices. A function it does not reach (a PCI root elsewhere: Hyper-V's VMBus, a VMD domain) is
+   * located by its bus link, checked as a lookup checks it.
    */
   scan(): FunctionScan {
     // The entries of sys/bus/pci/devices are the kernel's names of the functions: used as they are, not
@@ -173,19 +187,37 @@ export class HostReader {
     const dirs: (string | undefined)[] = new Array<string | undefined>(n);
     const groups = new Int32Array(n).fill(-1);
     const physfns = new Int32Array(n).fill(-1);
+    const configs: (Buffer | null | undefined)[] = new Array<Buffer | null | undefined>(n);
     const index = new Map<string, number>();
     for (let i = 0; i < n; i++) index.set(names[i]!, i);
-    for (let i = 0; i < n; i++) {
-      const name = names[i]!;
-      const dir = this.deviceDir(name);
-      if (dir === undefined) continue; // gone meanwhile
+    const locateAt = (i: number, dir: string): void => {
       dirs[i] = dir;
-      const group = this.groupOf(dir, name);
+      const group = this.groupOf(dir, names[i]!);
       if (group !== null) groups[i] = group;
       const pf = this.physfnName(dir);
       if (pf !== null) physfns[i] = index.get(pf) ?? -1;
+      // Config space tells a bridge; readAt needs it anyway (header type). A VF's is of no use (0xffff IDs).
+      else configs[i] = readBytes(`${dir}/config`, 0x30) ?? null;
+    };
+    const parents = pciRoots(this.sysDevices);
+    for (let p = 0; p < parents.length; p++) {
+      const parent = parents[p]!;
+      for (const entry of directoryEntries(parent)) {
+        const i = index.get(entry.name);
+        if (i === undefined || dirs[i] !== undefined || !entry.isDirectory()) continue;
+        const dir = `${parent}/${entry.name}`;
+        locateAt(i, dir);
+        const config = configs[i];
+        const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : null;
+        if (headerType === 1 || headerType === 2) parents.push(dir);
+      }
     }
-    return new FunctionScan(addresses, names, dirs, groups, physfns);
+    for (let i = 0; i < n; i++) {
+      if (dirs[i] !== undefined) continue;
+      const dir = this.deviceDir(names[i]!);
+      if (dir !== undefined) locateAt(i, dir); // else gone meanwhile
+    }
+    return new FunctionScan(addresses, names, dirs, groups, physfns, configs);
   }
 
   /** IOMMU group numbers in numeric order; empty when the IOMMU is off. */
@@ -287,7 +319,7 @@ export class HostReader {
     const { addr, name, dir, group: iommuGroup, physfn } = loc;
     // Plain concatenation, not path.join: `dir` is already normalized and the file names are ours.
     // The object is built field by field, without spreads: this runs for each of 10,000 functions in `list`.
-    const ids = this.readIds(dir, name, physfn !== null);
+    const ids = this.readIds(dir, name, physfn !== null, loc.config);
     const overrideText = readOptional(`${dir}/driver_override`)?.trim();
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
@@ -365,13 +397,13 @@ export class HostReader {
    *   them, else from the vendor, device, subsystem_vendor and subsystem_device files; the class from its
    *   file, which has the kernel's quirks applied.
    */
-  private readIds(dir: string, name: string, isVf: boolean): ReadIds {
+  private readIds(dir: string, name: string, isVf: boolean, configRead: Buffer | null | undefined): ReadIds {
     const uevent = readOptional(`${dir}/uevent`);
     const u = uevent === undefined ? undefined : parsePciUevent(uevent);
     if (u !== undefined && isVf) {
       return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType: 0, driver: u.driver };
     }
-    const config = readBytes(`${dir}/config`, 0x30);
+    const config = configRead === undefined ? readBytes(`${dir}/config`, 0x30) : (configRead ?? undefined);
     const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : isVf ? 0 : null;
     if (u !== undefined) {
       return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType, driver: u.driver };
@@ -521,6 +553,23 @@ function subdirectories(dir: string): Set<string> {
     // Unlistable: every device below is checked with a stat instead, which names any problem.
   }
   return out;
+}
+
+/** The PCI roots (host bridges) in sys/devices: pciDDDD:BB directories. */
+function pciRoots(sysDevices: string): string[] {
+  const out: string[] = [];
+  for (const e of directoryEntries(sysDevices)) if (e.isDirectory() && /^pci[0-9a-f]{4,8}:[0-9a-f]{2}$/.test(e.name)) out.push(`${sysDevices}/${e.name}`);
+  return out.sort();
+}
+
+/** A directory's entries with their types (d_type, or lstat where the filesystem gives none: no link is followed); none when it cannot be listed. */
+function directoryEntries(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    // Unlistable: the functions below it are located through their bus links, which names any problem.
+    return [];
+  }
 }
 
 function isDirectory(p: string): boolean {

@@ -50,6 +50,55 @@ describe("list's scan of every function reads what a lookup of each group reads"
     expect(byLookup(h.root)).toEqual(before);
   });
 
+  /**
+   * Moves a directory of the tree elsewhere and re-points every symlink of the tree that led into it (or
+   * out of it) so that each still reaches what it reached: the kernel's links are relative, as the mock's are.
+   */
+  function moveDir(root: string, from: string, to: string): void {
+    const src = path.join(root, from);
+    const dst = path.join(root, to);
+    const moved = (p: string): string => (p === src || p.startsWith(`${src}/`) ? dst + p.slice(src.length) : p);
+    const links: { at: string; target: string }[] = [];
+    const walk = (dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isSymbolicLink()) links.push({ at: p, target: path.resolve(dir, fs.readlinkSync(p)) });
+        else if (e.isDirectory()) walk(p);
+      }
+    };
+    walk(path.join(root, 'sys'));
+    fs.mkdirSync(path.dirname(dst), { recursive: true });
+    fs.renameSync(src, dst);
+    for (const l of links) {
+      const at = moved(l.at);
+      fs.rmSync(at);
+      fs.symlinkSync(path.relative(path.dirname(at), moved(l.target)), at);
+    }
+  }
+
+  it("functions the device-tree walk does not reach (a PCI root outside sys/devices/pciDDDD:BB, as under Hyper-V's VMBus) are located by their bus links, and read the same", () => {
+    const h = makeSimulatedHost('sriov-server');
+    hosts.push(h);
+    const before = byScan(h.root);
+    expect(before.size).toBeGreaterThan(3);
+    moveDir(h.root, 'sys/devices/pci0000:3a', 'sys/devices/LNXSYSTM:00/VMBUS:00/f8b3781b-1e82-4818-a1c3-63d806ec15bb/pci0000:3a');
+    expect(fs.existsSync(path.join(h.root, 'sys/devices/pci0000:3a'))).toBe(false);
+    expect(fs.realpathSync(path.join(h.root, 'sys/bus/pci/devices/0000:3b:00.0'))).toContain('/VMBUS:00/');
+    expect(byScan(h.root)).toEqual(before);
+    expect(byLookup(h.root)).toEqual(before);
+  });
+
+  it('the functions behind a bridge whose config space does not say it is one (header type unreadable) are located by their bus links', () => {
+    const h = makeSimulatedHost('pci-bridge');
+    hosts.push(h);
+    const bridges = loadHostDescription('pci-bridge').devices.filter((d) => d.headerType === 1 && loadHostDescription('pci-bridge').devices.some((c) => c.parent === d.address));
+    expect(bridges.length).toBeGreaterThan(0);
+    for (const b of bridges) fs.writeFileSync(path.join(h.root, 'sys/bus/pci/devices', b.address, 'config'), '');
+    const scanned = byScan(h.root);
+    expect([...scanned.values()].flat().length).toBe(loadHostDescription('pci-bridge').devices.filter((d) => d.iommuGroup !== null).length);
+    expect(scanned).toEqual(byLookup(h.root));
+  });
+
   it('list (through bin/) prints every group of the host once, in numeric order, and the VFs of each PF', () => {
     const h = makeSimulatedHost('sriov-server');
     hosts.push(h);
