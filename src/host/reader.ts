@@ -544,14 +544,13 @@ function driverNameOrFail(text: string, dev: string, what: string): DriverName {
   return text as DriverName;
 }
 
-/** The names of the real directories (not links) in a directory; empty when it cannot be listed. */
+/**
+ * The names of the real directories (not links) in a directory; empty when it cannot be listed (every
+ * device below is then checked with a stat instead, which names any problem).
+ */
 function subdirectories(dir: string): Set<string> {
   const out = new Set<string>();
-  try {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.add(e.name);
-  } catch {
-    // Unlistable: every device below is checked with a stat instead, which names any problem.
-  }
+  for (const e of directoryEntries(dir)) if (e.isDirectory()) out.add(e.name);
   return out;
 }
 
@@ -562,12 +561,14 @@ function pciRoots(sysDevices: string): string[] {
   return out.sort();
 }
 
-/** A directory's entries with their types (d_type, or lstat where the filesystem gives none: no link is followed); none when it cannot be listed. */
+/**
+ * A directory's entries with their types (d_type, or lstat where the filesystem gives none: no link is
+ * followed); none when it cannot be listed: what is below it is then found another way, which names any problem.
+ */
 function directoryEntries(dir: string): fs.Dirent[] {
   try {
     return fs.readdirSync(dir, { withFileTypes: true });
   } catch {
-    // Unlistable: the functions below it are located through their bus links, which names any problem.
     return [];
   }
 }
