@@ -29,4 +29,3 @@ export async function countFsCalls(args: string[]): Promise<Counted> {
   }
   return { calls: paths.length, paths };
 }
-
