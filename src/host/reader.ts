@@ -207,8 +207,7 @@ export class HostReader {
         if (i === undefined || dirs[i] !== undefined || !entry.isDirectory()) continue;
         const dir = `${parent}/${entry.name}`;
         locateAt(i, dir);
-        const config = configs[i];
-        const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : null;
+        const headerType = headerTypeOf(configs[i] ?? undefined);
         if (headerType === 1 || headerType === 2) parents.push(dir);
       }
     }
@@ -404,7 +403,7 @@ export class HostReader {
       return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType: 0, driver: u.driver };
     }
     const config = configRead === undefined ? readBytes(`${dir}/config`, 0x30) : (configRead ?? undefined);
-    const headerType = config && config.length > 0x0e ? config[0x0e]! & 0x7f : isVf ? 0 : null;
+    const headerType = headerTypeOf(config) ?? (isVf ? 0 : null);
     if (u !== undefined) {
       return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType, driver: u.driver };
     }
@@ -552,6 +551,11 @@ function subdirectories(dir: string): Set<string> {
   const out = new Set<string>();
   for (const e of directoryEntries(dir)) if (e.isDirectory()) out.add(e.name);
   return out;
+}
+
+/** Config space's header type (offset 0x0e) without the multifunction bit; null when config is too short or missing. */
+function headerTypeOf(config: Buffer | undefined): number | null {
+  return config !== undefined && config.length > 0x0e ? config[0x0e]! & 0x7f : null;
 }
 
 /** The PCI roots (host bridges) in sys/devices: pciDDDD:BB directories. */

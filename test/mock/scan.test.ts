@@ -91,11 +91,12 @@ describe("list's scan of every function reads what a lookup of each group reads"
   it('the functions behind a bridge whose config space does not say it is one (header type unreadable) are located by their bus links', () => {
     const h = makeSimulatedHost('pci-bridge');
     hosts.push(h);
-    const bridges = loadHostDescription('pci-bridge').devices.filter((d) => d.headerType === 1 && loadHostDescription('pci-bridge').devices.some((c) => c.parent === d.address));
+    const { devices } = loadHostDescription('pci-bridge');
+    const bridges = devices.filter((d) => d.headerType === 1 && devices.some((c) => c.parent === d.address));
     expect(bridges.length).toBeGreaterThan(0);
     for (const b of bridges) fs.writeFileSync(path.join(h.root, 'sys/bus/pci/devices', b.address, 'config'), '');
     const scanned = byScan(h.root);
-    expect([...scanned.values()].flat().length).toBe(loadHostDescription('pci-bridge').devices.filter((d) => d.iommuGroup !== null).length);
+    expect([...scanned.values()].flat().length).toBe(devices.filter((d) => d.iommuGroup !== null).length);
     expect(scanned).toEqual(byLookup(h.root));
   });
 
