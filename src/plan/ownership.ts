@@ -47,6 +47,15 @@ export function holdings(reader: HostReader): Map<string, Owner> {
   return out;
 }
 
+const reported = new WeakMap<HostReader, Map<string, Owner>>();
+
+/** holdings(), read once per reader: `list` reports every group from one read of the journal. */
+export function reportHoldings(reader: HostReader): Map<string, Owner> {
+  let held = reported.get(reader);
+  if (!held) reported.set(reader, (held = holdings(reader)));
+  return held;
+}
+
 /** Who holds a group: the owner of the first member vfioctl holds for someone, or null. */
 export function groupHolder(members: readonly string[], held: ReadonlyMap<string, Owner>): Owner | null {
   for (const m of members) {
