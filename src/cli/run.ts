@@ -24,6 +24,12 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
   const color = opts.color ?? (!env.NO_COLOR && !argv.includes('--no-color') && isTerminal(1));
   const out = makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: color ? await colorPalette() : PLAIN });
   let code: number = ExitCode.ok;
+  // The installed hook runs `vfioctl hook run DRIVER "$@"` (src/libvirt/hook-script.ts): the arguments are
+  // libvirt's, whatever they look like (a domain may be named --root), so they do not go through commander.
+  if (argv[0] === 'hook' && argv[1] === 'run' && (argv[2] === 'qemu' || argv[2] === 'network')) {
+    const { hookRunCommand } = await import('./commands/hook.js');
+    return hookRunCommand(argv[2], argv.slice(3), { root: env.VFIOCTL_ROOT || '/', json: false }, env, out);
+  }
   const program = buildProgram(out, env, (c) => {
     code = c;
   });
