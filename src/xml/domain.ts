@@ -92,6 +92,8 @@ function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Eleme
     driverName: driver.name,
     groupMode: driver.groupMode,
     groupModeExplicit: driver.groupModeExplicit,
+    groupModeSource: driver.groupModeExplicit ? 'attribute' : 'default',
+    groupModeRef: driver.groupModeRef,
     target: { type: 'address', address: parsePciAddress(file, address) },
   };
 }
