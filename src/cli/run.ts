@@ -139,6 +139,15 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     });
 
   program
+    .command('metadata')
+    .argument('<file>', "libvirt domain or network XML ('-': standard input)")
+    .description("print the XML with its group='…' attributes moved into vfioctl's <metadata> element, which virsh define keeps")
+    .action(async (file: string) => {
+      const { metadataCommand } = await import('./commands/metadata.js');
+      setCode(metadataCommand(file, out));
+    });
+
+  program
     .command('snapshot')
     .description("describe this host's PCI/IOMMU topology as JSON (no writes; no MACs, serials or hostnames)")
     .option('-o, --output <file>', 'write to FILE instead of standard output')
