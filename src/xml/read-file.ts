@@ -80,13 +80,13 @@ function readAtMost(file: string, limit: number): Buffer {
  */
 function readStdin(): Buffer {
   if (tty.isatty(0)) {
-    throw new InputError(`${STDIN_NAME} is a terminal; with FILE '-' vfioctl reads the XML from a pipe or a redirection.`, 'virsh dumpxml VM | vfioctl check -');
+    throw new InputError(`${STDIN_NAME} is a terminal; with FILE '-' vfioctl reads the XML from a pipe or a redirection.`, 'Pipe it in: virsh dumpxml VM | vfioctl check -');
   }
   try {
     return readFd(0, MAX_XML_BYTES + 1);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'EBADF') throw new InputError(`Cannot read ${STDIN_NAME}: standard input is closed.`, 'virsh dumpxml VM | vfioctl check -');
+    if (code === 'EBADF') throw new InputError(`Cannot read ${STDIN_NAME}: standard input is closed.`, 'Pipe it in: virsh dumpxml VM | vfioctl check -');
     throw cannotRead(STDIN_NAME, err);
   }
 }
