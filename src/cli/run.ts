@@ -100,7 +100,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('check')
-    .argument('<file>', 'libvirt domain or network XML')
+    .argument('<file>', "libvirt domain or network XML ('-': standard input)")
     .description('say what a detach of the XML would do and everything that would stop it; writes nothing')
     .option('--json', 'machine-readable output')
     .action(async (file: string, _o, cmd: Command) => {
@@ -110,7 +110,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('detach')
-    .argument('<file>', 'libvirt domain or network XML')
+    .argument('<file>', "libvirt domain or network XML ('-': standard input)")
     .description("move the XML's PCI devices (whole groups with group='auto') to vfio-pci")
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--force', 'take devices the host needs (boot GPU, NIC with traffic, disk controller)')
@@ -125,7 +125,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('reattach')
-    .argument('[file]', 'libvirt domain or network XML')
+    .argument('[file]', "libvirt domain or network XML ('-': standard input)")
     .description('give devices back to their original host drivers')
     .option('--all', 'every device vfioctl moved on this host (completes an interrupted run)')
     .option('--dry-run', 'print the exact writes, perform none')
