@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Speed benchmark (issue 7): vfioctl against lspci, driverctl, a shell loop and `node -e 0`, on generated
-// simulated hosts of 100, 1,000 and 10,000 PCI functions. Medians of several runs; results in bench/results.md.
-// Usage: npm run bench [-- --runs N --sizes 100,1000,10000]
+// simulated hosts of 100, 1,000 and 10,000 PCI functions, and the time the libvirt hook adds to a VM start
+// (bench/hook.mjs). Medians of several runs; results in bench/results.md.
+// Usage: npm run bench [-- --runs N --sizes 100,1000,10000 --only hook]
+// --only hook: only the hook's part (under a minute), rewriting only its section of bench/results.md.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { HOOK_HEADING, hookSection, measureHook } from './hook.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(REPO, 'bin', 'vfioctl');
@@ -18,15 +21,14 @@ const opt = (name, dflt) => {
 };
 const RUNS = Number(opt('runs', '15')); // 7 left the ratio of group-info to node -e 0 at 1.16x in one run and 1.27x in the next on a busy VM
 const SIZES = opt('sizes', '100,1000,10000').split(',').map(Number);
+const ONLY = opt('only', null);
+if (ONLY !== null && ONLY !== 'hook') throw new Error(`--only ${ONLY}: the only part that runs alone is 'hook'`);
+const MACHINE = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 
 if (!fs.existsSync(path.join(REPO, 'dist', 'vfioctl.cjs'))) spawnSync(process.execPath, [path.join(REPO, 'scripts/build.mjs')], { stdio: 'inherit' });
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-bench-'));
 process.on('exit', () => fs.rmSync(work, { recursive: true, force: true }));
-
-// The host generator is TypeScript shared with the tests: bundle it for plain Node.
-await build({ entryPoints: [path.join(REPO, 'test/helpers/large-host.ts')], bundle: true, platform: 'node', format: 'esm', outfile: path.join(work, 'large-host.mjs'), logLevel: 'error' });
-const { largeHost } = await import(pathToFileURL(path.join(work, 'large-host.mjs')).href);
 
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const env = { ...process.env, NO_COLOR: '1' };
@@ -90,89 +92,116 @@ function peakMemoryMb(argv) {
   return Number(fs.readFileSync(out, 'utf8')) / 1024;
 }
 
-const rows = [];
-const notes = new Set();
-for (const size of SIZES) {
-  const gen = largeHost(size);
-  const descFile = path.join(work, `host-${size}.json`);
-  fs.writeFileSync(descFile, JSON.stringify(gen.desc));
-  const root = path.join(work, `host-${size}`);
-  const t0 = Date.now();
-  const made = spawnSync(process.execPath, [BIN, 'mock', 'create', descFile, root], { env });
-  if (made.status !== 0) throw new Error(`mock create failed: ${made.stderr}`);
-  process.stderr.write(`host of ${size} functions created in ${Date.now() - t0} ms\n`);
-  // The new tree's 200,000 files are still being written back to disk: flush them first, or the kernel's
-  // writeback competes with the runs (group-info at 10,000 measured ~10 ms slower than in a quiet moment).
-  spawnSync('sync');
-  const xml = path.join(work, `vm-${size}.xml`);
-  const hostdev = (a) => {
-    const [d, b, sf] = a.split(':');
-    const [s, f] = sf.split('.');
-    return `    <hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio' group='auto'/><source><address domain='0x${d}' bus='0x${b}' slot='0x${s}' function='0x${f}'/></source></hostdev>`;
-  };
-  fs.writeFileSync(xml, `<domain type='kvm'>\n  <name>bench</name>\n  <devices>\n${[gen.gpu, gen.audio, gen.vf, gen.nvme].map(hostdev).join('\n')}\n  </devices>\n</domain>\n`);
-  const vf = (argv) => [BIN, ...argv, '--root', root];
-  const r = { size, root, gpu: gen.gpu };
-  Object.assign(
-    r,
-    timeInterleaved({
-      nodeFloor: [process.execPath, ['-e', '0']],
-      list: [process.execPath, vf(['list', '--json'])],
-      groupInfo: [process.execPath, vf(['group-info', gen.gpu])],
-      check: [process.execPath, vf(['check', xml])],
-      dryRun: [process.execPath, vf(['detach', xml, '--dry-run'])],
-      ...(have('lspci') ? { lspci: ['lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }] } : {}),
-    }),
-  );
-  r.lspci ??= null;
-  r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
-  r.driverctl = null;
-  if (!have('driverctl')) notes.add('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
-  else if (process.getuid?.() !== 0) notes.add('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
-  else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
-  r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
-  r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
-  r.lspciSyscalls = have('lspci') ? syscalls('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
-  rows.push(r);
-  process.stderr.write(`${JSON.stringify({ ...r, root: undefined })}\n`);
+/** Times every command on a generated host of each of SIZES functions. */
+async function measureSizes() {
+  // The host generator is TypeScript shared with the tests: bundle it for plain Node.
+  await build({ entryPoints: [path.join(REPO, 'test/helpers/large-host.ts')], bundle: true, platform: 'node', format: 'esm', outfile: path.join(work, 'large-host.mjs'), logLevel: 'error' });
+  const { largeHost } = await import(pathToFileURL(path.join(work, 'large-host.mjs')).href);
+  const rows = [];
+  const notes = new Set();
+  for (const size of SIZES) {
+    const gen = largeHost(size);
+    const descFile = path.join(work, `host-${size}.json`);
+    fs.writeFileSync(descFile, JSON.stringify(gen.desc));
+    const root = path.join(work, `host-${size}`);
+    const t0 = Date.now();
+    const made = spawnSync(process.execPath, [BIN, 'mock', 'create', descFile, root], { env });
+    if (made.status !== 0) throw new Error(`mock create failed: ${made.stderr}`);
+    process.stderr.write(`host of ${size} functions created in ${Date.now() - t0} ms\n`);
+    // The new tree's 200,000 files are still being written back to disk: flush them first, or the kernel's
+    // writeback competes with the runs (group-info at 10,000 measured ~10 ms slower than in a quiet moment).
+    spawnSync('sync');
+    const xml = path.join(work, `vm-${size}.xml`);
+    const hostdev = (a) => {
+      const [d, b, sf] = a.split(':');
+      const [s, f] = sf.split('.');
+      return `    <hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio' group='auto'/><source><address domain='0x${d}' bus='0x${b}' slot='0x${s}' function='0x${f}'/></source></hostdev>`;
+    };
+    fs.writeFileSync(xml, `<domain type='kvm'>\n  <name>bench</name>\n  <devices>\n${[gen.gpu, gen.audio, gen.vf, gen.nvme].map(hostdev).join('\n')}\n  </devices>\n</domain>\n`);
+    const vf = (argv) => [BIN, ...argv, '--root', root];
+    const r = { size, root, gpu: gen.gpu };
+    Object.assign(
+      r,
+      timeInterleaved({
+        nodeFloor: [process.execPath, ['-e', '0']],
+        list: [process.execPath, vf(['list', '--json'])],
+        groupInfo: [process.execPath, vf(['group-info', gen.gpu])],
+        check: [process.execPath, vf(['check', xml])],
+        dryRun: [process.execPath, vf(['detach', xml, '--dry-run'])],
+        ...(have('lspci') ? { lspci: ['lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }] } : {}),
+      }),
+    );
+    r.lspci ??= null;
+    r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
+    r.driverctl = null;
+    if (!have('driverctl')) notes.add('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
+    else if (process.getuid?.() !== 0) notes.add('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
+    else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
+    r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
+    r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
+    r.lspciSyscalls = have('lspci') ? syscalls('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
+    rows.push(r);
+    process.stderr.write(`${JSON.stringify({ ...r, root: undefined })}\n`);
+  }
+  return { rows, notes };
 }
 
-const f = (ms) => (ms === null ? 'skipped' : `${ms.toFixed(1)} ms`);
-const ratio = (a, b) => (a === null || b === null ? '–' : `${(a / b).toFixed(2)}x`);
-const lines = [
-  '# vfioctl benchmark',
-  '',
-  `Run: \`npm run bench\` on ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; median of ${RUNS} runs after one warm-up, wall clock of the whole process. The quick commands run in rounds (each once per round), so those a target compares see the same moments of the machine.`,
-  'Hosts are generated SR-IOV servers (test/helpers/large-host.ts) materialized with `vfioctl mock create`.',
-  '',
-  '| functions | node -e 0 | list --json | group-info | check (4 hostdevs) | detach --dry-run | lspci -nnk | shell loop | driverctl list-devices | list peak RSS |',
-  '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.size} | ${f(r.nodeFloor)} | ${f(r.list)} | ${f(r.groupInfo)} | ${f(r.check)} | ${f(r.dryRun)} | ${f(r.lspci)} | ${f(r.shell)} | ${f(r.driverctl)} | ${r.peakListMb.toFixed(0)} MB |`),
-  '',
-  '## Targets',
-  '',
-  '| target | measured | met |',
-  '|---|---|---|',
-];
-const big = rows.at(-1);
-const small = rows[0];
-lines.push(`| list at ${big.size} no slower than lspci -nnk | ${ratio(big.list, big.lspci)} of lspci | ${big.lspci !== null && big.list <= big.lspci ? 'yes' : 'no'} |`);
-for (const r of rows) lines.push(`| group-info within 1.25x of node -e 0 at ${r.size} | ${ratio(r.groupInfo, r.nodeFloor)} | ${r.groupInfo <= 1.25 * r.nodeFloor ? 'yes' : 'no'} |`);
-// Across sizes, in rounds of their own: the sizes' rows above were timed minutes apart. Five times the rounds:
-// the 5% allowance is less than the spread of seven runs on a busy VM (seen: 130 to 160 ms for the same run).
-const ACROSS_ROUNDS = RUNS * 5;
-const gi = (r) => [process.execPath, [BIN, 'group-info', r.gpu, '--root', r.root]];
-const across = rows.length > 1 ? timeInterleaved({ small: gi(small), big: gi(big) }, ACROSS_ROUNDS) : { small: small.groupInfo, big: big.groupInfo };
-lines.push(
-  `| group-info at ${big.size} no slower than at ${small.size} (timed in ${ACROSS_ROUNDS} rounds of their own: ${f(across.big)} and ${f(across.small)}) | ${ratio(across.big, across.small)} | ${across.big <= across.small * 1.05 ? 'yes' : 'no'} (5% noise allowance) |`,
-);
-lines.push(`| list at ${big.size} under 100 MB peak | ${big.peakListMb.toFixed(0)} MB | ${big.peakListMb < 100 ? 'yes' : 'no'} |`);
-if (rows.some((r) => r.listSyscalls !== null)) {
-  const n = (x) => (x === null ? 'no strace' : x.toLocaleString('en-US'));
-  lines.push('', '## System calls (strace -f -c)', '', 'What each makes on the same tree: the time a call costs differs from machine to machine, the count does not.', '');
-  lines.push('| functions | list --json | lspci -nnk |', '|---:|---:|---:|', ...rows.map((r) => `| ${r.size} | ${n(r.listSyscalls)} | ${n(r.lspciSyscalls)} |`));
+/** The hosts' part of bench/results.md: the table, the targets and the system calls. */
+function sizesSection({ rows, notes }) {
+  const f = (ms) => (ms === null ? 'skipped' : `${ms.toFixed(1)} ms`);
+  const ratio = (a, b) => (a === null || b === null ? '–' : `${(a / b).toFixed(2)}x`);
+  const lines = [
+    '# vfioctl benchmark',
+    '',
+    `Run: \`npm run bench\` on ${MACHINE}; median of ${RUNS} runs after one warm-up, wall clock of the whole process. The quick commands run in rounds (each once per round), so those a target compares see the same moments of the machine.`,
+    'Hosts are generated SR-IOV servers (test/helpers/large-host.ts) materialized with `vfioctl mock create`.',
+    '',
+    '| functions | node -e 0 | list --json | group-info | check (4 hostdevs) | detach --dry-run | lspci -nnk | shell loop | driverctl list-devices | list peak RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.size} | ${f(r.nodeFloor)} | ${f(r.list)} | ${f(r.groupInfo)} | ${f(r.check)} | ${f(r.dryRun)} | ${f(r.lspci)} | ${f(r.shell)} | ${f(r.driverctl)} | ${r.peakListMb.toFixed(0)} MB |`),
+    '',
+    '## Targets',
+    '',
+    '| target | measured | met |',
+    '|---|---|---|',
+  ];
+  const big = rows.at(-1);
+  const small = rows[0];
+  lines.push(`| list at ${big.size} no slower than lspci -nnk | ${ratio(big.list, big.lspci)} of lspci | ${big.lspci !== null && big.list <= big.lspci ? 'yes' : 'no'} |`);
+  for (const r of rows) lines.push(`| group-info within 1.25x of node -e 0 at ${r.size} | ${ratio(r.groupInfo, r.nodeFloor)} | ${r.groupInfo <= 1.25 * r.nodeFloor ? 'yes' : 'no'} |`);
+  // Across sizes, in rounds of their own: the sizes' rows above were timed minutes apart. Five times the rounds:
+  // the 5% allowance is less than the spread of seven runs on a busy VM (seen: 130 to 160 ms for the same run).
+  const ACROSS_ROUNDS = RUNS * 5;
+  const gi = (r) => [process.execPath, [BIN, 'group-info', r.gpu, '--root', r.root]];
+  const across = rows.length > 1 ? timeInterleaved({ small: gi(small), big: gi(big) }, ACROSS_ROUNDS) : { small: small.groupInfo, big: big.groupInfo };
+  lines.push(
+    `| group-info at ${big.size} no slower than at ${small.size} (timed in ${ACROSS_ROUNDS} rounds of their own: ${f(across.big)} and ${f(across.small)}) | ${ratio(across.big, across.small)} | ${across.big <= across.small * 1.05 ? 'yes' : 'no'} (5% noise allowance) |`,
+  );
+  lines.push(`| list at ${big.size} under 100 MB peak | ${big.peakListMb.toFixed(0)} MB | ${big.peakListMb < 100 ? 'yes' : 'no'} |`);
+  if (rows.some((r) => r.listSyscalls !== null)) {
+    const n = (x) => (x === null ? 'no strace' : x.toLocaleString('en-US'));
+    lines.push('', '## System calls (strace -f -c)', '', 'What each makes on the same tree: the time a call costs differs from machine to machine, the count does not.', '');
+    lines.push('| functions | list --json | lspci -nnk |', '|---:|---:|---:|', ...rows.map((r) => `| ${r.size} | ${n(r.listSyscalls)} | ${n(r.lspciSyscalls)} |`));
+  }
+  if (notes.size) lines.push('', ...[...notes].map((n) => `- ${n}`));
+  lines.push('');
+  return lines;
 }
-if (notes.size) lines.push('', ...[...notes].map((n) => `- ${n}`));
-lines.push('');
-fs.writeFileSync(path.join(REPO, 'bench', 'results.md'), lines.join('\n'));
-process.stdout.write(lines.join('\n'));
+
+const hook = measureHook({ repo: REPO, bin: BIN, work, env, timeInterleaved, rounds: RUNS });
+process.stderr.write(`${JSON.stringify(hook)}\n`);
+const hookLines = hookSection(hook, { machine: MACHINE, rounds: RUNS, command: ONLY === 'hook' ? 'npm run bench -- --only hook' : 'npm run bench' });
+const resultsFile = path.join(REPO, 'bench', 'results.md');
+let results;
+if (ONLY === 'hook') {
+  // Only the hook's section is replaced (or added): the hosts' figures stay those of the last whole run.
+  const old = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '# vfioctl benchmark\n\n';
+  const at = old.indexOf(HOOK_HEADING);
+  const head = at < 0 ? `${old.trimEnd()}\n\n` : old.slice(0, at);
+  const next = at < 0 ? -1 : old.indexOf('\n## ', at + HOOK_HEADING.length);
+  results = head + hookLines.join('\n') + (next < 0 ? '' : old.slice(next));
+} else {
+  results = [...sizesSection(await measureSizes()), ...hookLines].join('\n');
+}
+fs.writeFileSync(resultsFile, results);
+process.stdout.write(ONLY === 'hook' ? hookLines.join('\n') : results);
