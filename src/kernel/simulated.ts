@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VfioUnavailableError } from '../errors.js';
-import { isWhitelistedWrite, type DriverName, type SysfsWrite } from '../host/layout.js';
+import { isWhitelistedWrite, type SysfsWrite } from '../host/layout.js';
+import type { DriverName } from '../pci/driver.js';
 import { idMatches, type IdMatch } from '../mock/description.js';
 import { SysfsWriteError, type Kernel } from './kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';

@@ -1,4 +1,4 @@
-import { PCIEPORT, PCI_STUB, VFIO_PCI, type DriverName } from '../host/layout.js';
+import { PCIEPORT, PCI_STUB, VFIO_PCI, type DriverName } from '../pci/driver.js';
 import type { PciDevice } from '../pci/device.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
 

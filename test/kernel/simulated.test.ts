@@ -5,7 +5,7 @@ import { HostReader } from '../../src/host/reader.js';
 import { SysfsWriteError } from '../../src/kernel/kernel.js';
 import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
 import { SimulatedKernel } from '../../src/kernel/simulated.js';
-import { VFIO_PCI as VFIO } from '../../src/host/layout.js';
+import { VFIO_PCI as VFIO } from '../../src/pci/driver.js';
 import { formatAddress, parseAddress } from '../../src/pci/address.js';
 import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
