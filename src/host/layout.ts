@@ -2,7 +2,7 @@ import path from 'node:path';
 import { HostTreeError, InputError, printable } from '../errors.js';
 import { formatAddress, type PciAddress } from '../pci/address.js';
 import type { DriverName } from '../pci/driver.js';
-import type { InterfaceName } from './interface-name.js';
+import type { InterfaceName } from '../pci/interface-name.js';
 
 /**
  * The one module that knows where things live under a host root (the real `/`, a materialized simulated

@@ -1,5 +1,5 @@
 import { InputError, printable } from '../errors.js';
-import { parseInterfaceName } from '../host/interface-name.js';
+import { parseInterfaceName } from '../pci/interface-name.js';
 import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { HOST_FORMAT, type HostDescription, type IdMatch } from './description.js';
