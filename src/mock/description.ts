@@ -1,7 +1,7 @@
 /**
  * A simulated host, as data: the format of mock-sysfs/hosts/*.json and of `vfioctl snapshot`.
  * `vfioctl mock create` materializes it into a directory tree with the kernel's layout
- * (src/mock/materialize.ts); the simulated kernel (src/kernel/simulated.ts) then reacts to writes there.
+ * (src/mock/materialize.ts); the simulated kernel (src/mock/kernel/simulated.ts) then reacts to writes there.
  *
  * IDs are lowercase hex without 0x: vendor/device 4 digits, class 6 digits. Addresses are the kernel's
  * `DDDD:BB:SS.F`. Nothing here identifies a machine: no MAC addresses, serial numbers or hostnames.

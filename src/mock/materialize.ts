@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { SIM_FORMAT, simDir, writeSimState, type SimState } from '../kernel/sim-state.js';
-import { createDriverDir, linkDriver, relLink } from '../kernel/sim-tree.js';
+import { SIM_FORMAT, simDir, writeSimState, type SimState } from './kernel/sim-state.js';
+import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
 import { formatPciUevent } from '../pci/uevent.js';
 import type { DeviceDescription, HostDescription } from './description.js';
 import { validateDescription } from './validate.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadHostDescription } from '../../src/mock/hosts.js';
 import { materializeHost } from '../../src/mock/materialize.js';
-import { readWriteLog, type LoggedWrite } from '../../src/kernel/sim-state.js';
+import { readWriteLog, type LoggedWrite } from '../../src/mock/kernel/sim-state.js';
 import type { HostDescription } from '../../src/mock/description.js';
 
 export interface SimHost {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { VfioUnavailableError } from '../errors.js';
-import { isWhitelistedWrite, type SysfsWrite } from '../host/layout.js';
-import type { DriverName } from '../pci/driver.js';
-import { idMatches, type IdMatch } from '../mock/description.js';
-import { SysfsWriteError, type Kernel } from './kernel.js';
+import { VfioUnavailableError } from '../../errors.js';
+import { isWhitelistedWrite, type SysfsWrite } from '../../host/layout.js';
+import type { DriverName } from '../../pci/driver.js';
+import { idMatches, type IdMatch } from '../description.js';
+import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HostReader } from '../../src/host/reader.js';
-import { SysfsWriteError } from '../../src/kernel/kernel.js';
-import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
-import { SimulatedKernel } from '../../src/kernel/simulated.js';
-import { VFIO_PCI as VFIO } from '../../src/pci/driver.js';
-import { formatAddress, parseAddress } from '../../src/pci/address.js';
-import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
-import { tinyHost } from '../helpers/tiny-host.js';
+import { HostReader } from '../../../src/host/reader.js';
+import { SysfsWriteError } from '../../../src/kernel/kernel.js';
+import { injectFault, readSimState } from '../../../src/mock/kernel/sim-state.js';
+import { SimulatedKernel } from '../../../src/mock/kernel/simulated.js';
+import { VFIO_PCI as VFIO } from '../../../src/pci/driver.js';
+import { formatAddress, parseAddress } from '../../../src/pci/address.js';
+import { makeSimulatedHost, simulatedWrites, type SimHost } from '../../helpers/sim-host.js';
+import { tinyHost } from '../../helpers/tiny-host.js';
 
 const hosts: SimHost[] = [];
 afterEach(() => {

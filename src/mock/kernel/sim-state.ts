@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DriverDescription, HostDescription, IdMatch } from '../mock/description.js';
+import type { DriverDescription, HostDescription, IdMatch } from '../description.js';
 
 /**
  * The private state of a simulated host's kernel, kept beside its tree in ROOT/.vfioctl-sim/:
