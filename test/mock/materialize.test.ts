@@ -38,7 +38,7 @@ function canonical(desc: HostDescription): Omit<HostDescription, 'summary'> {
 }
 
 const bundled = listBundledHosts().map((h) => h.name);
-const cases: [string, HostDescription][] = [['tiny (inline)', tinyHost()], ...bundled.map((n) => [n, loadHostDescription(n)] as [string, HostDescription])];
+const cases: [string, HostDescription][] = [['tiny (inline)', tinyHost()], ['tiny with a variant driver (inline)', tinyHost({ variant: true })], ...bundled.map((n) => [n, loadHostDescription(n)] as [string, HostDescription])];
 
 describe('materialized hosts read back as their description', () => {
   it('there are bundled hosts for the situations users meet', () => {
@@ -92,6 +92,7 @@ describe('descriptions are input: checked before any path is built', () => {
     ['a kernel release with /', (d) => void (d.kernel.release = '../../..'), /kernel.release/],
     ['a child listed before its parent', (d) => void d.devices.reverse(), /must be listed before it/],
     ['a device bound to an unknown driver', (d) => void (d.devices[1]!.driver = 'nouveau'), /not in the drivers list/],
+    ['a probe refusal of an unknown kind', (d) => void (d.drivers[4]!.probeRefusals = [{ when: 'always' as 'vfs-enabled', errno: 'EINVAL' }]), /probeRefusals\[0\]\.when must be one of/],
   ];
   it.each(hostile)('%s: InputError and no tree', (_l, spoil, message) => {
     const desc = tinyHost();

@@ -178,6 +178,27 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
     expect(driverOf(root, PF)).toBeNull();
   });
 
+  it("probe refusals are the driver description's data: a variant refuses only what its description lists", () => {
+    const { root, kernel } = sim({ variant: true });
+    attempt(kernel, override(BRIDGE), 'mlx5_vfio_pci');
+    expect(attempt(kernel, ctl('mlx5_vfio_pci', 'bind'), BRIDGE)).toBe('EINVAL');
+    attempt(kernel, override(PF), 'mlx5_vfio_pci');
+    attempt(kernel, ctl('ixgbe', 'unbind'), PF);
+    expect(attempt(kernel, ctl('mlx5_vfio_pci', 'bind'), PF)).toBe('ok');
+    expect(driverOf(root, PF)).toBe('mlx5_vfio_pci');
+  });
+
+  it('vfio-pci described with no probe refusals takes a bridge: the kernel has no vfio-pci branch of its own', () => {
+    const desc = tinyHost();
+    desc.drivers.find((d) => d.name === 'vfio-pci')!.probeRefusals = [];
+    const h = makeSimulatedHost(desc);
+    hosts.push(h);
+    const kernel = new SimulatedKernel(h.root);
+    attempt(kernel, override(BRIDGE), 'vfio-pci');
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), BRIDGE)).toBe('ok');
+    expect(driverOf(h.root, BRIDGE)).toBe('vfio-pci');
+  });
+
   it('vfio-pci refuses a device in no IOMMU group (IOMMU off): EINVAL', () => {
     const desc = tinyHost();
     for (const d of desc.devices) d.iommuGroup = null;
