@@ -1,20 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { json, runBin, runCli } from '../helpers/cli.js';
-import { makeSimulatedHost, simulatedWrites } from '../helpers/sim-host.js';
+import { useSimulatedHosts, simulatedWrites } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
-type Sim = { root: string; cleanup: () => void };
-const hosts: Sim[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
-function host(name: string): Sim {
-  const h = makeSimulatedHost(name);
-  hosts.push(h);
-  return h;
-}
+/** A fresh simulated host (a bundled one, by name) for this test, removed after it. */
+const host = useSimulatedHosts();
 
 /** Every device's driver, read through vfioctl list --json. */
 function drivers(root: string): Record<string, string | null> {

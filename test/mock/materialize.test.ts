@@ -2,25 +2,17 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { Host } from '../../src/host/host.js';
 import type { HostDescription } from '../../src/mock/description.js';
 import { listBundledHosts, loadHostDescription } from '../../src/mock/hosts.js';
 import { materializeHost } from '../../src/mock/materialize.js';
 import { snapshotHost } from '../../src/mock/snapshot.js';
-import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
-function sim(desc: HostDescription): SimHost {
-  const h = makeSimulatedHost(desc);
-  hosts.push(h);
-  return h;
-}
+const sim = useSimulatedHosts();
 
 /** A description with the defaults a snapshot makes explicit (revision 00, boot_vga 0 on VGA devices), in address order. */
 function canonical(desc: HostDescription): Omit<HostDescription, 'summary'> {
