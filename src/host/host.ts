@@ -1,6 +1,6 @@
 import { PciIds } from '../pci/ids.js';
-import { kernelRules, type KernelRules } from '../plan/viability.js';
-import { VFIO_PCI } from './layout.js';
+import { kernelRules, type KernelRules } from '../pci/kernel-rules.js';
+import { VFIO_PCI } from '../pci/driver.js';
 import { HostReader, type ReaderMode } from './reader.js';
 import { readOptional, readTextFile } from './sysfs-read.js';
 import { HostUsage } from './usage.js';

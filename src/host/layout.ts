@@ -1,33 +1,14 @@
 import path from 'node:path';
 import { HostTreeError, InputError, printable } from '../errors.js';
 import { formatAddress, type PciAddress } from '../pci/address.js';
-import type { InterfaceName } from './interface-name.js';
+import type { DriverName } from '../pci/driver.js';
+import type { InterfaceName } from '../pci/interface-name.js';
 
 /**
  * The one module that knows where things live under a host root (the real `/`, a materialized simulated
  * host, or any tree with the kernel's layout). Every path the tool reads or writes is built here, and only
  * from validated values: a PciAddress, an InterfaceName, a DriverName, a group number.
  */
-
-/** A driver name as found in sysfs (the basename of a `driver` link) or in a journal. */
-export type DriverName = string & { readonly __brand: 'DriverName' };
-
-// Kernel driver names are C identifiers with '-' (vfio-pci, ehci-pci, snd_hda_intel, xhci_hcd, pcieport).
-const DRIVER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
-
-export function parseDriverName(text: string, where: string): DriverName {
-  if (!DRIVER_NAME.test(text) || text === '.' || text === '..') {
-    throw new HostTreeError(`${where}: '${printable(text)}' is not a valid driver name.`);
-  }
-  return text as DriverName;
-}
-export function isDriverName(text: string): text is DriverName {
-  return DRIVER_NAME.test(text);
-}
-
-export const VFIO_PCI = 'vfio-pci' as DriverName;
-export const PCI_STUB = 'pci-stub' as DriverName;
-export const PCIEPORT = 'pcieport' as DriverName;
 
 /** Files of a device directory the tool reads. */
 export type DeviceAttribute =

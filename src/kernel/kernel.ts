@@ -1,4 +1,5 @@
-import type { DriverName, SysfsWrite } from '../host/layout.js';
+import type { SysfsWrite } from '../host/layout.js';
+import type { DriverName } from '../pci/driver.js';
 
 /**
  * The write side of a host. Two implementations: LinuxKernel (plain sysfs writes on a real host) and

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { PermissionError, VfioUnavailableError } from '../errors.js';
-import { isWhitelistedWrite, type DriverName, type SysfsWrite } from '../host/layout.js';
+import { isWhitelistedWrite, type SysfsWrite } from '../host/layout.js';
+import type { DriverName } from '../pci/driver.js';
 import { SysfsWriteError, type Kernel } from './kernel.js';
 
 /**

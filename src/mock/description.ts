@@ -1,7 +1,7 @@
 /**
  * A simulated host, as data: the format of mock-sysfs/hosts/*.json and of `vfioctl snapshot`.
  * `vfioctl mock create` materializes it into a directory tree with the kernel's layout
- * (src/mock/materialize.ts); the simulated kernel (src/kernel/simulated.ts) then reacts to writes there.
+ * (src/mock/materialize.ts); the simulated kernel (src/mock/kernel/simulated.ts) then reacts to writes there.
  *
  * IDs are lowercase hex without 0x: vendor/device 4 digits, class 6 digits. Addresses are the kernel's
  * `DDDD:BB:SS.F`. Nothing here identifies a machine: no MAC addresses, serial numbers or hostnames.
@@ -51,6 +51,38 @@ export interface DriverDescription {
   state: 'loaded' | 'available' | 'missing';
   /** The static ID table (pci_device_id[]) that decides which devices this driver claims on probe. */
   ids: IdMatch[];
+  /**
+   * The devices this driver's probe() turns away, checked in order, with the errno it returns. Absent: the
+   * defaults for the driver's name (defaultProbeRefusals), so the bundled hosts need not spell out vfio-pci's.
+   * A variant driver (mlx5_vfio_pci ...) states its own here.
+   */
+  probeRefusals?: ProbeRefusal[];
+}
+
+/**
+ * One reason a probe() refuses a device: `not-endpoint` a header type other than 0 (bridges),
+ * `no-iommu-group` a device without an iommu_group, `vfs-enabled` an SR-IOV PF with sriov_numvfs > 0.
+ */
+export interface ProbeRefusal {
+  when: ProbeRefusalCase;
+  /** The errno probe() returns, e.g. EINVAL. */
+  errno: string;
+}
+export const PROBE_REFUSAL_CASES = ['not-endpoint', 'no-iommu-group', 'vfs-enabled'] as const;
+export type ProbeRefusalCase = (typeof PROBE_REFUSAL_CASES)[number];
+
+/**
+ * vfio-pci's probe (drivers/vfio/pci/vfio_pci.c vfio_pci_probe, vfio_pci_core_register_device): EINVAL for a
+ * header type other than normal and for a device in no IOMMU group; EBUSY for a PF whose VFs are enabled.
+ * Other drivers refuse nothing in the simulation.
+ */
+export function defaultProbeRefusals(driver: string): ProbeRefusal[] {
+  if (driver !== 'vfio-pci') return [];
+  return [
+    { when: 'not-endpoint', errno: 'EINVAL' },
+    { when: 'no-iommu-group', errno: 'EINVAL' },
+    { when: 'vfs-enabled', errno: 'EBUSY' },
+  ];
 }
 
 export interface DeviceDescription {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import { SIM_FORMAT, simDir, writeSimState, type SimState } from '../kernel/sim-state.js';
-import { createDriverDir, linkDriver, relLink } from '../kernel/sim-tree.js';
+import { SIM_FORMAT, simDir, writeSimState, type SimState } from './kernel/sim-state.js';
+import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
 import { formatPciUevent } from '../pci/uevent.js';
-import type { DeviceDescription, HostDescription } from './description.js';
+import { defaultProbeRefusals, type DeviceDescription, type HostDescription } from './description.js';
 import { validateDescription } from './validate.js';
 
 /**
@@ -91,7 +91,12 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     format: SIM_FORMAT,
     host: desc.name,
     kernel: desc.kernel,
-    drivers: desc.drivers.map((d) => ({ ...d, ids: d.ids.map((id) => ({ ...id })), dynamicIds: [] })),
+    drivers: desc.drivers.map((d) => ({
+      ...d,
+      ids: d.ids.map((id) => ({ ...id })),
+      dynamicIds: [],
+      probeRefusals: (d.probeRefusals ?? defaultProbeRefusals(d.name)).map((r) => ({ ...r })),
+    })),
     faults: [],
     writes: 0,
   };

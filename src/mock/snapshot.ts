@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Host } from '../host/host.js';
 import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
 import { formatAddress, parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
+import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
  * `vfioctl snapshot`: reads a host (the real / or any root) without writing anything and describes it in the
@@ -145,7 +145,7 @@ function driverTable(host: Host, devices: DeviceDescription[]): DriverDescriptio
   const simulated = readTextFile(path.join(host.root, '.vfioctl-sim', 'kernel.json'));
   if (simulated) {
     const state = JSON.parse(simulated) as { drivers?: DriverDescription[] };
-    if (Array.isArray(state.drivers)) return state.drivers.map((d) => ({ name: d.name, module: d.module, state: d.state, ids: d.ids }));
+    if (Array.isArray(state.drivers)) return state.drivers.map((d) => ({ name: d.name, module: d.module, state: d.state, ids: d.ids, ...ownRefusals(d) }));
   }
   const layout = host.reader.layout;
   const loaded = (listDir(layout.pciDriversDir) ?? []).sort();
@@ -178,6 +178,12 @@ function driverTable(host: Host, devices: DeviceDescription[]): DriverDescriptio
   }
   if (!loaded.includes('vfio-pci') && host.vfioState() === 'available') drivers.push({ name: 'vfio-pci', module: 'vfio_pci', state: 'available', ids: [] });
   return drivers;
+}
+
+/** A driver's probe refusals, kept in the snapshot only when they are not the defaults for its name. */
+function ownRefusals(d: DriverDescription): Pick<DriverDescription, 'probeRefusals'> {
+  const own = d.probeRefusals;
+  return own && JSON.stringify(own) !== JSON.stringify(defaultProbeRefusals(d.name)) ? { probeRefusals: own } : {};
 }
 
 /** modules.alias `v00008086d000010D3sv*sd*bc02sc00i*` → an IdMatch; undefined for shapes it cannot express. */

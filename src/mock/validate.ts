@@ -1,8 +1,8 @@
 import { InputError, printable } from '../errors.js';
-import { parseInterfaceName } from '../host/interface-name.js';
-import { isDriverName } from '../host/layout.js';
+import { parseInterfaceName } from '../pci/interface-name.js';
+import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, type HostDescription, type IdMatch } from './description.js';
+import { HOST_FORMAT, PROBE_REFUSAL_CASES, type HostDescription, type IdMatch } from './description.js';
 
 /**
  * A host description comes from a file someone handed us (a snapshot from another machine, a bundled host,
@@ -77,6 +77,14 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (o.module !== null) str(o.module, `drivers[${i}].module`, /^[A-Za-z0-9_-]{1,64}$/);
     if (o.state !== 'loaded' && o.state !== 'available' && o.state !== 'missing') fail(`drivers[${i}].state must be loaded, available or missing.`);
     arr(o.ids, `drivers[${i}].ids`).forEach((id, j) => idMatch(id, `drivers[${i}].ids[${j}]`));
+    if (o.probeRefusals !== undefined) {
+      arr(o.probeRefusals, `drivers[${i}].probeRefusals`).forEach((r, j) => {
+        const ro = obj(r, `drivers[${i}].probeRefusals[${j}]`);
+        const when = `drivers[${i}].probeRefusals[${j}].when`;
+        if (!(PROBE_REFUSAL_CASES as readonly unknown[]).includes(ro.when)) fail(`${when} must be one of ${PROBE_REFUSAL_CASES.join(', ')}.`);
+        str(ro.errno, `drivers[${i}].probeRefusals[${j}].errno`, /^E[A-Z0-9]{1,15}$/);
+      });
+    }
   });
 
   const seen = new Set<string>();

@@ -1,5 +1,5 @@
 import type { PciAddress } from './address.js';
-import type { DriverName } from '../host/layout.js';
+import type { DriverName } from './driver.js';
 
 /**
  * One PCI function as sysfs shows it, read once and passed around (libvirt's virPCIDevice).

@@ -4,10 +4,11 @@ import { formatAddress, type PciAddress } from '../pci/address.js';
 import { className } from '../pci/class-names.js';
 import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
+import type { KernelRules } from '../pci/kernel-rules.js';
 import { hostNeeds } from './host-needs.js';
 import { autoAction } from './member-action.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
-import { groupViability, type KernelRules } from './viability.js';
+import { groupViability } from './viability.js';
 
 /** One device as group-info and list report it (also the JSON shape, documented in README). */
 export interface DeviceReport {

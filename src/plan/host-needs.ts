@@ -1,7 +1,7 @@
 import type { DeviceUse } from '../host/usage.js';
 import type { PciDevice } from '../pci/device.js';
 import { isVfioDriver } from './viability.js';
-import { PCI_STUB } from '../host/layout.js';
+import { PCI_STUB } from '../pci/driver.js';
 
 /**
  * Why the host needs a device: the reasons vfioctl refuses to take it away without --force

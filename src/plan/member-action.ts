@@ -1,5 +1,6 @@
 import type { PciDevice } from '../pci/device.js';
-import { isVfioDriver, viabilityBlocker, type KernelRules } from './viability.js';
+import type { KernelRules } from '../pci/kernel-rules.js';
+import { isVfioDriver, viabilityBlocker } from './viability.js';
 
 /**
  * What `group='auto'` does with one member of a group: endpoints move to vfio-pci; bridges stay where they

@@ -1,23 +1,6 @@
-import { PCIEPORT, PCI_STUB, VFIO_PCI, type DriverName } from '../host/layout.js';
+import { PCIEPORT, PCI_STUB, VFIO_PCI, type DriverName } from '../pci/driver.js';
 import type { PciDevice } from '../pci/device.js';
-
-/**
- * When may a VM open /dev/vfio/N? (sysfs-semantics.md, "Group viability"; drivers/vfio/group.c)
- * Kernels >= 5.19: every member is unbound, or bound to a driver that manages its own DMA ownership:
- * vfio-pci and its variant drivers, pci-stub, pcieport. Kernels <= 5.18: unbound, vfio, pci-stub, or any
- * device whose header type is not a normal endpoint (bridges), with any driver.
- */
-export interface KernelRules {
-  /** True on kernels >= 5.19 (DMA ownership rules). */
-  dmaOwnership: boolean;
-}
-
-export function kernelRules(release: string | undefined): KernelRules {
-  const m = /^(\d+)\.(\d+)/.exec(release ?? '');
-  if (!m) return { dmaOwnership: true };
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return { dmaOwnership: major > 5 || (major === 5 && minor >= 19) };
-}
+import type { KernelRules } from '../pci/kernel-rules.js';
 
 /** vfio-pci itself and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...). */
 export function isVfioDriver(driver: DriverName | null): boolean {

@@ -1,6 +1,7 @@
 import { compareAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
-import { VFIO_PCI, type DriverName, type HostLayout, type SysfsWrite } from '../host/layout.js';
+import type { HostLayout, SysfsWrite } from '../host/layout.js';
+import { VFIO_PCI, type DriverName } from '../pci/driver.js';
 
 /**
  * The ordered writes of a detach or a reattach, as plain data (no I/O): printed by --dry-run, executed by

@@ -1,6 +1,6 @@
 import { KernelWriteError, RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
-import { VFIO_PCI } from '../host/layout.js';
+import { VFIO_PCI } from '../pci/driver.js';
 import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import type { Owner } from '../plan/ownership.js';

@@ -1,6 +1,6 @@
 import { RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
-import { VFIO_PCI } from '../host/layout.js';
+import { VFIO_PCI } from '../pci/driver.js';
 import { analyze } from '../plan/analyze.js';
 import { sameOwner, type Owner } from '../plan/ownership.js';
 import { planRestoreWrites, type Original } from '../plan/writes.js';

@@ -1,5 +1,5 @@
 import type { Host } from '../host/host.js';
-import type { DriverName } from '../host/layout.js';
+import type { DriverName } from '../pci/driver.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { planRestoreWrites, type Original, type RestoreTarget } from '../plan/writes.js';

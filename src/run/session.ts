@@ -1,6 +1,6 @@
 import { PermissionError } from '../errors.js';
 import { Host } from '../host/host.js';
-import { openKernel } from '../kernel/index.js';
+import { openKernel } from './open-kernel.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { Journal } from './journal.js';
 import { HostLock } from './lock.js';

@@ -1,5 +1,5 @@
 import type { PciAddress } from '../pci/address.js';
-import type { InterfaceName } from '../host/interface-name.js';
+import type { InterfaceName } from '../pci/interface-name.js';
 
 /**
  * What a libvirt XML document asks for, as typed values. Produced by src/xml (pure: text in, this out,

@@ -1,6 +1,6 @@
 import type { Attr, Element } from '@xmldom/xmldom';
 import { InputError, printable } from '../errors.js';
-import { parseInterfaceName, type InterfaceName } from '../host/interface-name.js';
+import { parseInterfaceName, type InterfaceName } from '../pci/interface-name.js';
 import { parseAddress, type PciAddress } from '../pci/address.js';
 import type { GroupMode, SourceRef } from './assignment.js';
 import { attr, fail, onlyChild, parsePciAddress, ref } from './elements.js';

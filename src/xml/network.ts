@@ -1,6 +1,6 @@
 import type { Element } from '@xmldom/xmldom';
 import { InputError, printable } from '../errors.js';
-import { parseInterfaceName, type InterfaceName } from '../host/interface-name.js';
+import { parseInterfaceName, type InterfaceName } from '../pci/interface-name.js';
 import type { Assignment, AssignmentTarget, LibvirtDocument, SourceRef } from './assignment.js';
 import { networkDriverMessages, parseDriverElement } from './driver-element.js';
 import { attr, children, fail, onlyChild, parseManaged, parsePciAddress, ref } from './elements.js';

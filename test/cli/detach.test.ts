@@ -1,25 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { json, runBin, runCli } from '../helpers/cli.js';
-import { makeSimulatedHost, simulatedWrites } from '../helpers/sim-host.js';
+import { describe, expect, it, vi } from 'vitest';
+import { findListedDevice, json, listedDevices, listedGroups, runBin, runCli } from '../helpers/cli.js';
+import { useSimulatedHosts, simulatedWrites } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
-type Sim = { root: string; cleanup: () => void };
-const hosts: Sim[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
-function host(name: string): Sim {
-  const h = makeSimulatedHost(name);
-  hosts.push(h);
-  return h;
-}
+/** A fresh simulated host (a bundled one, by name) for this test, removed after it. */
+const host = useSimulatedHosts();
 
 /** Every device's driver, read through vfioctl list --json. */
 function drivers(root: string): Record<string, string | null> {
-  const { groups } = json(runBin(['list', '--json', '--root', root]));
-  return Object.fromEntries(groups.flatMap((g: any) => g.devices.map((d: any) => [d.address, d.driver])));
+  return Object.fromEntries(listedDevices(root).map((d: any) => [d.address, d.driver]));
 }
 function groupOf(root: string, addr: string): any {
   return json(runBin(['group-info', addr, '--json', '--root', root]));
@@ -99,8 +90,7 @@ describe("detach with group='auto'", () => {
 
   it('pci-bridge: both NICs behind the bridge move, the bridge stays unbound', () => {
     const h = host('pci-bridge');
-    const { groups } = json(runBin(['list', '--json', '--root', h.root]));
-    const g = groups.find((x: any) => x.devices.some((d: any) => d.bridge) && x.devices.length === 3);
+    const g = listedGroups(h.root).find((x: any) => x.devices.some((d: any) => d.bridge) && x.devices.length === 3);
     const nics = g.devices.filter((d: any) => !d.bridge).map((d: any) => d.address);
     const bridge = g.devices.find((d: any) => d.bridge).address;
     const xml = tempFile('nic.xml', domainXml('nic', [{ address: nics[0], group: 'auto' }]));
@@ -125,8 +115,7 @@ describe("group='manual' and managed='no'", () => {
 
   it('manual on a single-device group moves just that device', () => {
     const h = host('sriov-server');
-    const { groups } = json(runBin(['list', '--json', '--root', h.root]));
-    const vf = groups.flatMap((g: any) => g.devices).find((d: any) => d.sriov?.role === 'vf');
+    const vf = findListedDevice(h.root, 'VF', (d: any) => d.sriov?.role === 'vf');
     const xml = tempFile('vf.xml', domainXml('vf', [{ address: vf.address, group: 'manual' }]));
     const r = runBin(['detach', xml, '--json', '--root', h.root]);
     expect(r.code).toBe(0);
@@ -136,8 +125,7 @@ describe("group='manual' and managed='no'", () => {
 
   it("managed='no' moves nothing and says what is wrong when the device is not on vfio-pci", () => {
     const h = host('sriov-server');
-    const { groups } = json(runBin(['list', '--json', '--root', h.root]));
-    const vf = groups.flatMap((g: any) => g.devices).find((d: any) => d.sriov?.role === 'vf');
+    const vf = findListedDevice(h.root, 'VF', (d: any) => d.sriov?.role === 'vf');
     const unmanaged = tempFile('vf.xml', domainXml('vf', [{ address: vf.address, managed: 'no' }]));
     const r = runBin(['detach', unmanaged, '--root', h.root]);
     expect(r.code).toBe(7);
@@ -167,8 +155,7 @@ describe('the host survives', () => {
 
   it('refuses the NIC carrying the default route and the controller holding /, and --force takes them', () => {
     const h = host('workstation');
-    const { groups } = json(runBin(['list', '--json', '--root', h.root]));
-    const all = groups.flatMap((g: any) => g.devices);
+    const all = listedDevices(h.root);
     const nic = all.find((d: any) => d.net.some((n: any) => n.defaultRoute));
     const sata = all.find((d: any) => d.block.some((b: any) => b.mountpoint === '/'));
     for (const [dev, why] of [
@@ -201,8 +188,7 @@ describe('the host survives', () => {
 describe('hosts that cannot', () => {
   it('no-vfio: detach fails with exit 8 and no write', () => {
     const h = host('no-vfio');
-    const { groups } = json(runBin(['list', '--json', '--root', h.root]));
-    const dev = groups.flatMap((g: any) => g.devices).find((d: any) => !d.bridge && d.hostNeeds.length === 0);
+    const dev = findListedDevice(h.root, 'endpoint the host does not need', (d: any) => !d.bridge && d.hostNeeds.length === 0);
     const xml = tempFile('x.xml', domainXml('x', [{ address: dev.address, group: 'auto' }]));
     const r = runBin(['detach', xml, '--root', h.root]);
     expect(r.code).toBe(8);

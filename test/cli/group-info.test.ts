@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, runBin } from '../helpers/cli.js';
+import { json, listedDevices, listedGroups, runBin } from '../helpers/cli.js';
 import { makeSimulatedHost } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 
@@ -39,8 +39,7 @@ describe('group-info and list through bin/ on the workstation host', () => {
   });
 
   it('flags what the host needs: the boot GPU, the NIC with the default route, the disk controller of /', () => {
-    const { groups } = json(runBin(['list', '--json', '--root', host.root]));
-    const all = groups.flatMap((g: any) => g.devices);
+    const all = listedDevices(host.root);
     const igpu = all.find((d: any) => d.address === '0000:00:02.0');
     expect(igpu.bootVga).toBe(true);
     expect(igpu.hostNeeds.join()).toMatch(/boot GPU/);
@@ -54,7 +53,7 @@ describe('group-info and list through bin/ on the workstation host', () => {
   it('prints a mount point as the kernel wrote it in proc/mounts: UTF-8, with \\040 for a space', () => {
     fs.appendFileSync(`${host.root}/proc/mounts`, '/dev/sda1 /srv/Daten\\040für\\040VMs ext4 rw 0 0\n');
     try {
-      const all = json(runBin(['list', '--json', '--root', host.root])).groups.flatMap((g: any) => g.devices);
+      const all = listedDevices(host.root);
       const mounts = all.flatMap((d: any) => d.block.map((b: any) => b.mountpoint));
       expect(mounts).toContain('/srv/Daten für VMs');
     } finally {
@@ -64,7 +63,7 @@ describe('group-info and list through bin/ on the workstation host', () => {
   });
 
   it('list prints every group in numeric order with the same per-device facts', () => {
-    const { groups } = json(runBin(['list', '--json', '--root', host.root]));
+    const groups = listedGroups(host.root);
     const numbers = groups.map((g: any) => g.group);
     expect(numbers).toEqual([...numbers].sort((a: number, b: number) => a - b));
     expect(groups.length).toBeGreaterThan(3);

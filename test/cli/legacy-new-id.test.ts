@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { readSimState } from '../../src/kernel/sim-state.js';
+import { readSimState } from '../../src/mock/kernel/sim-state.js';
 import { json, runCli } from '../helpers/cli.js';
 import { makeSimulatedHost, simulatedWrites } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';

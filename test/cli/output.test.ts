@@ -1,29 +1,24 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fdWriter, isTerminal } from '../../src/render/terminal.js';
 import os from 'node:os';
 import path from 'node:path';
 import { json, runBin, startBin } from '../helpers/cli.js';
-import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
+const simulatedHost = useSimulatedHosts();
 
 describe('output whose reader goes away', () => {
   it('list stops printing quietly: exit 0, nothing on stderr', async () => {
-    const h = makeSimulatedHost('sriov-server');
-    hosts.push(h);
+    const h = simulatedHost('sriov-server');
     const r = await startBin(['list', '--root', h.root], { closeStdout: true });
     expect(r).toEqual({ code: 0, stderr: '' });
   });
 
   it('detach still does all its work: the devices end on vfio-pci, as with its output read', async () => {
-    const h = makeSimulatedHost('workstation');
-    hosts.push(h);
+    const h = simulatedHost('workstation');
     const xml = tempFile('gpu.xml', domainXml('gpu', [{ address: '0000:01:00.0', group: 'auto' }]));
     const r = await startBin(['detach', xml, '--root', h.root], { closeStdout: true });
     expect(r).toEqual({ code: 0, stderr: '' });
@@ -38,8 +33,7 @@ describe('output whose reader goes away', () => {
 
 describe('colour', () => {
   it('is off when stdout is a pipe or a file (scripts, CI): no escape codes', () => {
-    const h = makeSimulatedHost('workstation');
-    hosts.push(h);
+    const h = simulatedHost('workstation');
     const r = runBin(['group-info', '01:00.0', '--root', h.root], { NO_COLOR: '' });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^IOMMU group \d+: not viable for VFIO\n/);
@@ -47,8 +41,7 @@ describe('colour', () => {
   });
 
   it('is on when stdout is a terminal (a pty made by script(1), from util-linux)', () => {
-    const h = makeSimulatedHost('workstation');
-    hosts.push(h);
+    const h = simulatedHost('workstation');
     const bin = new URL('../../bin/vfioctl', import.meta.url).pathname;
     const command = [process.execPath, bin, 'group-info', '01:00.0', '--root', h.root].map((a) => `'${a}'`).join(' ');
     const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '' } });

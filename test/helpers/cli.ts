@@ -66,3 +66,20 @@ export function json<T = any>(r: CliResult): T {
     throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
   }
 }
+
+/** The groups `vfioctl list --json --root ROOT` prints, through bin/. */
+export function listedGroups(root: string): any[] {
+  return json(runBin(['list', '--json', '--root', root])).groups;
+}
+
+/** Every device `list --json` prints, across its groups, in list order. */
+export function listedDevices(root: string): any[] {
+  return listedGroups(root).flatMap((g: any) => g.devices);
+}
+
+/** The first device of `list --json` that matches; throws, naming what was looked for, when none does. */
+export function findListedDevice(root: string, what: string, pred: (d: any) => boolean): any {
+  const dev = listedDevices(root).find(pred);
+  if (dev === undefined) throw new Error(`list --json --root ${root} shows no ${what}`);
+  return dev;
+}

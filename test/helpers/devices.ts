@@ -1,6 +1,6 @@
 import { parseAddress } from '../../src/pci/address.js';
 import { isBridgeClass, type PciDevice } from '../../src/pci/device.js';
-import type { DriverName } from '../../src/host/layout.js';
+import type { DriverName } from '../../src/pci/driver.js';
 
 /** A PciDevice value for pure planner tests (no filesystem). */
 export function fakeDevice(name: string, over: Partial<Omit<PciDevice, 'address' | 'name'>> = {}): PciDevice {

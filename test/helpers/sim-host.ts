@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { loadHostDescription } from '../../src/mock/hosts.js';
 import { materializeHost } from '../../src/mock/materialize.js';
-import { readWriteLog, type LoggedWrite } from '../../src/kernel/sim-state.js';
+import { readWriteLog, type LoggedWrite } from '../../src/mock/kernel/sim-state.js';
 import type { HostDescription } from '../../src/mock/description.js';
 
 export interface SimHost {
@@ -26,6 +27,22 @@ export function makeSimulatedHost(host: string | HostDescription): SimHost {
       if (process.env.VFIOCTL_KEEP_TREES) process.stderr.write(`kept simulated host: ${root}\n`);
       else fs.rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * For a test file's top level: returns a maker of fresh simulated hosts (as makeSimulatedHost) and registers
+ * an afterEach that cleans up every host made during the test.
+ */
+export function useSimulatedHosts(): (host: string | HostDescription) => SimHost {
+  const made: SimHost[] = [];
+  afterEach(() => {
+    while (made.length) made.pop()!.cleanup();
+  });
+  return (host) => {
+    const h = makeSimulatedHost(host);
+    made.push(h);
+    return h;
   };
 }
 

@@ -3,9 +3,9 @@ import type { DeviceDescription, HostDescription } from '../../src/mock/descript
 /**
  * A small host described inline, for kernel-level tests that must not depend on the bundled hosts:
  * a root port on pcieport, two identical e1000e NICs behind it (the new_id hazard), a PCIe-to-PCI bridge
- * with no driver, and an ixgbe PF with one VF.
+ * with no driver, and an ixgbe PF with one VF. `variant` adds a vfio-pci variant driver with its own probe refusals.
  */
-export function tinyHost(opts: { vfio?: 'loaded' | 'available' | 'missing'; release?: string; driverOverride?: boolean } = {}): HostDescription {
+export function tinyHost(opts: { vfio?: 'loaded' | 'available' | 'missing'; release?: string; driverOverride?: boolean; variant?: boolean } = {}): HostDescription {
   const dev = (d: Partial<DeviceDescription> & Pick<DeviceDescription, 'address' | 'vendor' | 'device' | 'class'>): DeviceDescription => ({
     parent: null,
     subsystemVendor: '8086',
@@ -27,6 +27,8 @@ export function tinyHost(opts: { vfio?: 'loaded' | 'available' | 'missing'; rele
       { name: 'ixgbe', module: 'ixgbe', state: 'loaded', ids: [{ vendor: '8086', device: '10fb' }] },
       { name: 'ixgbevf', module: 'ixgbevf', state: 'loaded', ids: [{ vendor: '8086', device: '10ed' }] },
       { name: 'vfio-pci', module: 'vfio_pci', state: opts.vfio ?? 'loaded', ids: [] },
+      // A vfio-pci variant driver that, unlike vfio-pci, accepts a PF with VFs: its refusals are data.
+      ...(opts.variant ? [{ name: 'mlx5_vfio_pci', module: 'mlx5_vfio_pci', state: 'loaded' as const, ids: [], probeRefusals: [{ when: 'not-endpoint' as const, errno: 'EINVAL' }] }] : []),
     ],
     devices: [
       dev({ address: '0000:00:1c.0', vendor: '8086', device: 'a110', class: '060400', headerType: 1, driver: 'pcieport', iommuGroup: 1 }),

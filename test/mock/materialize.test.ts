@@ -2,25 +2,17 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { Host } from '../../src/host/host.js';
 import type { HostDescription } from '../../src/mock/description.js';
 import { listBundledHosts, loadHostDescription } from '../../src/mock/hosts.js';
 import { materializeHost } from '../../src/mock/materialize.js';
 import { snapshotHost } from '../../src/mock/snapshot.js';
-import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
-function sim(desc: HostDescription): SimHost {
-  const h = makeSimulatedHost(desc);
-  hosts.push(h);
-  return h;
-}
+const sim = useSimulatedHosts();
 
 /** A description with the defaults a snapshot makes explicit (revision 00, boot_vga 0 on VGA devices), in address order. */
 function canonical(desc: HostDescription): Omit<HostDescription, 'summary'> {
@@ -38,7 +30,7 @@ function canonical(desc: HostDescription): Omit<HostDescription, 'summary'> {
 }
 
 const bundled = listBundledHosts().map((h) => h.name);
-const cases: [string, HostDescription][] = [['tiny (inline)', tinyHost()], ...bundled.map((n) => [n, loadHostDescription(n)] as [string, HostDescription])];
+const cases: [string, HostDescription][] = [['tiny (inline)', tinyHost()], ['tiny with a variant driver (inline)', tinyHost({ variant: true })], ...bundled.map((n) => [n, loadHostDescription(n)] as [string, HostDescription])];
 
 describe('materialized hosts read back as their description', () => {
   it('there are bundled hosts for the situations users meet', () => {
@@ -92,6 +84,7 @@ describe('descriptions are input: checked before any path is built', () => {
     ['a kernel release with /', (d) => void (d.kernel.release = '../../..'), /kernel.release/],
     ['a child listed before its parent', (d) => void d.devices.reverse(), /must be listed before it/],
     ['a device bound to an unknown driver', (d) => void (d.devices[1]!.driver = 'nouveau'), /not in the drivers list/],
+    ['a probe refusal of an unknown kind', (d) => void (d.drivers[4]!.probeRefusals = [{ when: 'always' as 'vfs-enabled', errno: 'EINVAL' }]), /probeRefusals\[0\]\.when must be one of/],
   ];
   it.each(hostile)('%s: InputError and no tree', (_l, spoil, message) => {
     const desc = tinyHost();

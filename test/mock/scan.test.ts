@@ -1,17 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HostReader } from '../../src/host/reader.js';
 import { listBundledHosts, loadHostDescription } from '../../src/mock/hosts.js';
 import type { PciDevice } from '../../src/pci/device.js';
-import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts, type SimHost } from '../helpers/sim-host.js';
 import { runBin } from '../helpers/cli.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
+const simulatedHost = useSimulatedHosts();
 
 /** Every grouped device as `list` reads it (one scan of every function), by group. */
 function byScan(root: string): Map<number, PciDevice[]> {
@@ -33,16 +30,14 @@ const withGroups = listBundledHosts()
 
 describe("list's scan of every function reads what a lookup of each group reads", () => {
   it.each(withGroups)('%s: same groups, same members in the same order, same devices (SR-IOV relations included)', (name) => {
-    const h = makeSimulatedHost(name);
-    hosts.push(h);
+    const h = simulatedHost(name);
     const scanned = byScan(h.root);
     expect([...scanned.keys()]).toEqual(new HostReader(h.root).listGroups());
     expect(scanned).toEqual(byLookup(h.root));
   });
 
   it('a tree without uevent files (made by an older vfioctl, or by hand) reads the same, from the separate files', () => {
-    const h = makeSimulatedHost('sriov-server');
-    hosts.push(h);
+    const h = simulatedHost('sriov-server');
     const before = byLookup(h.root);
     const devices = path.join(h.root, 'sys/bus/pci/devices');
     for (const d of fs.readdirSync(devices)) fs.rmSync(path.join(devices, d, 'uevent'));
@@ -77,8 +72,7 @@ describe("list's scan of every function reads what a lookup of each group reads"
   }
 
   it("functions the device-tree walk does not reach (a PCI root outside sys/devices/pciDDDD:BB, as under Hyper-V's VMBus) are located by their bus links, and read the same", () => {
-    const h = makeSimulatedHost('sriov-server');
-    hosts.push(h);
+    const h = simulatedHost('sriov-server');
     const before = byScan(h.root);
     expect(before.size).toBeGreaterThan(3);
     moveDir(h.root, 'sys/devices/pci0000:3a', 'sys/devices/LNXSYSTM:00/VMBUS:00/f8b3781b-1e82-4818-a1c3-63d806ec15bb/pci0000:3a');
@@ -89,8 +83,7 @@ describe("list's scan of every function reads what a lookup of each group reads"
   });
 
   it('the functions behind a bridge whose config space does not say it is one (header type unreadable) are located by their bus links', () => {
-    const h = makeSimulatedHost('pci-bridge');
-    hosts.push(h);
+    const h = simulatedHost('pci-bridge');
     const { devices } = loadHostDescription('pci-bridge');
     const bridges = devices.filter((d) => d.headerType === 1 && devices.some((c) => c.parent === d.address));
     expect(bridges.length).toBeGreaterThan(0);
@@ -101,8 +94,7 @@ describe("list's scan of every function reads what a lookup of each group reads"
   });
 
   it('list (through bin/) prints every group of the host once, in numeric order, and the VFs of each PF', () => {
-    const h = makeSimulatedHost('sriov-server');
-    hosts.push(h);
+    const h = simulatedHost('sriov-server');
     const r = runBin(['list', '--json', '--root', h.root]);
     expect(r.code).toBe(0);
     const groups = JSON.parse(r.stdout).groups as { group: number; devices: { address: string; sriov: unknown }[] }[];
@@ -118,8 +110,7 @@ describe("list's scan of every function reads what a lookup of each group reads"
     const desc = tinyHost();
     desc.drivers.push({ name: 'virtio-pci', module: 'virtio_pci', state: 'loaded', ids: [{ vendor: '1af4', device: '*' }] });
     desc.devices.push({ address: '0000:00:03.0', parent: null, vendor: '1af4', device: '1041', subsystemVendor: '1af4', subsystemDevice: '1100', class: '020000', headerType: 0, driver: 'virtio-pci', driverOverride: null, iommuGroup: 7, net: [{ name: 'eth0', operstate: 'up' }] });
-    const h = makeSimulatedHost(desc);
-    hosts.push(h);
+    const h = simulatedHost(desc);
     const lo = path.join(h.root, 'sys/devices/virtual/net/lo');
     fs.mkdirSync(lo, { recursive: true });
     fs.symlinkSync('../../devices/virtual/net/lo', path.join(h.root, 'sys/class/net/lo'));

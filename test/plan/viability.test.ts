@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { groupViability, kernelRules } from '../../src/plan/viability.js';
+import { kernelRules } from '../../src/pci/kernel-rules.js';
+import { groupViability } from '../../src/plan/viability.js';
 import { autoAction } from '../../src/plan/member-action.js';
 import { drv, fakeDevice } from '../helpers/devices.js';
 

@@ -1,21 +1,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runBin, startBin } from '../helpers/cli.js';
-import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { tempFile } from '../helpers/xml.js';
 import { drivers, journal, report, targetGroup } from './campaign.js';
 
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
+const simulatedHost = useSimulatedHosts();
 
 describe('concurrent runs on one host serialize on the lock', () => {
   it('8 detach/reattach runs at once: all succeed, the final state is consistent, no journal entry is lost', async () => {
-    const h = makeSimulatedHost('pci-bridge');
-    hosts.push(h);
+    const h = simulatedHost('pci-bridge');
     const before = drivers(h.root);
     const target = (await targetGroup(h.root))!;
     const xml = tempFile('c.xml', target.xml);
@@ -38,8 +34,7 @@ describe('concurrent runs on one host serialize on the lock', () => {
   }, 120_000);
 
   it("a dead owner's lock is taken over; a live owner's makes the next run wait, then fail with a clear message", async () => {
-    const h = makeSimulatedHost('pci-bridge');
-    hosts.push(h);
+    const h = simulatedHost('pci-bridge');
     const target = (await targetGroup(h.root))!;
     const xml = tempFile('c.xml', target.xml);
     const lock = path.join(h.root, 'run/vfioctl/lock');

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { injectFault } from '../../src/kernel/sim-state.js';
+import { injectFault } from '../../src/mock/kernel/sim-state.js';
 import { json, runBin, yieldToRunner } from '../helpers/cli.js';
 import { makeSimulatedHost } from '../helpers/sim-host.js';
 import { tempFile } from '../helpers/xml.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { clearFaults, injectFault, readSimState, type SimFault } from '../../src/kernel/sim-state.js';
+import { clearFaults, injectFault, readSimState, type SimFault } from '../../src/mock/kernel/sim-state.js';
 import { listBundledHosts } from '../../src/mock/hosts.js';
 import { json, runCli } from '../helpers/cli.js';
 import { makeSimulatedHost, simulatedWrites } from '../helpers/sim-host.js';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts, simulatedWrites } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 import { report, Tally } from './campaign.js';
@@ -11,10 +11,7 @@ import { report, Tally } from './campaign.js';
  * Host trees that lie or are broken: vfioctl reads them with care (O_NOFOLLOW, links resolved inside the
  * root, IDs parsed strictly) and says what is wrong, with exit 13 and never a stack trace or a write.
  */
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
+const simulatedHost = useSimulatedHosts();
 const tally = new Tally();
 afterAll(() => report(tally.summary('hostile host trees')));
 
@@ -63,8 +60,7 @@ const spoilers: [string, (root: string) => void, RegExp][] = [
 
 describe('hostile host trees: a clear error, exit 13, no crash, no write', () => {
   it.each(spoilers)('%s', async (name, spoil, message) => {
-    const h = makeSimulatedHost(tinyHost());
-    hosts.push(h);
+    const h = simulatedHost(tinyHost());
     spoil(h.root);
     const xml = tempFile('x.xml', domainXml('x', [{ address: NIC, group: 'auto' }]));
     const results = [

@@ -1,15 +1,12 @@
 import fs from 'node:fs';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
+import { useSimulatedHosts, simulatedWrites } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 import { report, Tally } from './campaign.js';
 
 /** Hostile XML through `vfioctl detach` on a simulated host: a clear error, its exit code, and zero writes. */
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
+const simulatedHost = useSimulatedHosts();
 const tally = new Tally();
 afterAll(() => report(tally.summary('hostile XML (detach on a simulated host, zero writes each)')));
 
@@ -39,8 +36,7 @@ const cases: [string, () => string, number, RegExp][] = [
 
 describe('hostile XML: clear error, exit code, zero writes', () => {
   it.each(cases)('%s', async (name, make, code, message) => {
-    const h = makeSimulatedHost('workstation');
-    hosts.push(h);
+    const h = simulatedHost('workstation');
     const file = make();
     const results = [await runCli(['detach', file, '--root', h.root]), await runCli(['check', file, '--root', h.root])];
     const writes = simulatedWrites(h.root).length;

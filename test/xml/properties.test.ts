@@ -20,7 +20,7 @@ function parseOrInputError(text: string): LibvirtDocument | InputError {
 const inRange = (a: PciAddress): boolean =>
   (['domain', 'bus', 'slot', 'function'] as const).every((f) => Number.isInteger(a[f]) && a[f] >= 0 && a[f] <= LIMITS[f]);
 
-/** The kernel's dev_valid_name() as src/host/interface-name.ts states it, written out again independently. */
+/** The kernel's dev_valid_name() as src/pci/interface-name.ts states it, written out again independently. */
 const kernelValidName = (s: string): boolean =>
   Buffer.byteLength(s, 'utf8') >= 1 && Buffer.byteLength(s, 'utf8') <= 15 && s !== '.' && s !== '..' && !/[/:\s\u0000-\u001f\u007f]/.test(s);
 

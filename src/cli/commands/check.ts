@@ -1,20 +1,15 @@
 import { Host } from '../../host/host.js';
-import { analyze } from '../../plan/analyze.js';
-import { exitCodeFor } from '../../plan/blocker-error.js';
-import { planDetachWrites } from '../../plan/writes.js';
+import { checkDetach } from '../../plan/check.js';
 import { renderAnalysis } from '../../render/analysis.js';
+import { checkJson } from '../../render/check.js';
 import { printJson, type Output } from '../../render/output.js';
 import { readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../run.js';
 
 /** `vfioctl check FILE`: the analysis a detach would make, and its verdict as the exit code. No writes. */
 export function checkCommand(file: string, g: GlobalOptions, out: Output): number {
-  const doc = readLibvirtXmlFile(file);
-  const host = new Host(g.root);
-  const analysis = analyze(doc, host, { force: false });
-  const code = exitCodeFor(analysis.blockers);
-  const writes = code === 0 ? planDetachWrites(analysis.moves, host.reader.layout).map((s) => ({ path: s.write.hostPath, value: s.write.value })) : [];
-  if (g.json) printJson(out, { ok: code === 0, exitCode: code, ...analysis, moves: analysis.moves.map((d) => d.name), writes });
-  else renderAnalysis(out, analysis, code);
-  return code;
+  const verdict = checkDetach(readLibvirtXmlFile(file), new Host(g.root));
+  if (g.json) printJson(out, checkJson(verdict));
+  else renderAnalysis(out, verdict.analysis, verdict.exitCode);
+  return verdict.exitCode;
 }

@@ -1,7 +1,7 @@
 import { Host } from '../../host/host.js';
 import { iommuOffError, type FunctionScan } from '../../host/reader.js';
 import { groupReport } from '../../plan/group-report.js';
-import { renderGroup } from '../../render/groups.js';
+import { humanGroupStream, jsonGroupStream } from '../../render/list.js';
 import { bufferedOutput, type Output } from '../../render/output.js';
 import type { GlobalOptions } from '../run.js';
 
@@ -21,14 +21,9 @@ export function listCommand(g: GlobalOptions, out: Output): number {
 }
 
 function printGroups(host: Host, scan: FunctionScan, json: boolean, out: Output): void {
-  if (json) out.stdout(`{\n  "groups": [${scan.groupCount > 0 ? '' : ']\n}\n'}`);
-  let printed = 0;
+  const stream = json ? jsonGroupStream(out, scan.groupCount) : humanGroupStream(out);
   for (const { group, members } of scan.groups()) {
-    const report = groupReport(group, host, members.map((loc) => host.reader.readAt(loc)));
-    // Two levels deep, JSON.stringify indents it as the array item it is: '[\n  [\n' + item + '\n  ]\n]'.
-    if (json) out.stdout(`${printed > 0 ? ',' : ''}\n${JSON.stringify([[report]], null, 2).slice(6, -6)}`);
-    else renderGroup(out, report);
-    printed++;
+    stream.group(groupReport(group, host, members.map((loc) => host.reader.readAt(loc))));
   }
-  if (json && scan.groupCount > 0) out.stdout('\n  ]\n}\n');
+  stream.end();
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SysfsWriteError } from '../../../src/kernel/kernel.js';
-import { SimulatedKernel } from '../../../src/kernel/simulated.js';
+import { SimulatedKernel } from '../../../src/mock/kernel/simulated.js';
 import { materializeHost } from '../../../src/mock/materialize.js';
 import { validateDescription } from '../../../src/mock/validate.js';
 

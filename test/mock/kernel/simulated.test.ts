@@ -1,22 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { HostReader } from '../../src/host/reader.js';
-import { SysfsWriteError } from '../../src/kernel/kernel.js';
-import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
-import { SimulatedKernel } from '../../src/kernel/simulated.js';
-import { VFIO_PCI as VFIO } from '../../src/host/layout.js';
-import { formatAddress, parseAddress } from '../../src/pci/address.js';
-import { makeSimulatedHost, simulatedWrites, type SimHost } from '../helpers/sim-host.js';
-import { tinyHost } from '../helpers/tiny-host.js';
+import { describe, expect, it } from 'vitest';
+import { HostReader } from '../../../src/host/reader.js';
+import { SysfsWriteError } from '../../../src/kernel/kernel.js';
+import { injectFault, readSimState } from '../../../src/mock/kernel/sim-state.js';
+import { SimulatedKernel } from '../../../src/mock/kernel/simulated.js';
+import { VFIO_PCI as VFIO } from '../../../src/pci/driver.js';
+import { formatAddress, parseAddress } from '../../../src/pci/address.js';
+import { useSimulatedHosts, simulatedWrites } from '../../helpers/sim-host.js';
+import { tinyHost } from '../../helpers/tiny-host.js';
 
-const hosts: SimHost[] = [];
-afterEach(() => {
-  while (hosts.length) hosts.pop()!.cleanup();
-});
+const simulatedHost = useSimulatedHosts();
 function sim(opts: Parameters<typeof tinyHost>[0] = {}): { root: string; kernel: SimulatedKernel } {
-  const h = makeSimulatedHost(tinyHost(opts));
-  hosts.push(h);
+  const h = simulatedHost(tinyHost(opts));
   return { root: h.root, kernel: new SimulatedKernel(h.root) };
 }
 
@@ -79,16 +75,14 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
     expect(uevent(NIC)).toMatch(/^DRIVER=vfio-pci\nPCI_CLASS=20000\n/);
     expect(uevent(NIC).match(/^DRIVER=/gm)).toHaveLength(1);
 
-    const sriov = makeSimulatedHost('sriov-server');
-    hosts.push(sriov);
+    const sriov = simulatedHost('sriov-server');
     const vfConfig = fs.readFileSync(path.join(sriov.root, 'sys/bus/pci/devices/0000:3b:02.0/config'));
     expect([vfConfig.readUInt16LE(0), vfConfig.readUInt16LE(2)]).toEqual([0xffff, 0xffff]);
     expect(new HostReader(sriov.root).device(parseAddress('0000:3b:02.0'))).toMatchObject({ vendor: '8086', device: '154c', headerType: 0 });
   });
 
   it("a NIC's interface and routes leave with its driver and come back, down and unrouted, when the same driver binds again", () => {
-    const h = makeSimulatedHost('workstation');
-    hosts.push(h);
+    const h = simulatedHost('workstation');
     const kernel = new SimulatedKernel(h.root);
     kernel.loadModule(VFIO);
     const NIC_WS = '0000:00:1f.6';
@@ -116,8 +110,7 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
   });
 
   it("a storage controller's disks leave with its driver (sys/class/block), and come back with it", () => {
-    const h = makeSimulatedHost('workstation');
-    hosts.push(h);
+    const h = simulatedHost('workstation');
     const kernel = new SimulatedKernel(h.root);
     const disks = () => fs.readdirSync(path.join(h.root, 'sys/class/block')).sort();
     const before = disks();
@@ -178,11 +171,30 @@ describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, th
     expect(driverOf(root, PF)).toBeNull();
   });
 
+  it("probe refusals are the driver description's data: a variant refuses only what its description lists", () => {
+    const { root, kernel } = sim({ variant: true });
+    attempt(kernel, override(BRIDGE), 'mlx5_vfio_pci');
+    expect(attempt(kernel, ctl('mlx5_vfio_pci', 'bind'), BRIDGE)).toBe('EINVAL');
+    attempt(kernel, override(PF), 'mlx5_vfio_pci');
+    attempt(kernel, ctl('ixgbe', 'unbind'), PF);
+    expect(attempt(kernel, ctl('mlx5_vfio_pci', 'bind'), PF)).toBe('ok');
+    expect(driverOf(root, PF)).toBe('mlx5_vfio_pci');
+  });
+
+  it('vfio-pci described with no probe refusals takes a bridge: the kernel has no vfio-pci branch of its own', () => {
+    const desc = tinyHost();
+    desc.drivers.find((d) => d.name === 'vfio-pci')!.probeRefusals = [];
+    const h = simulatedHost(desc);
+    const kernel = new SimulatedKernel(h.root);
+    attempt(kernel, override(BRIDGE), 'vfio-pci');
+    expect(attempt(kernel, ctl('vfio-pci', 'bind'), BRIDGE)).toBe('ok');
+    expect(driverOf(h.root, BRIDGE)).toBe('vfio-pci');
+  });
+
   it('vfio-pci refuses a device in no IOMMU group (IOMMU off): EINVAL', () => {
     const desc = tinyHost();
     for (const d of desc.devices) d.iommuGroup = null;
-    const h = makeSimulatedHost(desc);
-    hosts.push(h);
+    const h = simulatedHost(desc);
     const kernel = new SimulatedKernel(h.root);
     attempt(kernel, override(NIC), 'vfio-pci');
     attempt(kernel, ctl('e1000e', 'unbind'), NIC);

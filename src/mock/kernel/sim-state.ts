@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DriverDescription, HostDescription, IdMatch } from '../mock/description.js';
+import { defaultProbeRefusals, type DriverDescription, type HostDescription, type IdMatch, type ProbeRefusal } from '../description.js';
 
 /**
  * The private state of a simulated host's kernel, kept beside its tree in ROOT/.vfioctl-sim/:
@@ -14,6 +14,8 @@ export const SIM_FORMAT = 'vfioctl-sim/1';
 export interface SimDriver extends DriverDescription {
   /** IDs added through new_id (pci_add_dynid), in the order added. */
   dynamicIds: IdMatch[];
+  /** Always present in the state: the description's, or the defaults for the driver's name (materialize). */
+  probeRefusals: ProbeRefusal[];
 }
 
 /**
@@ -49,6 +51,8 @@ export function isSimulatedRoot(root: string): boolean {
 export function readSimState(root: string): SimState {
   const state = JSON.parse(fs.readFileSync(path.join(simDir(root), 'kernel.json'), 'utf8')) as SimState;
   if (state.format !== SIM_FORMAT) throw new Error(`${simDir(root)}/kernel.json is not a ${SIM_FORMAT} state file.`);
+  // A tree made before probe refusals were part of the state gets the defaults materialize writes today.
+  for (const d of state.drivers) d.probeRefusals ??= defaultProbeRefusals(d.name);
   return state;
 }
 

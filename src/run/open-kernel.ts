@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError } from '../errors.js';
-import type { Kernel } from './kernel.js';
-import { LinuxKernel } from './linux.js';
-import { isSimulatedRoot } from './sim-state.js';
-import { SimulatedKernel } from './simulated.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { LinuxKernel } from '../kernel/linux.js';
+import { isSimulatedRoot } from '../mock/kernel/sim-state.js';
+import { SimulatedKernel } from '../mock/kernel/simulated.js';
 
 /**
  * The kernel that answers writes under a host root: the simulated kernel of a tree made by

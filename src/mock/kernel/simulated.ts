@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { VfioUnavailableError } from '../errors.js';
-import { isWhitelistedWrite, type DriverName, type SysfsWrite } from '../host/layout.js';
-import { idMatches, type IdMatch } from '../mock/description.js';
-import { SysfsWriteError, type Kernel } from './kernel.js';
+import { VfioUnavailableError } from '../../errors.js';
+import { isWhitelistedWrite, type SysfsWrite } from '../../host/layout.js';
+import type { DriverName } from '../../pci/driver.js';
+import { idMatches, type IdMatch, type ProbeRefusalCase } from '../description.js';
+import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
@@ -226,14 +227,9 @@ export class SimulatedKernel implements Kernel {
     return drv.dynamicIds.some((id) => idMatches(id, dev)) || drv.ids.some((id) => idMatches(id, dev));
   }
 
-  /** What a driver's probe() answers. vfio-pci refuses non-endpoints and devices with no IOMMU group (EINVAL) and PFs with VFs enabled (EBUSY). */
+  /** What a driver's probe() answers: the errno of its first refusal that applies (its description's probeRefusals). */
   private probeRefusal(drv: SimDriver, dev: SimDevice): string | undefined {
-    if (drv.name === 'vfio-pci') {
-      if (dev.headerType !== 0) return 'EINVAL';
-      if (!dev.hasGroup) return 'EINVAL';
-      if (dev.numvfs > 0) return 'EBUSY';
-    }
-    return undefined;
+    return drv.probeRefusals.find((r) => refusalApplies(r.when, dev))?.errno;
   }
 
   private busyIsEbusy(): boolean {
@@ -295,6 +291,17 @@ export class SimulatedKernel implements Kernel {
     const f = this.state.faults[i]!;
     if (f.times === 'once') this.state.faults.splice(i, 1);
     return f;
+  }
+}
+
+function refusalApplies(when: ProbeRefusalCase, dev: SimDevice): boolean {
+  switch (when) {
+    case 'not-endpoint':
+      return dev.headerType !== 0;
+    case 'no-iommu-group':
+      return !dev.hasGroup;
+    case 'vfs-enabled':
+      return dev.numvfs > 0;
   }
 }
 

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../src/errors.js';
 import { formatAddress, parseAddress } from '../../src/pci/address.js';
-import { parseInterfaceName } from '../../src/host/interface-name.js';
+import { parseInterfaceName } from '../../src/pci/interface-name.js';
 
 describe('command-line PCI addresses', () => {
   it.each([

@@ -1,0 +1,13 @@
+import type { CheckVerdict } from '../plan/check.js';
+
+/** `check --json` (README): the verdict, the analysis with its moves as addresses, and the writes. */
+export function checkJson(v: CheckVerdict): object {
+  const { analysis, exitCode } = v;
+  return {
+    ok: exitCode === 0,
+    exitCode,
+    ...analysis,
+    moves: analysis.moves.map((d) => d.name),
+    writes: v.writes.map((w) => ({ path: w.hostPath, value: w.value })),
+  };
+}
