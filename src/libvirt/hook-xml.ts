@@ -20,10 +20,12 @@ function ownerOf(kind: Owner['kind'], root: Element, fallbackName: string): Owne
 
 /** The domain on a qemu hook's stdin: its owner record, and a parser for the whole document. */
 export function readDomainInput(text: string, argvName: string): { owner: Owner; document: () => LibvirtDocument } {
-  const root = parseXmlSafely(text, `the XML of domain '${printable(argvName)}'`).documentElement!;
+  // One name for stdin in every message, `domain 'NAME':LINE`: the XML is the domain's, and the name is what
+  // the user runs `virsh edit` or `virsh metadata` on (libvirt passes it as the hook's first argument).
+  const label = `domain '${printable(argvName)}'`;
+  const root = parseXmlSafely(text, label).documentElement!;
   if (root.tagName !== 'domain') throw new InputError(`The qemu hook's standard input is <${printable(root.tagName)}>, not libvirt's <domain> XML.`);
-  const owner = ownerOf('domain', root, argvName);
-  return { owner, document: () => parseLibvirtXml(text, `domain '${printable(owner.name)}'`) };
+  return { owner: ownerOf('domain', root, argvName), document: () => parseLibvirtXml(text, label) };
 }
 
 /**

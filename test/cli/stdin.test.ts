@@ -1,6 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
 import { BIN, fixture, json, runBin, type CliResult } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 
@@ -46,6 +48,29 @@ describe("'-' reads the XML from standard input", () => {
     const r = runWithInput(['reattach', '-', '--root', h.root], ONE_NIC);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect([driverOf(h.root, '0000:02:01.0'), driverOf(h.root, '0000:02:02.0')]).toEqual(['e1000', 'e1000']);
+  });
+
+  it("the lock and the journal name the input <stdin>, not '-' (a run killed after its first write leaves both behind)", () => {
+    const h = host();
+    const state = path.join(h.root, 'run', 'vfioctl');
+    const lockCommand = (): string => JSON.parse(fs.readFileSync(path.join(state, 'lock'), 'utf8')).command;
+    const journal = (): any => JSON.parse(fs.readFileSync(path.join(state, 'journal.json'), 'utf8'));
+    // The next write on this host (positions count every write since the host was made) is the last one of the run.
+    const crashAtNextWrite = (): void => injectFault(h.root, { kind: 'crash', position: readSimState(h.root).writes + 1, times: 'once' });
+    crashAtNextWrite();
+    expect(runWithInput(['detach', '-', '--root', h.root], ONE_NIC).code).not.toBe(0);
+    expect(lockCommand()).toBe('detach <stdin>');
+    expect(journal().operation.command).toBe('detach <stdin>');
+    expect(journal().devices['0000:02:02.0'].by).toBe('detach <stdin>');
+    const again = runWithInput(['detach', '-', '--root', h.root], ONE_NIC);
+    expect([again.code, again.stderr]).toEqual([0, '']);
+    crashAtNextWrite();
+    expect(runWithInput(['reattach', '-', '--root', h.root], ONE_NIC).code).not.toBe(0);
+    expect(lockCommand()).toBe('reattach <stdin>');
+    expect(journal().operation.command).toBe('reattach <stdin>');
+    const done = runWithInput(['reattach', '-', '--root', h.root], ONE_NIC);
+    expect([done.code, done.stderr]).toEqual([0, '']);
+    expect(json(runBin(['list', '--json', '--root', h.root])).groups.find((g: any) => g.group === 9).devices.map((d: any) => d.driver)).toEqual([null, 'e1000', 'e1000']);
   });
 
   it('an error in the piped XML names <stdin>:LINE (exit 3)', () => {

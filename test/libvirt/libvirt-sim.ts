@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { json, runBin, type CliResult } from '../helpers/cli.js';
+import { BIN, json, runBin, type CliResult } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 
 /**
@@ -100,4 +100,42 @@ ${devs}
   </devices>
 </domain>
 `;
+}
+
+/** bin/vfioctl with `input` on its standard input (`vfioctl metadata -`, as a user pipes a file before defining it). */
+export function runBinWithInput(args: string[], input: string): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', VFIOCTL_PCI_IDS: '' }, timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * Real virsh on libvirt's test driver (test:///default, in-process: it forgets everything between invocations,
+ * so one invocation runs every command, separated by ';'). It parses and formats XML with libvirt's own code:
+ * what it prints after `define` and `start` is what libvirt keeps, and what it hands a hook. virsh is required
+ * (.ci/run installs libvirt-clients), as in test/cli/metadata.test.ts.
+ */
+export function virsh(commands: string): string {
+  const r = spawnSync('virsh', ['-q', '-c', 'test:///default', commands], { encoding: 'utf8', timeout: 30_000 });
+  if (r.error) throw new Error(`virsh could not run (${r.error.message}): these tests need libvirt-clients (Debian: apt-get install libvirt-clients).`);
+  if (r.status !== 0) throw new Error(`virsh '${commands}' failed (exit ${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Writes `text` to a file in a temp directory removed after the test; returns its path. */
+export function tempXml(name: string, text: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-xml-'));
+  made.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/**
+ * The domain XML libvirt hands the qemu hook at `prepare begin`: `text` defined with real virsh (libvirt drops
+ * `<driver group=>` there, and keeps vfioctl's <metadata>), `then` (more virsh commands, e.g. `metadata …`),
+ * started, and dumped live.
+ */
+export function liveDomainXml(text: string, name: string, then = ''): string {
+  return virsh(`define ${tempXml(`${name}.xml`, text)}; ${then ? `${then}; ` : ''}start ${name}; dumpxml ${name}`);
 }

@@ -163,3 +163,56 @@ describe('devices belong to the domain whose hook moved them', () => {
     expect(drivers(h.root)[NIC1]).toBe('e1000');
   });
 });
+
+/** vmA with vfioctl's metadata element (`element`, written in its namespace) after its <uuid>, as libvirt places it. */
+function withMetadata(element: string): string {
+  return vmA.replace(" group='auto'", '').replace('</uuid>\n', `</uuid>\n  <metadata>\n    ${element}\n  </metadata>\n`);
+}
+const NS = 'xmlns:vfioctl="https://vfioctl.dev/xmlns/libvirt/1"';
+const lineOf = (text: string, needle: string): number => text.slice(0, text.indexOf(needle)).split('\n').length;
+
+describe('XML the hook cannot use: one line naming the domain and the line, a non-zero exit, nothing written', () => {
+  /** Runs prepare begin; expects exit 3, one stderr line, no lock, no journal, no write; returns the line. */
+  function refused(xml: string): string {
+    const h = simHost('qemu-q35-iommu');
+    const { qemu } = installed();
+    const r = callHook(qemu, [A.name, 'prepare', 'begin', '-'], xml, h.root);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('');
+    expect(simulatedWrites(h.root)).toEqual([]);
+    expect(fs.existsSync(path.join(h.root, 'run', 'vfioctl'))).toBe(false);
+    return lines[0]!;
+  }
+
+  it('damaged XML (an unclosed element): the parser\'s message at domain NAME:LINE:COLUMN', () => {
+    const xml = vmA.replace('    </hostdev>\n', '');
+    expect(refused(xml)).toMatch(/^vfioctl: domain 'vm-a':\d+:\d+: malformed XML: Opening and ending tag mismatch: "hostdev" != "devices"$/);
+  });
+
+  it('a metadata default that is not a mode: its element at domain NAME:LINE', () => {
+    const xml = withMetadata(`<vfioctl:groups ${NS} default="sometimes"/>`);
+    expect(refused(xml)).toBe(
+      `vfioctl: domain 'vm-a':${lineOf(xml, '<vfioctl:groups')}: <vfioctl:groups>: default="sometimes" is not a group mode: use "auto" (move the whole IOMMU group) or "manual" (only the named device).`,
+    );
+  });
+
+  it('a metadata entry for a device the domain does not assign (a typo), and a namespace version vfioctl does not read', () => {
+    const typo = withMetadata(`<vfioctl:groups ${NS}><vfioctl:device address="0000:02:07.0" group="auto"/></vfioctl:groups>`);
+    expect(refused(typo)).toMatch(new RegExp(`^vfioctl: domain 'vm-a':${lineOf(typo, '<vfioctl:groups')}: <vfioctl:device>: 0000:02:07\\.0 is not assigned by domain 'vm-a' `));
+    const v2 = withMetadata('<vfioctl:groups xmlns:vfioctl="https://vfioctl.dev/xmlns/libvirt/2" default="auto"/>');
+    expect(refused(v2)).toMatch(/^vfioctl: domain 'vm-a':5: <vfioctl:groups>: the namespace 'https:\/\/vfioctl\.dev\/xmlns\/libvirt\/2' is not one this vfioctl reads/);
+  });
+
+  it('release end does not need the metadata: a domain whose metadata was damaged while it ran still gets its devices back', () => {
+    const h = simHost('qemu-q35-iommu');
+    const { qemu } = installed();
+    expect(callHook(qemu, [A.name, 'prepare', 'begin', '-'], withMetadata(`<vfioctl:groups ${NS} default="auto"/>`), h.root).code).toBe(0);
+    expect(drivers(h.root)[NIC2]).toBe('vfio-pci');
+    const damaged = withMetadata(`<vfioctl:groups ${NS} default="sometimes"/>`);
+    expect(callHook(qemu, [A.name, 'release', 'end', '-'], damaged, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect([drivers(h.root)[NIC1], drivers(h.root)[NIC2]]).toEqual(['e1000', 'e1000']);
+  });
+});

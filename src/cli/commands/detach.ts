@@ -3,7 +3,7 @@ import { renderDetach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { dryRunDetach, runDetach } from '../../run/detach.js';
 import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
-import { readLibvirtXmlFile } from '../../xml/index.js';
+import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../run.js';
 
 export interface DetachOptions extends GlobalOptions {
@@ -14,13 +14,15 @@ export interface DetachOptions extends GlobalOptions {
 
 export async function detachCommand(file: string, o: DetachOptions, out: Output): Promise<number> {
   const doc = readLibvirtXmlFile(file);
+  // The lock and the journal say what ran: `detach <stdin>`, as messages name a piped input, not `detach -`.
+  const command = `detach ${inputName(file)}`;
   let result;
   if (o.dryRun) {
     result = dryRunDetach(doc, new Host(o.root), o.force);
   } else {
-    const session = openWriteSession(o.root, `detach ${file}`, lockTimeoutMs(o.lockTimeout));
+    const session = openWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout));
     try {
-      result = runDetach(doc, session, o.force, `detach ${file}`);
+      result = runDetach(doc, session, o.force, command);
     } finally {
       session.close();
     }

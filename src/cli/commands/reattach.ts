@@ -5,7 +5,7 @@ import { printJson, type Output } from '../../render/output.js';
 import { Journal } from '../../run/journal.js';
 import { dryRunReattach, runReattach } from '../../run/reattach.js';
 import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
-import { readLibvirtXmlFile } from '../../xml/index.js';
+import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../run.js';
 
 export interface ReattachOptions extends GlobalOptions {
@@ -18,7 +18,7 @@ export async function reattachCommand(file: string | undefined, o: ReattachOptio
   if (!file && !o.all) throw new InputError('reattach needs a domain or network XML file, or --all for every device vfioctl moved.');
   if (file && o.all) throw new InputError('Give either a file or --all, not both.');
   const doc = file ? readLibvirtXmlFile(file) : null;
-  const command = file ? `reattach ${file}` : 'reattach --all';
+  const command = file ? `reattach ${inputName(file)}` : 'reattach --all';
   let result;
   if (o.dryRun) {
     const host = new Host(o.root);
