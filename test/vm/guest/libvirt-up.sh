@@ -6,7 +6,7 @@
 out="$1"
 bin="$2"
 scratch=/run/vfioctl-vm
-case_name="libvirtd 9 with its QEMU driver up in the guest, vfioctl's hook installed with \`vfioctl hook install\`"
+case_name="libvirtd with its QEMU driver up in the guest, vfioctl's hook installed with \`vfioctl hook install\`"
 fail() {
   echo "VMCASE FAIL $case_name :: $*"
   exit 1
@@ -70,4 +70,4 @@ t1=$(date +%s.%N)
 # The first call waits for the QEMU driver's capability probe (10-18 s under TCG).
 version=$(timeout 120 virsh -c qemu:///system version 2>&1) || fail "virsh version: $version"
 t2=$(date +%s.%N)
-echo "VMCASE PASS $case_name ($(echo "$version" | sed -n 's/^Using API: *//p; s/^Running hypervisor: *//p' | tr '\n' ' ' | sed 's/ $//'); socket after $(secs "$t0" "$t1") s, first virsh version after $(secs "$t1" "$t2") s)"
+echo "VMCASE PASS $case_name ($(echo "$version" | sed -n 's/^Using library: *//p; s/^Running hypervisor: *//p' | tr '\n' ',' | sed 's/,$//; s/,/, /'); socket after $(secs "$t0" "$t1") s, first virsh version after $(secs "$t1" "$t2") s)"

@@ -24,7 +24,7 @@ function run(cmd, args, { input, timeoutS = 180 } = {}) {
   const code = r.error?.code === 'ETIMEDOUT' ? `killed after ${timeoutS} s` : (r.status ?? r.signal);
   return { code, stdout: r.stdout ?? '', stderr: r.stderr ?? '', seconds: (Date.now() - t0) / 1000 };
 }
-const virsh = (...args) => run('virsh', ['-c', 'qemu:///system', ...args]);
+const virsh = (...args) => run('virsh', ['-c', 'qemu:///system', ...args], { timeoutS: 120 });
 const domstate = (name) => virsh('domstate', name).stdout.trim();
 const journalDevices = () => (fs.existsSync(JOURNAL) ? JSON.parse(fs.readFileSync(JOURNAL, 'utf8')).devices : {});
 const stamps = () => (fs.existsSync(STAMPS) ? fs.readFileSync(STAMPS, 'utf8').trim().split('\n') : []);
@@ -42,9 +42,9 @@ const hostdev = (address, mode) => {
 `;
 };
 /** The smallest domain that starts under TCG in the guest, with the group mode as the user writes it. */
-const domainXml = (name, nics, mode, disk) => `<domain type='qemu'>
+const domainXml = (name, nics, mode, { disk, uuid } = {}) => `<domain type='qemu'>
   <name>${name}</name>
-  <memory unit='MiB'>64</memory>
+${uuid ? `  <uuid>${uuid}</uuid>\n` : ''}  <memory unit='MiB'>64</memory>
   <vcpu>1</vcpu>
   <os>
     <type arch='x86_64' machine='q35'>hvm</type>
@@ -58,9 +58,9 @@ ${nics.map((a) => hostdev(a, mode)).join('')}    <memballoon model='none'/>
 `;
 
 /** The user's file → `vfioctl metadata FILE` → `virsh define`. Returns what vfioctl printed. */
-function define(name, nics, mode, disk) {
+function define(name, nics, mode, extra = {}) {
   const file = path.join(OUT, `${name}.xml`);
-  fs.writeFileSync(file, domainXml(name, nics, mode, disk));
+  fs.writeFileSync(file, domainXml(name, nics, mode, extra));
   const meta = run(process.execPath, [BIN, 'metadata', file]);
   if (meta.code !== 0) throw fail('vfioctl metadata', meta);
   if (!meta.stdout.includes(NS)) throw new Error(`vfioctl metadata printed no element in ${NS}:\n${meta.stdout}`);
@@ -93,7 +93,7 @@ const nics = () => [drivers()[NIC1], drivers()[NIC2]];
 const home = [before[NIC1], before[NIC2]];
 /** Seconds between the stamp hooks around vfioctl's, for one call of DOMAIN OP SUBOP. */
 function hookSeconds(domain, op, subop) {
-  const at = (which) => stamps().map((l) => l.split(' ')).find((w) => w[0] === domain && w[1] === op && w[2] === subop && w[4] === which)?.[5];
+  const at = (which) => stamps().map((l) => l.split(' ')).find((w) => w[0] === domain && w[1] === op && w[2] === subop && w[3] === which)?.[4];
   const [t0, t1] = [at('00-stamp'), at('zz-stamp')];
   if (t0 === undefined || t1 === undefined) throw new Error(`libvirt never ran the hooks for ${domain} ${op} ${subop}; stamps:\n${stamps().join('\n')}`);
   return Number(t1) - Number(t0);
@@ -125,7 +125,9 @@ kase('d) a second domain naming the other NIC of that group is refused at start,
     virsh('destroy', 'vfioctl-d');
     throw new Error('the second domain started');
   }
-  if (!r.stderr.includes('vfioctl-a')) throw fail("virsh's error does not name vfioctl-a", r);
+  // libvirt alone would let it through to QEMU (the device is already on vfio-pci), which fails on the busy
+  // group without naming anyone: the refusal must be the hook's, and name the holder.
+  if (!r.stderr.includes('Hook script execution failed') || !r.stderr.includes('vfioctl-a')) throw fail("virsh's error is not the hook's refusal naming vfioctl-a", r);
   expectEq('the first domain', domstate('vfioctl-a'), 'running');
   expectEq('NICs', nics(), ['vfio-pci', 'vfio-pci']);
   expectEq(`/dev/vfio/${GROUP}`, openGroup(), 'EBUSY');
@@ -151,7 +153,8 @@ kase("f) the hook's time in a VM start", () => {
 
 // --- b: manual, refused --------------------------------------------------------------------------------
 kase("b) the same domain with group='manual': virsh start fails with vfioctl's message, nothing moves", () => {
-  define('vfioctl-a', [NIC1], 'manual');
+  const uuid = virsh('domuuid', 'vfioctl-a').stdout.trim();
+  define('vfioctl-a', [NIC1], 'manual', { uuid });
   const dump = expectKept('vfioctl-a', 'manual');
   // What vfioctl says to libvirt, asked directly (a refusal writes nothing), must reach virsh's error.
   const own = run(HOOK, ['vfioctl-a', 'prepare', 'begin', '-'], { input: dump });
@@ -171,7 +174,7 @@ kase("b) the same domain with group='manual': virsh start fails with vfioctl's m
 // --- c: QEMU's start fails after prepare begin ------------------------------------------------------------
 kase('c) a start that fails after prepare begin (a disk that does not exist): the devices are back', () => {
   const missing = '/var/lib/libvirt/images/vfioctl-missing.img';
-  define('vfioctl-c', [NIC1], 'auto', missing);
+  define('vfioctl-c', [NIC1], 'auto', { disk: missing });
   const r = virsh('start', 'vfioctl-c');
   if (r.code === 0) {
     virsh('destroy', 'vfioctl-c');
