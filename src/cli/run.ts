@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode, VfioctlError } from '../errors.js';
 import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
 import { isTerminal } from '../render/terminal.js';
@@ -24,6 +24,12 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
   const color = opts.color ?? (!env.NO_COLOR && !argv.includes('--no-color') && isTerminal(1));
   const out = makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: color ? await colorPalette() : PLAIN });
   let code: number = ExitCode.ok;
+  // The installed hook runs `vfioctl hook run DRIVER "$@"` (src/libvirt/hook-script.ts): the arguments are
+  // libvirt's, whatever they look like (a domain may be named --root), so they do not go through commander.
+  if (argv[0] === 'hook' && argv[1] === 'run' && (argv[2] === 'qemu' || argv[2] === 'network')) {
+    const { hookRunCommand } = await import('./commands/hook.js');
+    return hookRunCommand(argv[2], argv.slice(3), { root: env.VFIOCTL_ROOT || '/', json: false }, env, out);
+  }
   const program = buildProgram(out, env, (c) => {
     code = c;
   });
@@ -146,6 +152,46 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .action(async (o: { output?: string; name: string }, cmd: Command) => {
       const { snapshotCommand } = await import('./commands/snapshot.js');
       await onRoot(cmd, 'read', (g) => snapshotCommand({ ...g, output: o.output, name: o.name }, out));
+    });
+
+  const hook = program.command('hook').description("libvirt's hooks: vfioctl runs at every VM start and stop (see README, With libvirt)");
+  const libvirtDir = new Option('--libvirt-dir <dir>', "libvirt's configuration directory").default('/etc/libvirt');
+  hook
+    .command('install')
+    .description('install the qemu and network hooks (hooks/qemu.d/vfioctl, hooks/network.d/vfioctl)')
+    .addOption(libvirtDir)
+    .option('--legacy', 'for libvirt before 6.5: hooks/qemu and hooks/network, never replacing a script that is not ours')
+    .action(async (o: { libvirtDir: string; legacy?: boolean }) => {
+      const { hookInstallCommand } = await import('./commands/hook.js');
+      setCode(hookInstallCommand({ libvirtDir: o.libvirtDir, legacy: Boolean(o.legacy) }, out));
+    });
+  hook
+    .command('uninstall')
+    .description("remove vfioctl's hooks (only vfioctl's)")
+    .addOption(libvirtDir)
+    .action(async (o: { libvirtDir: string }) => {
+      const { hookUninstallCommand } = await import('./commands/hook.js');
+      setCode(hookUninstallCommand(o, out));
+    });
+  hook
+    .command('status')
+    .description("which hooks are installed, where, what they run, and whether that still exists")
+    .addOption(libvirtDir)
+    .option('--json', 'machine-readable output')
+    .action(async (o: { libvirtDir: string }, cmd: Command) => {
+      const { hookStatusCommand } = await import('./commands/hook.js');
+      setCode(hookStatusCommand({ ...globals(cmd), libvirtDir: o.libvirtDir }, out));
+    });
+  hook
+    .command('run')
+    .description('what libvirt runs: OBJECT OPERATION SUBOPERATION EXTRA, the XML on stdin')
+    .addArgument(new Argument('<driver>', 'the hook').choices(['qemu', 'network']))
+    .argument('[args...]', "libvirt's arguments")
+    .helpOption(false)
+    .allowUnknownOption()
+    .action(async (driver: 'qemu' | 'network', args: string[], _o, cmd: Command) => {
+      const { hookRunCommand } = await import('./commands/hook.js');
+      setCode(hookRunCommand(driver, args, globals(cmd), env, out));
     });
 
   const mock = program.command('mock').description('simulated hosts: list the bundled ones, create one to work on');

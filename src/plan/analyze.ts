@@ -3,6 +3,7 @@ import { compareAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
 import type { GroupMode, LibvirtDocument } from '../xml/assignment.js';
 import { hostNeeds } from './host-needs.js';
+import { ownershipBlockers, type Owner } from './ownership.js';
 import { autoAction } from './member-action.js';
 import { resolveAssignment, type ResolvedAssignment } from './resolve.js';
 import { isVfioDriver, viabilityBlocker } from './viability.js';
@@ -23,7 +24,8 @@ export type BlockerKind =
   | 'unmanaged'
   | 'bridge'
   | 'sriov-pf'
-  | 'host-needs';
+  | 'host-needs'
+  | 'held';
 
 export interface Blocker {
   kind: BlockerKind;
@@ -73,7 +75,7 @@ export interface Analysis {
   vfio: ModuleState;
 }
 
-export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean }): Analysis {
+export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean; owner?: Owner }): Analysis {
   const notes: string[] = doc.notHandled.map((n) => `<${n.source.element}> at ${n.source.file}:${n.source.line}: ${n.reason}`);
   const blockers: Blocker[] = [];
   if (doc.kind === 'network' && doc.forwardMode !== undefined && doc.assignments.length === 0) {
@@ -214,6 +216,7 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
     }
   }
   moves.sort((a, b) => compareAddress(a.address, b.address));
+  blockers.push(...ownershipBlockers(groupPlans, host.reader, opts.owner));
 
   return {
     document: { kind: doc.kind, name: doc.name, file: doc.file },

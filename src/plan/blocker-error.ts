@@ -11,7 +11,7 @@ import {
 import type { Blocker, BlockerKind } from './analyze.js';
 
 /** The order in which blocker kinds decide the exit code: the first present wins. */
-const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs'];
+const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs', 'held'];
 
 function errorFor(kind: BlockerKind, message: string): VfioctlError {
   switch (kind) {
@@ -29,6 +29,7 @@ function errorFor(kind: BlockerKind, message: string): VfioctlError {
     case 'sriov-pf':
     case 'not-viable':
     case 'unmanaged':
+    case 'held':
       return new NotViableError(message);
     case 'host-needs':
       return new UnsafeError(message);

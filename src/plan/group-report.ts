@@ -6,6 +6,7 @@ import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
 import { hostNeeds } from './host-needs.js';
 import { autoAction } from './member-action.js';
+import { groupHolder, reportHoldings, type Owner } from './ownership.js';
 import { groupViability, type KernelRules } from './viability.js';
 
 /** One device as group-info and list report it (also the JSON shape, documented in README). */
@@ -40,6 +41,8 @@ export interface GroupReport {
   autoWouldMove: string[];
   /** Bridges that stay where they are. */
   bridgesStay: string[];
+  /** The libvirt domain or network vfioctl holds the group for (its hook moved members), or null. */
+  heldBy: Owner | null;
 }
 
 export interface ReportContext {
@@ -89,5 +92,9 @@ export function groupReport(group: number, ctx: ReportContext, given?: PciDevice
     blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
     autoWouldMove: members.filter((d) => autoAction(d, ctx.rules) === 'move').map((d) => d.name),
     bridgesStay: members.filter((d) => d.isBridge).map((d) => d.name),
+    heldBy: groupHolder(
+      members.map((d) => d.name),
+      reportHoldings(ctx.reader),
+    ),
   };
 }

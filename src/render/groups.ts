@@ -7,6 +7,7 @@ export function renderGroup(out: Output, g: GroupReport): void {
   const verdict = g.viable ? c.green('viable for VFIO') : c.red('not viable for VFIO');
   out.stdout(`${c.bold(`IOMMU group ${g.group}`)}: ${verdict}\n`);
   for (const d of g.devices) out.stdout(renderDevice(out, d));
+  if (g.heldBy) out.stdout(`  ${c.cyan('Held by vfioctl for')} ${g.heldBy.kind} '${g.heldBy.name}'${g.heldBy.uuid ? ` (${g.heldBy.uuid})` : ''}: its libvirt hook moved it and gives it back when it stops.\n`);
   if (!g.viable) {
     out.stdout(`  ${c.yellow('In the way:')} ${g.blockers.map((b) => `${b.address} (${b.reason})`).join('; ')}\n`);
   }

@@ -3,6 +3,7 @@ import type { Host } from '../host/host.js';
 import { VFIO_PCI } from '../host/layout.js';
 import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
+import type { Owner } from '../plan/ownership.js';
 import { originalOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
@@ -40,9 +41,9 @@ function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
 
 const asWrites = (steps: PlanStep[]): DetachResult['writes'] => steps.map((s) => ({ path: s.write.hostPath, value: s.write.value }));
 
-/** Plans a detach and refuses before any write when anything blocks it. */
-export function planDetach(doc: LibvirtDocument, host: Host, force: boolean): { analysis: Analysis; steps: PlanStep[] } {
-  const analysis = analyze(doc, host, { force });
+/** Plans a detach and refuses before any write when anything blocks it (a group held for another domain too, given the owner). */
+export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, owner?: Owner): { analysis: Analysis; steps: PlanStep[] } {
+  const analysis = analyze(doc, host, { force, owner });
   if (analysis.blockers.length > 0) throw blockersError(analysis.blockers, `Nothing was detached for ${doc.file}`);
   return { analysis, steps: planDetachWrites(analysis.moves, host.reader.layout) };
 }
@@ -52,18 +53,18 @@ export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): 
   return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
 }
 
-export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string): DetachResult {
+export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
   const { host, kernel, journal } = session;
-  let { analysis, steps } = planDetach(doc, host, force);
+  let { analysis, steps } = planDetach(doc, host, force, owner);
   if (steps.length === 0) {
     return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, 'Nothing to do: every device is already on vfio-pci.'] };
   }
   if (analysis.vfio === 'available') {
     kernel.loadModule(VFIO_PCI);
     host.reader.invalidate();
-    ({ analysis, steps } = planDetach(doc, host, force));
+    ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
-  journal.recordOriginals(analysis.moves.map((d) => [d.name, originalOf(d)]), command);
+  journal.recordOriginals(analysis.moves.map((d) => [d.name, originalOf(d)]), command, owner);
   journal.begin(command, steps.map((s) => s.write));
   try {
     executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });

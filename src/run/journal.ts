@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError, PermissionError } from '../errors.js';
 import type { SysfsWrite } from '../host/layout.js';
+import type { Owner } from '../plan/ownership.js';
 import type { Original } from '../plan/writes.js';
 
 /**
@@ -16,6 +17,8 @@ export interface JournalDevice extends Original {
   /** When vfioctl first moved it, and by which command. */
   since: string;
   by: string;
+  /** The libvirt domain or network whose hook moved it (src/libvirt); absent for a plain `detach`. */
+  owner?: Owner;
 }
 
 export interface JournalOperation {
@@ -61,10 +64,10 @@ export class Journal {
   }
 
   /** Records devices before they move; keeps the first record of a device vfioctl already moved. */
-  recordOriginals(entries: [string, Original][], by: string): void {
+  recordOriginals(entries: [string, Original][], by: string, owner?: Owner): void {
     const since = new Date().toISOString();
     for (const [addr, original] of entries) {
-      if (!this.data.devices[addr]) this.data.devices[addr] = { ...original, since, by };
+      if (!this.data.devices[addr]) this.data.devices[addr] = { ...original, since, by, ...(owner ? { owner } : {}) };
     }
   }
 

@@ -2,6 +2,7 @@ import { RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { VFIO_PCI } from '../host/layout.js';
 import { analyze } from '../plan/analyze.js';
+import { sameOwner, type Owner } from '../plan/ownership.js';
 import { planRestoreWrites, type Original } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import type { Journal } from './journal.js';
@@ -15,8 +16,12 @@ import type { WriteSession } from './session.js';
  *   A named device on vfio-pci with no journal entry goes back through the kernel's normal probe (said in
  *   the notes); group mates vfioctl never moved are left alone.
  */
-export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null): { entries: [string, Original | null][]; notes: string[] } {
+export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): { entries: [string, Original | null][]; notes: string[] } {
   const notes: string[] = [];
+  if (owner) {
+    // A libvirt hook's release: what vfioctl moved for this domain or network, by the journal's owner record.
+    return { entries: Object.entries(journal.data.devices).filter(([, d]) => d.owner && sameOwner(d.owner, owner)), notes };
+  }
   if (!doc) {
     const entries = Object.entries(journal.data.devices).map(([a, d]) => [a, d] as [string, Original]);
     if (journal.data.operation) notes.push(`Completing an interrupted '${journal.data.operation.command}' (${journal.data.operation.done} of ${journal.data.operation.steps.length} writes had been done).`);
@@ -64,9 +69,9 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
   };
 }
 
-export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string): ReattachResult {
+export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string, owner?: Owner): ReattachResult {
   const { host, kernel, journal } = session;
-  const { entries, notes } = reattachTargets(journal, host, doc);
+  const { entries, notes } = reattachTargets(journal, host, doc, owner);
   const before = new Map(restoreTargets(host, entries).map((t) => [t.dev.name, t.dev.driver]));
   const steps = planRestoreWrites(restoreTargets(host, entries), host.reader.layout);
   if (steps.length === 0 && !journal.data.operation) {

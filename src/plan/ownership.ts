@@ -1,0 +1,91 @@
+import type { HostReader } from '../host/reader.js';
+import { readTextFile } from '../host/sysfs-read.js';
+import type { Blocker, GroupPlan } from './analyze.js';
+
+/**
+ * Who vfioctl holds a device for: the libvirt domain (or network) whose hook moved it. The journal
+ * (src/run/journal.ts) records it per device; `release end` of a domain gives back only what it owns, and a
+ * domain's `prepare begin` is refused for a group that vfioctl holds for another domain. A device moved by
+ * a plain `vfioctl detach` has no owner: it belongs to whoever runs `reattach`.
+ */
+export interface Owner {
+  kind: 'domain' | 'network';
+  /** libvirt's <uuid>; '' when the XML has none (then the name decides). */
+  uuid: string;
+  name: string;
+}
+
+export function sameOwner(a: Owner, b: Owner): boolean {
+  if (a.kind !== b.kind) return false;
+  return a.uuid !== '' && b.uuid !== '' ? a.uuid === b.uuid : a.name === b.name;
+}
+
+export function describeOwner(o: Owner): string {
+  return `${o.kind} '${o.name}'${o.uuid ? ` (${o.uuid})` : ''}`;
+}
+
+/**
+ * The owner of each device vfioctl holds, read from the journal in ROOT/run/vfioctl (read-only: the run
+ * layer writes it). A missing journal holds nothing; one that cannot be parsed is left to the run layer,
+ * which refuses it with its own message.
+ */
+export function holdings(reader: HostReader): Map<string, Owner> {
+  const out = new Map<string, Owner>();
+  const text = readTextFile(`${reader.layout.stateDir}/journal.json`, 4 * 1024 * 1024);
+  if (text === undefined) return out;
+  let devices: unknown;
+  try {
+    devices = (JSON.parse(text) as { devices?: unknown }).devices;
+  } catch {
+    return out;
+  }
+  if (typeof devices !== 'object' || devices === null) return out;
+  for (const [addr, rec] of Object.entries(devices as Record<string, { owner?: Owner }>)) {
+    const o = rec?.owner;
+    if (o && typeof o.name === 'string' && typeof o.uuid === 'string' && (o.kind === 'domain' || o.kind === 'network')) out.set(addr, o);
+  }
+  return out;
+}
+
+const reported = new WeakMap<HostReader, Map<string, Owner>>();
+
+/** holdings(), read once per reader: `list` reports every group from one read of the journal. */
+export function reportHoldings(reader: HostReader): Map<string, Owner> {
+  let held = reported.get(reader);
+  if (!held) reported.set(reader, (held = holdings(reader)));
+  return held;
+}
+
+/** Who holds a group: the owner of the first member vfioctl holds for someone, or null. */
+export function groupHolder(members: readonly string[], held: ReadonlyMap<string, Owner>): Owner | null {
+  for (const m of members) {
+    const o = held.get(m);
+    if (o) return o;
+  }
+  return null;
+}
+
+/**
+ * A domain may not take a group that vfioctl holds for another domain: QEMU would find its devices on
+ * vfio-pci and open the group while the first VM holds it. A group held for a hostdev network is meant to
+ * be used by domains, so it does not block.
+ */
+export function ownershipBlockers(groups: GroupPlan[], reader: HostReader, requester: Owner | undefined): Blocker[] {
+  if (!requester || groups.length === 0) return [];
+  const held = holdings(reader);
+  const blockers: Blocker[] = [];
+  for (const g of groups) {
+    const holder = groupHolder(
+      g.members.map((m) => m.address),
+      held,
+    );
+    if (!holder || holder.kind !== 'domain' || sameOwner(holder, requester)) continue;
+    const named = g.members.find((m) => m.requested)?.address ?? g.members[0]!.address;
+    blockers.push({
+      kind: 'held',
+      device: named,
+      message: `${named}: IOMMU group ${g.group} is held by vfioctl for ${describeOwner(holder)}, which has not released it. Stop that domain first (virsh shutdown or virsh destroy), or assign another device.`,
+    });
+  }
+  return blockers;
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { simulatedWrites } from '../helpers/sim-host.js';
+import { callHook, domainXml, drivers, installed, journalDevices, simHost } from './libvirt-sim.js';
+
+// qemu-q35-iommu: IOMMU group 9 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge.
+const NIC1 = '0000:02:01.0';
+const NIC2 = '0000:02:02.0';
+const NET = { name: 'passthrough-pool', uuid: 'afca425a-2c3a-420c-b2fb-dd7b4950d722' };
+
+/** What libvirt gives the network hook on stdin (docs/hooks.rst of libvirt: <hookData><network>…). */
+function hookData(driver: string): string {
+  return `<hookData>
+  <network>
+    <name>${NET.name}</name>
+    <uuid>${NET.uuid}</uuid>
+    <forward mode='hostdev' managed='yes'>
+      ${driver}
+      <address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/>
+    </forward>
+  </network>
+</hookData>
+`;
+}
+
+describe('the network hook, run by sh as libvirt runs it', () => {
+  it("start begin detaches a hostdev pool with group='auto' whole; stopped end gives it back", () => {
+    const h = simHost('qemu-q35-iommu');
+    const { network } = installed();
+    const data = hookData("<driver name='vfio' group='auto'/>");
+    expect(callHook(network, [NET.name, 'start', 'begin', '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    let now = drivers(h.root);
+    expect([now[NIC1], now[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
+    expect(journalDevices(h.root)[NIC2].owner).toEqual({ kind: 'network', ...NET });
+    for (const op of [['started', 'begin'], ['port-created', 'begin'], ['updated', 'begin'], ['port-deleted', 'begin']]) {
+      expect(callHook(network, [NET.name, op[0]!, op[1]!, '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    }
+    // A domain given one of the pool's devices is not refused: a network holds its pool for its domains.
+    const guest = domainXml({ name: 'guest', uuid: '12345678-0000-4000-8000-000000000009', hostdevs: [NIC1], group: 'auto' });
+    expect(callHook(network.replace('network.d', 'qemu.d'), ['guest', 'prepare', 'begin', '-'], guest, h.root)).toMatchObject({ code: 0, stderr: '' });
+    expect(callHook(network, [NET.name, 'stopped', 'end', '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    now = drivers(h.root);
+    expect([now[NIC1], now[NIC2]]).toEqual(['e1000', 'e1000']);
+    expect(journalDevices(h.root)).toEqual({});
+  });
+
+  it('a pool without a group mode is left to libvirt: no write at start or stop', () => {
+    const h = simHost('qemu-q35-iommu');
+    const { network } = installed();
+    const data = hookData("<driver name='vfio'/>");
+    expect(callHook(network, [NET.name, 'start', 'begin', '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(callHook(network, [NET.name, 'stopped', 'end', '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(simulatedWrites(h.root)).toEqual([]);
+  });
+
+  it("a pool with group='manual' that would not be viable stops the network's start with one line", () => {
+    const h = simHost('qemu-q35-iommu');
+    const { network } = installed();
+    const r = callHook(network, [NET.name, 'start', 'begin', '-'], hookData("<driver name='vfio' group='manual'/>"), h.root);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(/^vfioctl: Nothing was detached for network 'passthrough-pool', because: .*0000:02:02\.0.*\n$/);
+    expect(simulatedWrites(h.root)).toEqual([]);
+  });
+});
