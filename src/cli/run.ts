@@ -106,7 +106,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('check')
-    .argument('<file>', 'libvirt domain or network XML')
+    .argument('<file>', "libvirt domain or network XML ('-': standard input)")
     .description('say what a detach of the XML would do and everything that would stop it; writes nothing')
     .option('--json', 'machine-readable output')
     .action(async (file: string, _o, cmd: Command) => {
@@ -116,7 +116,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('detach')
-    .argument('<file>', 'libvirt domain or network XML')
+    .argument('<file>', "libvirt domain or network XML ('-': standard input)")
     .description("move the XML's PCI devices (whole groups with group='auto') to vfio-pci")
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--force', 'take devices the host needs (boot GPU, NIC with traffic, disk controller)')
@@ -131,7 +131,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('reattach')
-    .argument('[file]', 'libvirt domain or network XML')
+    .argument('[file]', "libvirt domain or network XML ('-': standard input)")
     .description('give devices back to their original host drivers')
     .option('--all', 'every device vfioctl moved on this host (completes an interrupted run)')
     .option('--dry-run', 'print the exact writes, perform none')
@@ -142,6 +142,15 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
         reattachCommand(file, { ...g, all: Boolean(o.all), dryRun: Boolean(o.dryRun), lockTimeout: o.lockTimeout }, out),
       );
+    });
+
+  program
+    .command('metadata')
+    .argument('<file>', "libvirt domain or network XML ('-': standard input)")
+    .description("print the XML with its group='…' attributes moved into vfioctl's <metadata> element, which virsh define keeps")
+    .action(async (file: string) => {
+      const { metadataCommand } = await import('./commands/metadata.js');
+      setCode(metadataCommand(file, out));
     });
 
   program

@@ -1,7 +1,7 @@
 import type { Host, ModuleState } from '../host/host.js';
 import { compareAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
-import type { GroupMode, LibvirtDocument } from '../xml/assignment.js';
+import type { GroupMode, GroupModeSource, LibvirtDocument, SourceRef } from '../xml/assignment.js';
 import { hostNeeds } from './host-needs.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
 import { autoAction } from './member-action.js';
@@ -59,6 +59,8 @@ export interface AssignmentReport {
   kind: string;
   managed: boolean;
   groupMode: GroupMode;
+  groupModeSource: GroupModeSource;
+  groupModeRef?: SourceRef;
   devices: string[];
   groups: number[];
 }
@@ -225,6 +227,8 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
       kind: r.assignment.kind,
       managed: r.assignment.managed,
       groupMode: r.assignment.groupMode,
+      groupModeSource: r.assignment.groupModeSource,
+      groupModeRef: r.assignment.groupModeRef,
       devices: r.devices.map((d) => d.name),
       groups: [...new Set(r.devices.map((d) => d.iommuGroup).filter((g): g is number => g !== null))],
     })),

@@ -1,4 +1,4 @@
-import type { Analysis, MemberPlan } from '../plan/analyze.js';
+import type { Analysis, AssignmentReport, MemberPlan } from '../plan/analyze.js';
 import type { Output } from './output.js';
 
 const FATE_TEXT: Record<MemberPlan['fate'], string> = {
@@ -9,13 +9,25 @@ const FATE_TEXT: Record<MemberPlan['fate'], string> = {
   stays: 'stays',
 };
 
+/** "group='auto' from the vfioctl metadata default at vm.xml:3": the mode and where it came from. */
+function modeNote(s: AssignmentReport): string {
+  const at = s.groupModeRef ? ` at ${s.groupModeRef.file}:${s.groupModeRef.line}` : '';
+  const from: Record<AssignmentReport['groupModeSource'], string> = {
+    attribute: `from <driver group=>${at}`,
+    'metadata-device': `from its vfioctl metadata entry${at}`,
+    'metadata-default': `from the vfioctl metadata default${at}`,
+    default: 'by default',
+  };
+  return `group='${s.groupMode}' ${from[s.groupModeSource]}`;
+}
+
 /** Human rendering of `check`. */
 export function renderAnalysis(out: Output, a: Analysis, code: number): void {
   const c = out.color;
   out.stdout(`${c.bold(`${a.document.kind} '${a.document.name}'`)} (${a.document.file}): ${a.assignments.length} PCI assignment${a.assignments.length === 1 ? '' : 's'}\n`);
   for (const s of a.assignments) {
     const groups = s.groups.length > 0 ? ` in IOMMU group ${s.groups.join(', ')}` : '';
-    out.stdout(`  ${s.label} (managed=${s.managed ? 'yes' : 'no'}, group='${s.groupMode}'): ${s.devices.join(', ') || 'no device found'}${groups}\n`);
+    out.stdout(`  ${s.label} (managed=${s.managed ? 'yes' : 'no'}, ${modeNote(s)}): ${s.devices.join(', ') || 'no device found'}${groups}\n`);
   }
   for (const g of a.groups) {
     out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${g.viableAfter ? c.green('yes') : c.red('no')}\n`);

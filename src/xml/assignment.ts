@@ -8,6 +8,12 @@ import type { InterfaceName } from '../host/interface-name.js';
  */
 export type GroupMode = 'manual' | 'auto';
 
+/**
+ * Where an assignment's group mode came from, by precedence (src/xml/group-mode.ts): the `<driver group=>`
+ * attribute, a `<vfioctl:device>` entry of the vfioctl metadata, that element's `default`, or nothing ('manual').
+ */
+export type GroupModeSource = 'attribute' | 'metadata-device' | 'metadata-default' | 'default';
+
 /** Where in the user's file an assignment came from, for messages: "<hostdev> at domain.xml:14". */
 export interface SourceRef {
   file: string;
@@ -28,9 +34,13 @@ export interface Assignment {
   managed: boolean;
   /** <driver name=...>; undefined when absent (libvirt then picks the backend). */
   driverName: 'vfio' | 'kvm' | 'xen' | undefined;
-  /** 'manual' when the attribute is absent. */
+  /** 'manual' when neither the attribute nor the vfioctl metadata gives one. */
   groupMode: GroupMode;
+  /** True unless groupModeSource is 'default': the user chose the mode somewhere. */
   groupModeExplicit: boolean;
+  groupModeSource: GroupModeSource;
+  /** The element that gave the mode: the `<driver>`, the `<vfioctl:device>` or the `<vfioctl:groups>`; none for 'default'. */
+  groupModeRef?: SourceRef;
   target: AssignmentTarget;
 }
 

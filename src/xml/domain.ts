@@ -46,6 +46,11 @@ export function parseDomain(root: Element, file: string): LibvirtDocument {
   return { kind: 'domain', name, file, assignments, notHandled };
 }
 
+/** The elements parseDomain makes assignments of (in a document it accepted): PCI hostdevs and hostdev interfaces. */
+export function assignedDeviceElements(root: Element): Element[] {
+  return deviceElements(root).filter((el) => el.tagName === 'interface' || ((attr(el, 'mode') ?? 'subsystem') === 'subsystem' && attr(el, 'type') === 'pci'));
+}
+
 /** The <hostdev> and <interface type='hostdev'> children of /domain/devices. */
 function deviceElements(root: Element): Element[] {
   const out: Element[] = [];
@@ -92,6 +97,8 @@ function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Eleme
     driverName: driver.name,
     groupMode: driver.groupMode,
     groupModeExplicit: driver.groupModeExplicit,
+    groupModeSource: driver.groupModeExplicit ? 'attribute' : 'default',
+    groupModeRef: driver.groupModeRef,
     target: { type: 'address', address: parsePciAddress(file, address) },
   };
 }

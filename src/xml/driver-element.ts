@@ -1,6 +1,6 @@
 import type { Element } from '@xmldom/xmldom';
 import { printable } from '../errors.js';
-import type { GroupMode } from './assignment.js';
+import type { GroupMode, SourceRef } from './assignment.js';
 import { attr, fail, ref } from './elements.js';
 
 /**
@@ -13,6 +13,8 @@ export interface DriverSpec {
   name: 'vfio' | 'kvm' | 'xen' | undefined;
   groupMode: GroupMode;
   groupModeExplicit: boolean;
+  /** The `<driver>` element, when it has a group attribute. */
+  groupModeRef?: SourceRef;
 }
 
 /** libvirt's messages for a bad name= or group= value; they differ between devices and networks. */
@@ -55,5 +57,5 @@ export function parseDriverElement(file: string, driver: Element | undefined, me
       `Write <driver name='vfio' group='${group}'/>.`,
     );
   }
-  return { name, groupMode: group, groupModeExplicit: true };
+  return { name, groupMode: group, groupModeExplicit: true, groupModeRef: r };
 }

@@ -35,6 +35,8 @@ export function parseNetwork(root: Element, file: string): LibvirtDocument {
     driverName: driver.name,
     groupMode: driver.groupMode,
     groupModeExplicit: driver.groupModeExplicit,
+    groupModeSource: driver.groupModeExplicit ? ('attribute' as const) : ('default' as const),
+    groupModeRef: driver.groupModeRef,
     target,
   }));
   return { ...base, assignments, forwardMode: 'hostdev' };

@@ -97,13 +97,13 @@ function checkNesting(text: string, file: string): void {
   }
 }
 
-function skipPast(text: string, terminator: string, from: number): number {
+export function skipPast(text: string, terminator: string, from: number): number {
   const at = text.indexOf(terminator, from);
   return at === -1 ? -1 : at + terminator.length;
 }
 
 /** The index of the '>' that closes a start tag, reading quoted attribute values whole; -1 when there is none. */
-function endOfTag(text: string, from: number): number {
+export function endOfTag(text: string, from: number): number {
   let quote = 0;
   for (let j = from; j < text.length; j++) {
     const c = text.charCodeAt(j);
