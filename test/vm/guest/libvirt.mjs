@@ -25,6 +25,14 @@ function run(cmd, args, { input, timeoutS = 180 } = {}) {
   return { code, stdout: r.stdout ?? '', stderr: r.stderr ?? '', seconds: (Date.now() - t0) / 1000 };
 }
 const virsh = (...args) => run('virsh', ['-c', 'qemu:///system', ...args], { timeoutS: 120 });
+/** virsh start, its output kept in OUT/NAME.start-N.txt (virsh's error carries the hook's line). */
+let starts = 0;
+function start(name) {
+  const r = virsh('start', name);
+  starts += 1;
+  fs.writeFileSync(path.join(OUT, `${name}.start-${starts}.txt`), `exit ${r.code} after ${r.seconds.toFixed(1)} s\n${r.stdout}${r.stderr}`);
+  return r;
+}
 const domstate = (name) => virsh('domstate', name).stdout.trim();
 const journalDevices = () => (fs.existsSync(JOURNAL) ? JSON.parse(fs.readFileSync(JOURNAL, 'utf8')).devices : {});
 const stamps = () => (fs.existsSync(STAMPS) ? fs.readFileSync(STAMPS, 'utf8').trim().split('\n') : []);
@@ -105,9 +113,9 @@ kase(`a) group='auto' on ONE NIC of the bridge group (${NIC1}) via \`vfioctl met
   if (!home.every((d) => d !== null && d !== 'vfio-pci')) throw new Error(`the NICs are not on a host driver before: ${home}`);
   define('vfioctl-a', [NIC1], 'auto');
   expectKept('vfioctl-a', 'auto');
-  const start = virsh('start', 'vfioctl-a');
-  if (start.code !== 0) throw fail('virsh start', start);
-  aStart = start.seconds;
+  const started = start('vfioctl-a');
+  if (started.code !== 0) throw fail('virsh start', started);
+  aStart = started.seconds;
   expectEq('domstate', domstate('vfioctl-a'), 'running');
   expectEq('NICs while the domain runs', nics(), ['vfio-pci', 'vfio-pci']);
   expectEq('bridge', drivers()[BRIDGE], before[BRIDGE]);
@@ -120,7 +128,7 @@ kase(`a) group='auto' on ONE NIC of the bridge group (${NIC1}) via \`vfioctl met
 kase('d) a second domain naming the other NIC of that group is refused at start, naming the first; nothing moves', () => {
   if (aStart === null) throw new Error("needs case a's running domain");
   define('vfioctl-d', [NIC2], 'auto');
-  const r = virsh('start', 'vfioctl-d');
+  const r = start('vfioctl-d');
   if (r.code === 0) {
     virsh('destroy', 'vfioctl-d');
     throw new Error('the second domain started');
@@ -160,7 +168,7 @@ kase("b) the same domain with group='manual': virsh start fails with vfioctl's m
   const own = run(HOOK, ['vfioctl-a', 'prepare', 'begin', '-'], { input: dump });
   if (own.code === 0) throw new Error(`the hook accepted group='manual' on a group with ${NIC2} on ${before[NIC2]}`);
   const line = own.stderr.trim().split('\n').at(-1);
-  const r = virsh('start', 'vfioctl-a');
+  const r = start('vfioctl-a');
   if (r.code === 0) {
     virsh('destroy', 'vfioctl-a');
     throw new Error('the domain started');
@@ -175,7 +183,7 @@ kase("b) the same domain with group='manual': virsh start fails with vfioctl's m
 kase('c) a start that fails after prepare begin (a disk that does not exist): the devices are back', () => {
   const missing = '/var/lib/libvirt/images/vfioctl-missing.img';
   define('vfioctl-c', [NIC1], 'auto', { disk: missing });
-  const r = virsh('start', 'vfioctl-c');
+  const r = start('vfioctl-c');
   if (r.code === 0) {
     virsh('destroy', 'vfioctl-c');
     throw new Error('the domain started');
