@@ -1,4 +1,4 @@
-import { formatAddress, sameAddress } from '../pci/address.js';
+import { formatAddress } from '../pci/address.js';
 import type { Assignment, AssignmentTarget, LibvirtDocument, SourceRef } from './assignment.js';
 import { fail } from './elements.js';
 import type { GroupMetadata, MetadataDevice, MetadataTarget } from './metadata.js';
@@ -11,10 +11,10 @@ import type { GroupMetadata, MetadataDevice, MetadataTarget } from './metadata.j
  */
 export function resolveGroupModes(doc: LibvirtDocument, meta: GroupMetadata | undefined): LibvirtDocument {
   if (!meta) return doc;
-  refuseDuplicates(meta.devices);
+  const byKey = entriesByKey(meta.devices);
   const used = new Set<MetadataDevice>();
   const assignments = doc.assignments.map((a) => {
-    const entry = meta.devices.find((d) => matches(d.target, a.target));
+    const entry = byKey.get(assignmentKey(a.target));
     if (entry) used.add(entry);
     return withMetadata(a, entry, meta);
   });
@@ -66,23 +66,29 @@ function checkMetadataModeFits(a: Assignment): void {
   }
 }
 
-function refuseDuplicates(devices: MetadataDevice[]): void {
-  devices.forEach((d, i) => {
-    const first = devices.slice(0, i).find((e) => sameTarget(e.target, d.target));
-    if (!first) return;
+/** Entries by device (a Map: a 4 MiB file can hold thousands), refusing a device named twice. */
+function entriesByKey(devices: MetadataDevice[]): Map<string, MetadataDevice> {
+  const byKey = new Map<string, MetadataDevice>();
+  for (const d of devices) {
+    const key = entryKey(d.target);
+    const first = byKey.get(key);
+    if (!first) {
+      byKey.set(key, d);
+      continue;
+    }
     const modes = first.mode === d.mode ? `group="${d.mode}" both times` : `group="${first.mode}" there, group="${d.mode}" here`;
     fail(d.source, `${shown(d.target)} is already named at ${at(first.source)} (${modes}); name each device once.`, 'Remove one of the two entries.');
-  });
+  }
+  return byKey;
 }
 
-function matches(t: MetadataTarget, target: AssignmentTarget): boolean {
-  if (t.type === 'address') return target.type === 'address' && sameAddress(t.address, target.address);
-  return target.type !== 'address' && target.dev === t.dev;
+/** An address matches an address target; a dev= matches a pool member named by its interface (<pf>, <interface>). */
+function entryKey(t: MetadataTarget): string {
+  return t.type === 'address' ? formatAddress(t.address) : `dev ${t.dev}`;
 }
 
-function sameTarget(a: MetadataTarget, b: MetadataTarget): boolean {
-  if (a.type === 'address') return b.type === 'address' && sameAddress(a.address, b.address);
-  return b.type === 'dev' && a.dev === b.dev;
+function assignmentKey(t: AssignmentTarget): string {
+  return t.type === 'address' ? formatAddress(t.address) : `dev ${t.dev}`;
 }
 
 function shown(t: MetadataTarget): string {

@@ -61,17 +61,17 @@ function groupsContent(doc: LibvirtDocument, existingDefault: GroupMode | undefi
   if (all.length > 0 && all.every((a) => a.groupModeSource !== 'default' && a.groupMode === all[0]!.groupMode)) {
     return { defaultMode: all[0]!.groupMode, entries: [] };
   }
-  const entries: Entry[] = [];
+  const entries = new Map<string, Entry>();
   for (const a of all) {
     if (a.groupModeSource !== 'attribute' && a.groupModeSource !== 'metadata-device') continue;
     const key = keyOf(a.target);
-    const seen = entries.find((e) => e.key === key);
-    if (!seen) entries.push({ key, mode: a.groupMode, source: a.source });
+    const seen = entries.get(key);
+    if (!seen) entries.set(key, { key, mode: a.groupMode, source: a.source });
     else if (seen.mode !== a.groupMode) {
       fail(a.source, `this device is also assigned at ${seen.source.file}:${seen.source.line} with group='${seen.mode}', and here with group='${a.groupMode}'; the metadata can give it one mode.`);
     }
   }
-  return { defaultMode: existingDefault, entries };
+  return { defaultMode: existingDefault, entries: [...entries.values()] };
 }
 
 function keyOf(t: AssignmentTarget): string {
@@ -157,10 +157,16 @@ function elementChildren(el: Element): Element[] {
   return out;
 }
 
+/** The edits (not overlapping) applied in one pass: a 4 MiB file may have thousands of attributes to cut. */
 function applyEdits(text: string, edits: Edit[]): string {
-  let out = text;
-  for (const e of [...edits].sort((a, b) => b.from - a.from)) out = out.slice(0, e.from) + e.insert + out.slice(e.to);
-  return out;
+  const parts: string[] = [];
+  let pos = 0;
+  for (const e of [...edits].sort((a, b) => a.from - b.from)) {
+    parts.push(text.slice(pos, e.from), e.insert);
+    pos = e.to;
+  }
+  parts.push(text.slice(pos));
+  return parts.join('');
 }
 
 /** The rewrite must not change what any device gets; if it would, that is a bug here, not the user's. */

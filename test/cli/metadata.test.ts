@@ -72,6 +72,19 @@ describe('vfioctl metadata FILE', () => {
     expect(r.stderr).toMatch(/^vfioctl: \S+vm\.xml:11: <driver>: group='auto' here, but the vfioctl metadata gives 0000:02:01\.0 group="manual" at \S+vm\.xml:4; one device has one group mode\.\n/);
   });
 
+  it("check names where each mode came from: an entry, the default, nothing", () => {
+    const text = fs
+      .readFileSync(xml('two-nics-mixed-modes.xml'), 'utf8')
+      .replace('</name>\n', `</name>\n<metadata><groups xmlns="${VFIOCTL_NS}" default="auto"><device address="0000:02:01.0" group="auto"/></groups></metadata>\n`)
+      .replace('<driver name="vfio" group="auto"/>', '<driver name="vfio"/>');
+    const r = runBinWithInput(['check', '-', '--root', host.root], text);
+    expect(r.stdout.split('\n').slice(1, 4)).toEqual([
+      "  <hostdev> at <stdin>:10 (managed=yes, group='auto' from its vfioctl metadata entry at <stdin>:3): 0000:02:01.0 in IOMMU group 9",
+      "  <hostdev> at <stdin>:16 (managed=yes, group='manual' from <driver group=> at <stdin>:17): 0000:03:00.0 in IOMMU group 10",
+      "  <hostdev> at <stdin>:22 (managed=yes, group='auto' from the vfioctl metadata default at <stdin>:3): 0000:00:05.1 in IOMMU group 4",
+    ]);
+  });
+
   it('a file that does not exist: exit 4', () => {
     const r = runBin(['metadata', '/nonexistent/vm.xml']);
     expect([r.code, r.stderr]).toEqual([4, 'vfioctl: Cannot read /nonexistent/vm.xml: it does not exist.\n']);
