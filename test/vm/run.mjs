@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // `npm run test:vm`: vfioctl on a real Linux kernel with an emulated IOMMU (QEMU q35 + intel-iommu, TCG),
 // and the simulated kernel held to it. Recipe: ../shared/reference/real-kernel-vm.md. Steps:
-//   1. install what is missing from Debian's archive (qemu-system-x86, a kernel, busybox-static, cpio, kmod);
+//   1. install what is missing from Debian's archive (qemu-system-x86, a kernel, busybox-static, cpio, kmod,
+//      libvirt's daemon, QEMU driver and client);
 //   2. build an initramfs (busybox + the 9p modules) in test/vm/.work/;
 //   3. boot the guest with the host's / read-only over 9p and a writable results share; the guest runs
-//      test/vm/guest/main.sh → cases.mjs on its real /sys and prints one VMCASE line per case;
+//      test/vm/guest/main.sh → cases.mjs on its real /sys, then libvirtd with vfioctl's hook (libvirt-up.sh) and
+//      real VM starts (libvirt.mjs), and prints one VMCASE line per case;
 //   4. on the host, run the same write sequences on the simulated kernel loaded with the guest's snapshot and
 //      compare every step (result, drivers, and how many interfaces each function has);
 //   5. keep the guest's snapshot as the bundled host mock-sysfs/hosts/qemu-q35-iommu.json.
@@ -21,7 +23,9 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const WORK = path.join(HERE, '.work');
 const OUT = path.join(WORK, 'out');
-const GUEST_TIMEOUT_S = Number(process.env.VFIOCTL_VM_TIMEOUT ?? 240);
+// A whole guest run is about 3-4 minutes under TCG on 2 cores (libvirtd's boot and the VM starts are most of
+// it); the bound keeps test:vm, package installation included, under 10 minutes even when the guest hangs.
+const GUEST_TIMEOUT_S = Number(process.env.VFIOCTL_VM_TIMEOUT ?? 420);
 // The guest mounts a fresh tmpfs on /run (vfioctl's journal and lock live there) and on /tmp: a project under
 // the host's /run would be hidden; one under /tmp keeps the host's /tmp visible instead (read-only).
 if (REPO === '/run' || REPO.startsWith('/run/')) {
@@ -47,6 +51,10 @@ if (kernels().length === 0) need.push('linux-image-amd64');
 if (!fs.existsSync('/bin/busybox')) need.push('busybox-static');
 if (!have('cpio')) need.push('cpio');
 if (!have('modinfo')) need.push('kmod');
+// libvirtd and its QEMU driver run inside the guest (guest/libvirt-up.sh); virsh drives them (guest/libvirt.mjs).
+if (!have('libvirtd')) need.push('libvirt-daemon');
+if (sh('ls /usr/lib/*/libvirt/connection-driver/libvirt_driver_qemu.so').status !== 0) need.push('libvirt-daemon-driver-qemu');
+if (!have('virsh')) need.push('libvirt-clients');
 if (need.length > 0) {
   log(`== installing from Debian's archive: ${need.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
@@ -115,7 +123,7 @@ const boot = spawnSync('timeout', ['-k', '10', String(GUEST_TIMEOUT_S), 'qemu-sy
 const console_ = `${boot.stdout ?? ''}${boot.stderr ?? ''}`;
 fs.writeFileSync(path.join(WORK, 'console.log'), console_);
 if (boot.error) die(`could not start QEMU: ${boot.error.message}`);
-if (boot.status === 124 || boot.status === 137) die(`the guest did not finish within ${GUEST_TIMEOUT_S} s (console: ${path.join(WORK, 'console.log')}):\n${console_.split('\n').slice(-15).join('\n')}`);
+if (boot.status === 124 || boot.status === 137) die(`the guest did not finish within ${GUEST_TIMEOUT_S} s (console: ${path.join(WORK, 'console.log')}; libvirtd's log: ${path.join(OUT, 'libvirtd.log')}):\n${console_.split('\n').slice(-25).join('\n')}`);
 if (!/VMHARNESS: guest up/.test(console_)) die(`the guest never came up (QEMU exit ${boot.status}); this machine cannot boot the test guest. Console tail:\n${console_.split('\n').slice(-25).join('\n')}`);
 const bootSeconds = (Date.now() - started) / 1000;
 

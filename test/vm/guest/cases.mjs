@@ -1,46 +1,13 @@
 // Runs inside the QEMU guest on its real kernel (see test/vm/run.mjs). Each case prints
 // `VMCASE PASS name` or `VMCASE FAIL name :: reason`; the snapshot and the real kernel's answers to the
 // differential sequences go to OUT for the host to compare with the simulated kernel.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { interfaceCounts, resolveRoles, resolveStep, SEQUENCES } from '../sequences.mjs';
+import { addresses, DEVICES, driverOf, drivers, expectCode, expectEq, groupOf, kase, kernelVerdict, overrideOf, results, vfioctl, write } from './lib.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(HERE, '../../../bin/vfioctl');
 const OUT = process.argv[2];
-const DEVICES = '/sys/bus/pci/devices';
 
-function vfioctl(...args) {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--root', '/'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, json: () => JSON.parse(r.stdout) };
-}
-
-// --- the guest's sysfs, read independently of vfioctl ---------------------------------------------------
-const link = (p) => {
-  try {
-    return path.basename(fs.readlinkSync(p));
-  } catch {
-    return null;
-  }
-};
-const addresses = () => fs.readdirSync(DEVICES).sort();
-const driverOf = (a) => link(`${DEVICES}/${a}/driver`);
-const groupOf = (a) => {
-  const g = link(`${DEVICES}/${a}/iommu_group`);
-  return g === null ? null : Number(g);
-};
-const overrideOf = (a) => fs.readFileSync(`${DEVICES}/${a}/driver_override`, 'utf8').trim();
-const drivers = () => Object.fromEntries(addresses().map((a) => [a, driverOf(a)]));
-const write = (p, v) => fs.writeFileSync(p, v);
-/** The kernel's verdict: 'viable', 'not-viable', or 'absent' (no /dev/vfio/N: no member on vfio-pci). */
-function kernelVerdict(group) {
-  const r = spawnSync('python3', [path.join(HERE, 'vfio-status.py'), String(group)], { encoding: 'utf8' });
-  const out = r.stdout.trim();
-  if (r.status !== 0) throw new Error(`VFIO_GROUP_GET_STATUS failed: ${r.stderr.trim()}`);
-  return out === 'absent' ? 'absent' : out === '1' ? 'viable' : 'not-viable';
-}
 /** vfioctl's verdict compared with the kernel's: a group with no VFIO node cannot be used, so it is not viable. */
 function verdictsAgree(group, member) {
   const kernel = kernelVerdict(group);
@@ -60,26 +27,6 @@ const xmlFile = (name, address, group) => {
 };
 
 // --- cases -----------------------------------------------------------------------------------------------
-const results = [];
-function kase(name, fn) {
-  let reason = null;
-  try {
-    const r = fn();
-    if (typeof r === 'string') reason = r;
-  } catch (err) {
-    reason = err instanceof Error ? err.message : String(err);
-  }
-  results.push({ name, pass: reason === null, reason });
-  process.stdout.write(reason === null ? `VMCASE PASS ${name}\n` : `VMCASE FAIL ${name} :: ${reason.replace(/\n/g, ' | ')}\n`);
-}
-const expectEq = (what, got, want) => {
-  if (JSON.stringify(got) !== JSON.stringify(want)) throw new Error(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-};
-/** An exit code, with vfioctl's own words when it is not the one expected. */
-const expectCode = (what, r, want) => {
-  if (r.code !== want) throw new Error(`${what}: got ${r.code}, want ${want}: ${r.stderr.trim().slice(0, 600)}`);
-};
-
 let roles;
 kase('snapshot of the guest (before any change)', () => {
   const r = vfioctl('snapshot', '--name', 'qemu-q35-iommu', '-o', path.join(OUT, 'guest-host.json'));
