@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Host } from '../host/host.js';
 import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
 import { formatAddress, parseSysfsAddress } from '../pci/address.js';
+import { writeOutputFile } from './write-output.js';
 import { HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
@@ -196,9 +197,7 @@ function parseAlias(alias: string): IdMatch | undefined {
   return out;
 }
 
-/** Writes a description file atomically (temp + rename), so a failed run leaves no half file. */
+/** Writes a description file: atomically for a regular file or a new name, in place for a device or pipe (src/mock/write-output.ts). */
 export function writeDescription(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o644 });
-  fs.renameSync(tmp, file);
+  writeOutputFile(file, text);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { errnoText, InputError, NotFoundError, PermissionError } from '../errors.js';
+import { openNonBlocking, type FileKind } from '../host/regular-file.js';
 
 /**
  * Reads a user's XML file: refused by size before it is read (a 50 MB "domain" is not a domain), read through
@@ -44,26 +45,55 @@ export function readXmlText(file: string): string {
   }
 }
 
-/** Reads until end of file or `limit` bytes, whichever comes first. */
+/** How long a pipe may take to deliver its XML (virsh dumpxml answers in well under a second). */
+const PIPE_WAIT_MS = 10_000;
+
+/**
+ * Reads until end of file or `limit` bytes, whichever comes first. Opened non-blocking and checked with fstat
+ * on the descriptor: a FIFO without a writer would block a plain open forever. A pipe (`<(virsh dumpxml vm)`)
+ * is read as its writer delivers, for at most PIPE_WAIT_MS; directories, sockets and block devices are refused.
+ */
 function readAtMost(file: string, limit: number): Buffer {
-  let fd: number;
+  let opened: ReturnType<typeof openNonBlocking>;
   try {
-    fd = fs.openSync(file, 'r');
+    opened = openNonBlocking(file);
   } catch (err) {
     throw cannotRead(file, err);
   }
+  const { fd, stat, kind } = opened;
   try {
-    const buf = Buffer.allocUnsafe(limit);
-    let filled = 0;
-    while (filled < limit) {
-      const n = fs.readSync(fd, buf, filled, limit - filled, null);
-      if (n === 0) break;
-      filled += n;
+    if (kind === 'directory') throw new InputError(`Cannot read ${file}: it is a directory, not an XML file.`);
+    if (kind !== 'regular file' && kind !== 'FIFO (named pipe)' && kind !== 'character device') {
+      throw new InputError(`Cannot read ${file}: it is a ${kind}, not an XML file.`);
     }
-    return buf.subarray(0, filled);
-  } catch (err) {
-    throw cannotRead(file, err);
+    if (kind === 'regular file' && stat.size > MAX_XML_BYTES) throw tooBig(file, `${stat.size} bytes`);
+    return readDescriptor(fd, file, kind, limit);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function readDescriptor(fd: number, file: string, kind: FileKind, limit: number): Buffer {
+  const buf = Buffer.allocUnsafe(limit);
+  const deadline = Date.now() + PIPE_WAIT_MS;
+  let filled = 0;
+  while (filled < limit) {
+    let n: number;
+    try {
+      n = fs.readSync(fd, buf, filled, limit - filled, null);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw cannotRead(file, err);
+      if (Date.now() >= deadline) {
+        throw new InputError(`Cannot read ${file}: it is a ${kind} and nothing came through it in ${PIPE_WAIT_MS / 1000} s.`, 'Give vfioctl the XML file itself, or a pipe whose writer is running.');
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      continue;
+    }
+    if (n === 0) break;
+    filled += n;
+  }
+  if (filled === 0 && kind === 'FIFO (named pipe)') {
+    throw new InputError(`Cannot read ${file}: it is a FIFO (named pipe) with no writer, so there is no XML to read.`, 'Give vfioctl the XML file itself, or start the writer first.');
+  }
+  return buf.subarray(0, filled);
 }
