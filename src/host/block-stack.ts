@@ -58,7 +58,12 @@ export class BlockStack {
       const name = this.blockName(source);
       if (name) for (const p of this.down(name, 0)) out.push({ device: topDevice(p), swap: true, path: p });
     }
-    return out;
+    // proc/mounts and mountinfo list the same mounts on a live host: each site once.
+    const seen = new Set<string>();
+    return out.filter((site) => {
+      const key = JSON.stringify([site.mountpoint, site.swap, site.path]);
+      return !seen.has(key) && Boolean(seen.add(key));
+    });
   }
 
   private mounts(): { target: string; paths: BlockPath[] }[] {
