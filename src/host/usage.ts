@@ -123,16 +123,18 @@ export class HostUsage {
 
   /**
    * The upper devices above an interface that carry traffic: up (or 'unknown', as many virtual devices
-   * report) with routes or addresses. An Open vSwitch datapath counts whenever it is reached: the kernel
-   * links its ports to it, but not its bridges' own interfaces, which carry the addresses.
+   * report) with routes or addresses. An Open vSwitch datapath counts whenever the interface is up: the
+   * kernel links its ports to it, but not its bridges' own interfaces, which carry the addresses.
    */
   private uppersCarrying(name: string): UpperUse[] {
     const out: UpperUse[] = [];
-    for (const chain of upperChains(this.reader.layout.classNetDir, name)) {
+    const chains = upperChains(this.reader.layout.classNetDir, name);
+    const portUp = chains.length > 0 && this.reader.interfaceOperstate(name) === 'up';
+    for (const chain of chains) {
       const top = chain[chain.length - 1]!;
       const facts = this.interfaceFacts(top.name);
       const live = facts.up || facts.operstate === 'unknown';
-      if (top.kind === 'openvswitch' || (live && (facts.defaultRoute || facts.routes > 0 || facts.addresses))) out.push({ ...facts, chain });
+      if ((top.kind === 'openvswitch' && portUp) || (live && (facts.defaultRoute || facts.routes > 0 || facts.addresses))) out.push({ ...facts, chain });
     }
     return out;
   }
