@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { formatAddress, parseSysfsAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
 import type { HostReader } from './reader.js';
+import { BlockStack, unescapeMount, type BlockLayer } from './block-stack.js';
+import { upperChains, type UpperHop } from './net-uppers.js';
 import { listDir, readOptional, readTextFile } from './sysfs-read.js';
 
 /**
@@ -20,13 +20,27 @@ export interface NetUse {
   routes: number;
   /** Has a global IPv6 address, or an IPv4 route (which an assigned address creates). */
   addresses: boolean;
+  /** IPv4 routes through it other than the default route, as prefixes (192.0.2.0/24). */
+  prefixes?: string[];
+  /**
+   * The upper devices this interface carries traffic for (src/host/net-uppers.ts) that are up and carry
+   * routes or addresses: br0 above eno1, br0 above bond0 above eno1. Absent when there are none.
+   */
+  uppers?: UpperUse[];
+}
+
+export interface UpperUse extends Omit<NetUse, 'uppers'> {
+  /** The hops from the interface to this upper, nearest first. */
+  chain: UpperHop[];
 }
 
 export interface BlockUse {
-  /** The block device in use: sda1, nvme0n1p2, dm-0 (through its slaves) ... */
+  /** The block device in use: sda1, nvme0n1p2, dm-0, a ZFS pool's member ... */
   device: string;
   mountpoint?: string;
   swap?: boolean;
+  /** The layers from this controller's disk up to what is mounted, when there is more than a partition: dm, md, bcache, a ZFS pool, btrfs. */
+  layers?: BlockLayer[];
 }
 
 export interface DeviceUse {
@@ -36,6 +50,7 @@ export interface DeviceUse {
 
 interface RouteFacts {
   count: Map<string, number>;
+  prefixes: Map<string, string[]>;
   defaults: Set<string>;
   inet6: Set<string>;
 }
@@ -85,9 +100,16 @@ export class HostUsage {
   }
 
   private netUse(name: string): NetUse {
+    const use = this.interfaceFacts(name);
+    const uppers = this.uppersCarrying(name);
+    return uppers.length > 0 ? { ...use, uppers } : use;
+  }
+
+  private interfaceFacts(name: string): NetUse {
     const r = this.routes();
     const operstate = this.reader.interfaceOperstate(name) ?? 'unknown';
     const routes = r.count.get(name) ?? 0;
+    const prefixes = r.prefixes.get(name);
     return {
       name,
       operstate,
@@ -95,12 +117,32 @@ export class HostUsage {
       defaultRoute: r.defaults.has(name),
       routes,
       addresses: routes > 0 || r.inet6.has(name),
+      ...(prefixes ? { prefixes } : {}),
     };
+  }
+
+  /**
+   * The upper devices above an interface that carry traffic: up (or 'unknown', as many virtual devices
+   * report) with routes or addresses. An Open vSwitch datapath counts whenever the interface is up: the
+   * kernel links its ports to it, but not its bridges' own interfaces, which carry the addresses.
+   */
+  private uppersCarrying(name: string): UpperUse[] {
+    const out: UpperUse[] = [];
+    const chains = upperChains(this.reader.layout.classNetDir, name);
+    const portUp = chains.length > 0 && this.reader.interfaceOperstate(name) === 'up';
+    for (const chain of chains) {
+      const top = chain[chain.length - 1]!;
+      const facts = this.interfaceFacts(top.name);
+      const live = facts.up || facts.operstate === 'unknown';
+      if ((top.kind === 'openvswitch' && portUp) || (live && (facts.defaultRoute || facts.routes > 0 || facts.addresses))) out.push({ ...facts, chain });
+    }
+    return out;
   }
 
   private routes(): RouteFacts {
     if (this.routeFacts) return this.routeFacts;
     const count = new Map<string, number>();
+    const prefixes = new Map<string, string[]>();
     const defaults = new Set<string>();
     const inet6 = new Set<string>();
     const bump = (iface: string): void => void count.set(iface, (count.get(iface) ?? 0) + 1);
@@ -111,6 +153,7 @@ export class HostUsage {
       const [iface, dest, , , , , , mask] = f as [string, string, string, string, string, string, string, string];
       bump(iface);
       if (dest === '00000000' && mask === '00000000') defaults.add(iface);
+      else prefixes.set(iface, [...(prefixes.get(iface) ?? []), `${dottedQuad(dest)}/${prefixLength(mask)}`]);
     }
     // proc/net/ipv6_route: dest destlen src srclen nexthop metric refcnt use flags iface.
     for (const line of (readTextFile(this.reader.layout.procIpv6Route) ?? '').split('\n')) {
@@ -125,76 +168,41 @@ export class HostUsage {
       const f = line.trim().split(/\s+/);
       if (f.length >= 6 && f[3] === '00') inet6.add(f[5]!);
     }
-    this.routeFacts = { count, defaults, inet6 };
+    this.routeFacts = { count, prefixes, defaults, inet6 };
     return this.routeFacts;
   }
 
-  /** Maps each PCI controller (by address) to its block devices that are mounted or swap. */
+  /** Maps each PCI controller (by address) to the block devices on it that are mounted or swap (src/host/block-stack.ts). */
   private blocks(): Map<string, BlockUse[]> {
     if (this.blockByController) return this.blockByController;
     const map = new Map<string, BlockUse[]>();
-    const add = (source: string, use: Omit<BlockUse, 'device'>): void => {
-      const block = this.blockName(source);
-      if (!block) return;
-      for (const controller of this.controllersOf(block, 0)) {
-        const list = map.get(controller) ?? [];
-        list.push({ device: block, ...use });
-        map.set(controller, list);
-      }
-    };
-    for (const line of (readTextFile(this.reader.layout.procMounts) ?? '').split('\n')) {
-      const [source, target] = line.split(' ');
-      if (source?.startsWith('/dev/') && target) add(source, { mountpoint: unescapeMount(target) });
-    }
-    for (const line of (readTextFile(this.reader.layout.procSwaps) ?? '').split('\n').slice(1)) {
-      const [source, type] = line.trim().split(/\s+/);
-      if (source?.startsWith('/dev/') && type === 'partition') add(source, { swap: true });
+    for (const site of new BlockStack(this.reader.layout).sites()) {
+      const use: BlockUse = { device: site.device };
+      if (site.mountpoint !== undefined) use.mountpoint = site.mountpoint;
+      if (site.swap) use.swap = true;
+      // Only a path with more than a disk and its partition says something the device name does not.
+      if (site.path.layers.some((l) => l.kind !== 'disk' && l.kind !== 'partition')) use.layers = site.path.layers;
+      const list = map.get(site.path.controller) ?? [];
+      if (!list.some((u) => JSON.stringify(u) === JSON.stringify(use))) list.push(use);
+      map.set(site.path.controller, list);
     }
     this.blockByController = map;
     return map;
   }
+}
 
-  /** /dev/sda1 → sda1; /dev/mapper/vg-root → dm-N (by dm/name). */
-  private blockName(source: string): string | undefined {
-    const rel = unescapeMount(source).slice('/dev/'.length);
-    const classBlock = this.reader.layout.classBlockDir;
-    if (rel.startsWith('mapper/')) {
-      const wanted = rel.slice('mapper/'.length);
-      for (const n of listDir(classBlock) ?? []) {
-        if (n.startsWith('dm-') && readOptional(path.join(classBlock, n, 'dm', 'name'))?.trim() === wanted) return n;
-      }
-      return undefined;
-    }
-    if (rel.includes('/') || rel === '' || rel === '.' || rel === '..') return undefined;
-    return listDir(path.join(classBlock, rel)) ? rel : undefined;
+/** proc/net/route's little-endian hex address → 192.0.2.0. */
+function dottedQuad(hex: string): string {
+  return [3, 2, 1, 0].map((i) => parseInt(hex.slice(2 * i, 2 * i + 2), 16) || 0).join('.');
+}
+
+function prefixLength(maskHex: string): number {
+  let n = parseInt(maskHex, 16) >>> 0;
+  let bits = 0;
+  while (n) {
+    bits += n & 1;
+    n >>>= 1;
   }
-
-  /** The PCI controllers a block device lives on: the nearest PCI directory above it, or its slaves'. */
-  private controllersOf(block: string, depth: number): string[] {
-    if (depth > 8) return [];
-    const classBlock = this.reader.layout.classBlockDir;
-    const slaves = listDir(path.join(classBlock, block, 'slaves')) ?? [];
-    if (slaves.length > 0) return slaves.flatMap((s) => this.controllersOf(s, depth + 1));
-    let real: string;
-    try {
-      real = path.resolve(classBlock, readLink(path.join(classBlock, block)));
-    } catch {
-      return [];
-    }
-    const parts = real.split(path.sep);
-    for (let i = parts.length - 1; i >= 0; i--) {
-      const a = parseSysfsAddress(parts[i]!);
-      if (a) return [formatAddress(a)];
-    }
-    return [];
-  }
+  return bits;
 }
 
-function readLink(p: string): string {
-  return fs.readlinkSync(p);
-}
-
-/** proc/mounts escapes space, tab, newline and backslash as octal (\040 ...). */
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}

@@ -23,12 +23,50 @@ export interface HostDescription {
   /** PCI drivers known to the kernel: loaded ones have sys/bus/pci/drivers/NAME. */
   drivers: DriverDescription[];
   devices: DeviceDescription[];
-  /** proc/mounts lines that matter: block-device mounts. */
-  mounts: { source: string; target: string; fstype: string }[];
+  /**
+   * proc/mounts lines that matter: block-device mounts, and ZFS datasets (source `rpool/ROOT/pve-1`, fstype
+   * zfs). `device` names the block device behind a source that does not name one (`/dev/root`); proc/self/mountinfo
+   * gives its major:minor.
+   */
+  mounts: { source: string; target: string; fstype: string; device?: string }[];
   /** proc/swaps entries. */
   swaps: { source: string }[];
   /** IPv4 routes (proc/net/route): destination and mask as dotted quads; '0.0.0.0'/'0.0.0.0' is the default route. */
   routes: { iface: string; destination: string; gateway: string; mask: string }[];
+  /** Virtual network devices stacked on the functions' interfaces (src/mock/net-uppers.ts). Routes may go through them. */
+  netUppers?: NetUpperDescription[];
+  /** Block devices stacked on the controllers' disks, and multi-device filesystems (src/mock/storage-layers.ts). */
+  storage?: StorageDescription;
+}
+
+export const NET_UPPER_KINDS = ['bridge', 'bond', 'team', 'vlan', 'macvlan', 'macvtap', 'openvswitch'] as const;
+
+/** An upper network device, in sys/devices/virtual/net/NAME. */
+export interface NetUpperDescription {
+  name: string;
+  kind: (typeof NET_UPPER_KINDS)[number];
+  operstate: string;
+  /**
+   * The interfaces below it, listed before it (a function's interface or an earlier upper): the ports of a
+   * bridge, bond, team or Open vSwitch datapath (each gets a `master` link), or the one link of a VLAN,
+   * macvlan or macvtap.
+   */
+  lowers: string[];
+}
+
+export const STACKED_KINDS = ['lvm', 'crypt', 'multipath', 'dm', 'md', 'bcache'] as const;
+
+export interface StorageDescription {
+  /**
+   * Block devices on other block devices, listed after what they stand on: device-mapper (name dm-N, with
+   * its dm/name; kind lvm, crypt, multipath or plain dm), MD RAID (mdN), bcache (bcacheN). `slaves` are
+   * the disks, partitions or stacked devices below.
+   */
+  stacked?: { name: string; kind: (typeof STACKED_KINDS)[number]; dmName?: string; slaves: string[] }[];
+  /** ZFS pools: udev's database marks each member ID_FS_TYPE=zfs_member, ID_FS_LABEL=POOL. */
+  zfsPools?: { pool: string; members: string[] }[];
+  /** btrfs filesystems on several devices (sys/fs/btrfs/UUID/devices; the UUID is made up when materialized). */
+  btrfs?: { devices: string[] }[];
 }
 
 export interface IdMatch {

@@ -6,6 +6,7 @@ import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
 import { formatPciUevent } from '../pci/uevent.js';
 import { defaultProbeRefusals, type DeviceDescription, type HostDescription } from './description.js';
 import { validateDescription } from './validate.js';
+import { materializeLayers } from './layers.js';
 
 /**
  * Builds a simulated host from its description: a directory tree with the kernel's layout (real device
@@ -86,6 +87,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
   }
 
   writeProc(root, desc);
+  materializeLayers(root, desc);
   writeModules(root, desc);
   const state: SimState = {
     format: SIM_FORMAT,

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Host } from '../host/host.js';
 import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
 import { formatAddress, parseSysfsAddress } from '../pci/address.js';
+import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
+import { writeOutputFile } from './write-output.js';
 import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
@@ -61,7 +63,11 @@ export function snapshotHost(host: Host, name: string): HostDescription {
   }
   const known = new Set(devices.flatMap((d) => (d.block ?? []).flatMap((b) => [b.name, ...(b.partitions ?? [])])));
   const ifaces = new Set(devices.flatMap((d) => (d.net ?? []).map((n) => n.name)));
-  return {
+  const netUppers = snapshotNetUppers(layout.classNetDir, ifaces);
+  for (const u of netUppers) ifaces.add(u.name);
+  const layers = snapshotStorage(layout, known);
+  for (const n of layers.names) known.add(n);
+  const desc: HostDescription = {
     format: HOST_FORMAT,
     name,
     summary: `snapshot of a host running ${host.release ?? 'an unknown kernel'}`,
@@ -72,10 +78,13 @@ export function snapshotHost(host: Host, name: string): HostDescription {
     },
     drivers: driverTable(host, devices),
     devices,
-    mounts: mounts(layout.procMounts, known),
+    mounts: snapshotMounts(layout, known, layers.mapper, new Set(layers.storage.zfsPools?.map((p) => p.pool))),
     swaps: swaps(layout.procSwaps, known),
     routes: routes(layout.procRoute, ifaces),
   };
+  if (netUppers.length > 0) desc.netUppers = netUppers;
+  if (Object.keys(layers.storage).length > 0) desc.storage = layers.storage;
+  return desc;
 }
 
 /** Disks and partitions under each PCI controller, from sys/class/block. */
@@ -105,15 +114,6 @@ function blockDevices(classBlock: string): Map<string, { name: string; partition
     map.set(formatAddress(controller), list);
   }
   return map;
-}
-
-function mounts(file: string, known: Set<string>): HostDescription['mounts'] {
-  const out: HostDescription['mounts'] = [];
-  for (const line of (readTextFile(file) ?? '').split('\n')) {
-    const [source, target, fstype] = line.split(' ');
-    if (source?.startsWith('/dev/') && target && fstype && known.has(source.slice(5))) out.push({ source, target, fstype });
-  }
-  return out;
 }
 
 function swaps(file: string, known: Set<string>): HostDescription['swaps'] {
@@ -202,9 +202,7 @@ function parseAlias(alias: string): IdMatch | undefined {
   return out;
 }
 
-/** Writes a description file atomically (temp + rename), so a failed run leaves no half file. */
+/** Writes a description file: atomically for a regular file or a new name, in place for a device or pipe (src/mock/write-output.ts). */
 export function writeDescription(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, text, { mode: 0o644 });
-  fs.renameSync(tmp, file);
+  writeOutputFile(file, text);
 }

@@ -2,7 +2,7 @@ import { InputError, printable } from '../errors.js';
 import { parseInterfaceName } from '../pci/interface-name.js';
 import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, PROBE_REFUSAL_CASES, type HostDescription, type IdMatch } from './description.js';
+import { HOST_FORMAT, NET_UPPER_KINDS, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
 
 /**
  * A host description comes from a file someone handed us (a snapshot from another machine, a bundled host,
@@ -143,14 +143,17 @@ export function validateDescription(value: unknown, where: string): HostDescript
       int(o.vfIndex, `${w}: vfIndex`, 0xffff);
     }
   });
+  validateStorage(root.storage, blocks, { obj, arr, str, fail });
   const mountsList = arr(root.mounts, 'mounts');
   mountsList.forEach((m, i) => {
     const o = obj(m, `mounts[${i}]`);
-    str(o.source, `mounts[${i}].source`, /^\/dev\/[^\s]{1,200}$/);
+    const fstype = str(o.fstype, `mounts[${i}].fstype`, /^[a-z0-9_.]{1,32}$/);
+    str(o.source, `mounts[${i}].source`, fstype === 'zfs' ? ZFS_DATASET : /^\/dev\/[^\s]{1,200}$/);
     str(o.target, `mounts[${i}].target`, /^\/[^\s]{0,4000}$/);
-    str(o.fstype, `mounts[${i}].fstype`, /^[a-z0-9_.]{1,32}$/);
+    if (o.device !== undefined && !blocks.has(str(o.device, `mounts[${i}].device`, blockName))) fail(`mounts[${i}].device ${String(o.device)} is no block device of the description.`);
   });
   arr(root.swaps, 'swaps').forEach((s, i) => str(obj(s, `swaps[${i}]`).source, `swaps[${i}].source`, /^\/dev\/[^\s]{1,200}$/));
+  validateNetUppers(root.netUppers, ifaces, where, { obj, arr, str, fail });
   const quad = /^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$/;
   arr(root.routes, 'routes').forEach((r, i) => {
     const o = obj(r, `routes[${i}]`);
@@ -159,4 +162,77 @@ export function validateDescription(value: unknown, where: string): HostDescript
     for (const k of ['destination', 'gateway', 'mask'] as const) str(o[k], `routes[${i}].${k}`, quad);
   });
   return value as HostDescription;
+}
+
+interface Checkers {
+  obj: (v: unknown, what: string) => Record<string, unknown>;
+  arr: (v: unknown, what: string) => unknown[];
+  str: (v: unknown, what: string, re?: RegExp) => string;
+  fail: (what: string) => never;
+}
+
+const ZFS_DATASET = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/;
+const MASTER_KINDS = new Set(['bridge', 'bond', 'team', 'openvswitch']);
+
+/** Upper network devices: valid new names, known kinds, lowers listed before them, one master per port. */
+function validateNetUppers(value: unknown, ifaces: Set<string>, where: string, c: Checkers): void {
+  if (value === undefined) return;
+  const mastered = new Set<string>();
+  c.arr(value, 'netUppers').forEach((u, i) => {
+    const o = c.obj(u, `netUppers[${i}]`);
+    const name = parseInterfaceName(c.str(o.name, `netUppers[${i}].name`), `${where}: netUppers[${i}].name`);
+    if (ifaces.has(name)) c.fail(`interface ${name} is listed twice.`);
+    const kind = c.str(o.kind, `netUppers[${i}].kind`);
+    if (!(NET_UPPER_KINDS as readonly string[]).includes(kind)) c.fail(`netUppers[${i}].kind must be one of ${NET_UPPER_KINDS.join(', ')}.`);
+    c.str(o.operstate, `netUppers[${i}].operstate`, /^(up|down|unknown|dormant|lowerlayerdown|notpresent|testing)$/);
+    const lowers = c.arr(o.lowers, `netUppers[${i}].lowers`).map((l, j) => c.str(l, `netUppers[${i}].lowers[${j}]`));
+    if (lowers.length === 0 && kind !== 'bridge' && kind !== 'openvswitch') c.fail(`netUppers[${i}] (${name}) has no lower device.`);
+    if (!MASTER_KINDS.has(kind) && lowers.length !== 1) c.fail(`netUppers[${i}] (${name}): a ${kind} has exactly one lower device.`);
+    for (const l of lowers) {
+      if (!ifaces.has(l)) c.fail(`netUppers[${i}] (${name}) stands on ${l}, which is not an interface listed before it.`);
+      if (MASTER_KINDS.has(kind)) {
+        if (mastered.has(l)) c.fail(`interface ${l} is a port of two masters.`);
+        mastered.add(l);
+      }
+    }
+    ifaces.add(name);
+  });
+}
+
+/** Stacked block devices, ZFS pools, btrfs filesystems: names the kernel would give, on block devices already known. */
+function validateStorage(value: unknown, blocks: Set<string>, c: Checkers): void {
+  if (value === undefined) return;
+  const o = c.obj(value, 'storage');
+  const known = (name: string, what: string): void => {
+    if (!blocks.has(name)) c.fail(`${what}: ${name} is no block device listed before it.`);
+  };
+  if (o.stacked !== undefined) {
+    c.arr(o.stacked, 'storage.stacked').forEach((d, i) => {
+      const so = c.obj(d, `storage.stacked[${i}]`);
+      const kind = c.str(so.kind, `storage.stacked[${i}].kind`);
+      if (!(STACKED_KINDS as readonly string[]).includes(kind)) c.fail(`storage.stacked[${i}].kind must be one of ${STACKED_KINDS.join(', ')}.`);
+      const pattern = kind === 'md' ? /^md[0-9]{1,4}$/ : kind === 'bcache' ? /^bcache[0-9]{1,4}$/ : /^dm-[0-9]{1,4}$/;
+      const name = c.str(so.name, `storage.stacked[${i}].name`, pattern);
+      if (blocks.has(name)) c.fail(`block device ${name} is listed twice.`);
+      if (pattern.source.startsWith('^dm')) c.str(so.dmName, `storage.stacked[${i}].dmName`, /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/);
+      const slaves = c.arr(so.slaves, `storage.stacked[${i}].slaves`).map((x, j) => c.str(x, `storage.stacked[${i}].slaves[${j}]`));
+      if (slaves.length === 0) c.fail(`storage.stacked[${i}] (${name}) has no slaves.`);
+      slaves.forEach((x) => known(x, `storage.stacked[${i}] (${name})`));
+      blocks.add(name);
+    });
+  }
+  if (o.zfsPools !== undefined) {
+    c.arr(o.zfsPools, 'storage.zfsPools').forEach((p, i) => {
+      const po = c.obj(p, `storage.zfsPools[${i}]`);
+      c.str(po.pool, `storage.zfsPools[${i}].pool`, /^[A-Za-z][A-Za-z0-9_.:-]{0,63}$/);
+      c.arr(po.members, `storage.zfsPools[${i}].members`).forEach((m, j) => known(c.str(m, `storage.zfsPools[${i}].members[${j}]`), `storage.zfsPools[${i}]`));
+    });
+  }
+  if (o.btrfs !== undefined) {
+    c.arr(o.btrfs, 'storage.btrfs').forEach((b, i) => {
+      const devices = c.arr(c.obj(b, `storage.btrfs[${i}]`).devices, `storage.btrfs[${i}].devices`);
+      if (devices.length === 0) c.fail(`storage.btrfs[${i}] has no devices.`);
+      devices.forEach((d, j) => known(c.str(d, `storage.btrfs[${i}].devices[${j}]`), `storage.btrfs[${i}]`));
+    });
+  }
 }

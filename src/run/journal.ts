@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError, PermissionError } from '../errors.js';
 import type { SysfsWrite } from '../host/layout.js';
+import { readRegularFile } from '../host/regular-file.js';
 import type { Owner } from '../plan/ownership.js';
 import type { Original } from '../plan/writes.js';
 
@@ -12,6 +13,8 @@ import type { Original } from '../plan/writes.js';
  * it describing the truth to within one step; `reattach --all` restores from it and the live tree.
  */
 export const JOURNAL_VERSION = 1;
+/** A journal of thousands of devices is a few MiB; more is damage. */
+const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 
 export interface JournalDevice extends Original {
   /** When vfioctl first moved it, and by which command. */
@@ -47,13 +50,20 @@ export class Journal {
   }
 
   private static read(file: string): JournalData {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      // Non-blocking, and only a regular file: a FIFO put there would otherwise hang every run (src/host/regular-file.ts).
+      text = readRegularFile(
+        file,
+        MAX_JOURNAL_BYTES,
+        (kind) => new HostTreeError(`The journal ${file} is a ${kind}, not a file vfioctl wrote.`, 'Move it away; vfioctl writes its journal as a regular file.'),
+        () => new HostTreeError(`The journal ${file} is larger than ${MAX_JOURNAL_BYTES} bytes; it is damaged.`, 'Look at it, restore the devices by hand if needed, then move it away.'),
+      );
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { version: JOURNAL_VERSION, devices: {}, operation: null };
+      if (err instanceof HostTreeError) throw err;
       throw new PermissionError(`Cannot read the journal ${file}: ${(err as NodeJS.ErrnoException).code}.`);
     }
+    if (text === undefined) return { version: JOURNAL_VERSION, devices: {}, operation: null };
     try {
       const data = JSON.parse(text) as JournalData;
       if (data.version !== JOURNAL_VERSION || typeof data.devices !== 'object' || data.devices === null) throw new Error('bad shape');

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { LockedError, PermissionError } from '../errors.js';
+import { HostTreeError, LockedError, PermissionError } from '../errors.js';
+import { readRegularFile } from '../host/regular-file.js';
 
 /**
  * One vfioctl at a time per host root: ROOT/run/vfioctl/lock, created with O_EXCL, holding the owner's pid
@@ -84,8 +85,21 @@ export class HostLock {
   }
 
   private owner(): LockOwner | null {
+    let text: string | undefined;
     try {
-      return JSON.parse(fs.readFileSync(this.file, 'utf8')) as LockOwner;
+      // Non-blocking, and only a regular file: a FIFO here would hang the open past any --lock-timeout.
+      text = readRegularFile(
+        this.file,
+        64 * 1024,
+        (kind) => new HostTreeError(`The lock ${this.file} is a ${kind}, not a lock vfioctl made.`, 'Move it away; vfioctl makes its lock as a regular file.'),
+        () => new HostTreeError(`The lock ${this.file} is larger than 64 KiB, not a lock vfioctl made.`, 'Move it away; vfioctl makes its lock as a regular file.'),
+      );
+    } catch (err) {
+      if (err instanceof HostTreeError) throw err;
+      return null;
+    }
+    try {
+      return text === undefined ? null : (JSON.parse(text) as LockOwner);
     } catch {
       // Being written right now (created, not yet filled) or just removed: look again.
       return null;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
 import { errnoText, InputError, NotFoundError, PermissionError } from '../errors.js';
+import { openNonBlocking, type FileKind } from '../host/regular-file.js';
 
 /**
  * Reads a user's XML file: refused by size before it is read (a 50 MB "domain" is not a domain), read through
@@ -35,7 +36,7 @@ function cannotRead(file: string, err: unknown): Error {
 }
 
 export function readXmlText(file: string): string {
-  if (file === '-') return decodeUtf8(readStdin(), STDIN_NAME);
+  if (file === '-') return readStdinText(STDIN_NAME);
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -44,8 +45,7 @@ export function readXmlText(file: string): string {
   }
   if (st.isDirectory()) throw new InputError(`Cannot read ${file}: it is a directory, not an XML file.`);
   if (st.isFile() && st.size > MAX_XML_BYTES) throw tooBig(file, `${st.size} bytes`);
-  const bytes = readAtMost(file, MAX_XML_BYTES + 1);
-  return decodeUtf8(bytes, file);
+  return decodeUtf8(readAtMost(file, MAX_XML_BYTES + 1), file);
 }
 
 function decodeUtf8(bytes: Buffer, file: string): string {
@@ -57,44 +57,54 @@ function decodeUtf8(bytes: Buffer, file: string): string {
   }
 }
 
-/** Reads until end of file or `limit` bytes, whichever comes first. */
-function readAtMost(file: string, limit: number): Buffer {
-  let fd: number;
+/**
+ * Standard input until end of file (at most the cap and one byte), named `name` in messages. A terminal is
+ * refused rather than waited on: nobody types a domain definition, and a command that silently waits for one
+ * looks hung. No deadline: the writer (virsh, libvirt feeding a hook) is running by construction.
+ */
+export function readStdinText(name: string): string {
+  if (tty.isatty(0)) {
+    throw new InputError(`${name} is a terminal; with FILE '-' vfioctl reads the XML from a pipe or a redirection.`, 'Pipe it in: virsh dumpxml VM | vfioctl check -');
+  }
   try {
-    fd = fs.openSync(file, 'r');
+    fs.fstatSync(0);
+  } catch {
+    throw new InputError(`Cannot read ${name}: standard input is closed.`, 'Pipe it in: virsh dumpxml VM | vfioctl check -');
+  }
+  return decodeUtf8(readDescriptor(0, name, 'FIFO (named pipe)', MAX_XML_BYTES + 1, Infinity), name);
+}
+
+/** How long a pipe may take to deliver its XML (virsh dumpxml answers in well under a second). */
+const PIPE_WAIT_MS = 10_000;
+
+/**
+ * Reads until end of file or `limit` bytes, whichever comes first. Opened non-blocking and checked with fstat
+ * on the descriptor: a FIFO without a writer would block a plain open forever. A pipe (`<(virsh dumpxml vm)`)
+ * is read as its writer delivers, for at most PIPE_WAIT_MS; directories, sockets and block devices are refused.
+ */
+function readAtMost(file: string, limit: number): Buffer {
+  let opened: ReturnType<typeof openNonBlocking>;
+  try {
+    opened = openNonBlocking(file);
   } catch (err) {
     throw cannotRead(file, err);
   }
+  const { fd, stat, kind } = opened;
   try {
-    return readFd(fd, limit);
-  } catch (err) {
-    throw cannotRead(file, err);
+    if (kind === 'directory') throw new InputError(`Cannot read ${file}: it is a directory, not an XML file.`);
+    if (kind !== 'regular file' && kind !== 'FIFO (named pipe)' && kind !== 'character device') {
+      throw new InputError(`Cannot read ${file}: it is a ${kind}, not an XML file.`);
+    }
+    if (kind === 'regular file' && stat.size > MAX_XML_BYTES) throw tooBig(file, `${stat.size} bytes`);
+    return readDescriptor(fd, file, kind, limit);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/**
- * Standard input until end of file (at most the cap and one byte). A terminal is refused rather than waited
- * on: nobody types a domain definition, and a command that silently waits for one looks hung.
- */
-function readStdin(): Buffer {
-  if (tty.isatty(0)) {
-    throw new InputError(`${STDIN_NAME} is a terminal; with FILE '-' vfioctl reads the XML from a pipe or a redirection.`, 'Pipe it in: virsh dumpxml VM | vfioctl check -');
-  }
-  try {
-    return readFd(0, MAX_XML_BYTES + 1);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    if (code === 'EBADF') throw new InputError(`Cannot read ${STDIN_NAME}: standard input is closed.`, 'Pipe it in: virsh dumpxml VM | vfioctl check -');
-    throw cannotRead(STDIN_NAME, err);
-  }
-}
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-function readFd(fd: number, limit: number): Buffer {
+function readDescriptor(fd: number, file: string, kind: FileKind, limit: number, waitMs = PIPE_WAIT_MS): Buffer {
   const buf = Buffer.allocUnsafe(limit);
+  const deadline = Date.now() + waitMs;
   let filled = 0;
   while (filled < limit) {
     let n: number;
@@ -102,12 +112,18 @@ function readFd(fd: number, limit: number): Buffer {
       n = fs.readSync(fd, buf, filled, limit - filled, null);
     } catch (err) {
       // A pipe its writer made non-blocking answers EAGAIN while empty: wait a little, as a blocking read would.
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-      Atomics.wait(pause, 0, 0, 10);
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw cannotRead(file, err);
+      if (Date.now() >= deadline) {
+        throw new InputError(`Cannot read ${file}: it is a ${kind} and nothing came through it in ${PIPE_WAIT_MS / 1000} s.`, 'Give vfioctl the XML file itself, or a pipe whose writer is running.');
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       continue;
     }
     if (n === 0) break;
     filled += n;
+  }
+  if (filled === 0 && kind === 'FIFO (named pipe)' && fd !== 0) {
+    throw new InputError(`Cannot read ${file}: it is a FIFO (named pipe) with no writer, so there is no XML to read.`, 'Give vfioctl the XML file itself, or start the writer first.');
   }
   return buf.subarray(0, filled);
 }

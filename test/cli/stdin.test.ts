@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { injectFault, readSimState } from '../../src/kernel/sim-state.js';
+import { injectFault, readSimState } from '../../src/mock/kernel/sim-state.js';
 import { BIN, fixture, json, runBin, type CliResult } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 
