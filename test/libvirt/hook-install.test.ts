@@ -133,4 +133,28 @@ describe('the hook script', () => {
     expect(shellQuote("a'b")).toBe(`'a'\\''b'`);
     expect(parseHookScript('#!/bin/sh\nexec /usr/bin/true\n')).toBeNull();
   });
+
+  it('starts node only for the operations vfioctl acts on; every other one is answered by the script, stdin read', () => {
+    const dir = libvirtDir();
+    const calls = path.join(dir, 'calls');
+    const fakeNode = path.join(dir, 'node');
+    fs.writeFileSync(fakeNode, `#!/bin/sh\necho "$4 $5 $6 $7" >> '${calls}'\ncat > /dev/null\n`, { mode: 0o755 });
+    const xml = `<domain><name>vm</name>${'<!-- padding -->'.repeat(20_000)}</domain>\n`; // more than a pipe holds
+    for (const driver of ['qemu', 'network'] as const) {
+      const script = path.join(dir, `${driver}-hook`);
+      fs.writeFileSync(script, hookScript(driver, { node: fakeNode, vfioctl: '/opt/vfioctl/bin/vfioctl' }));
+      const ops = driver === 'qemu'
+        ? ['prepare begin', 'start begin', 'started begin', 'stopped end', 'release end', 'reconnect begin', 'migrate begin', 'restore begin']
+        : ['start begin', 'started begin', 'port-created begin', 'stopped end', 'updated begin'];
+      for (const op of ops) {
+        const r = spawnSync('/bin/sh', [script, 'obj', ...op.split(' '), '-'], { encoding: 'utf8', input: xml, env: { PATH: '/usr/bin:/bin' } });
+        expect(r.status, `${driver} ${op}`).toBe(0);
+        expect(r.stdout).toBe('');
+      }
+    }
+    expect(fs.readFileSync(calls, 'utf8').trim().split('\n')).toEqual([
+      'qemu obj prepare begin', 'qemu obj release end', 'qemu obj migrate begin', 'qemu obj restore begin',
+      'network obj start begin', 'network obj stopped end',
+    ]);
+  });
 });
