@@ -2,6 +2,8 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode, VfioctlError } from '../errors.js';
 import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
 import { isTerminal } from '../render/terminal.js';
+// The one place the version lives is package.json; esbuild inlines it into the bundle at build time.
+import pkg from '../../package.json' with { type: 'json' };
 
 /**
  * The CLI as a plain function: parses argv, runs one command, returns the exit code. Only main.ts calls
@@ -62,7 +64,7 @@ type SetCode = (code: number) => void;
 function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Command {
   const program = new Command('vfioctl')
     .description('Hand whole IOMMU groups to vfio-pci for libvirt device assignment, safely.')
-    .version('0.1.0')
+    .version(`vfioctl ${pkg.version}`, '-V, --version', 'print the version (vfioctl X.Y.Z)')
     .addOption(new Option('--root <dir>', 'host root to work on (a simulated host, a snapshot .json, or /)').default(env.VFIOCTL_ROOT || '/'))
     .option('--no-color', 'plain output')
     .exitOverride()
