@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeManPage } from './man.mjs';
 
 const lazyChildProcess = {
   name: 'lazy-child-process',
@@ -38,6 +39,9 @@ await build({
   plugins: [lazyChildProcess],
   logLevel: 'warning',
 });
+
+// The man page, vfioctl(8), from its one source docs/vfioctl.8.md (package.json's "man" ships it).
+writeManPage('dist/vfioctl.8');
 
 // V8's code cache for the bundle (read by bin/vfioctl): made from a group-info run on a scratch simulated
 // host, so the functions a typical command runs are in it. Optional: without it vfioctl only starts slower.
