@@ -225,6 +225,14 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { mockCreateCommand } = await import('./commands/mock.js');
       setCode(mockCreateCommand(host, dir, globals(cmd), out));
     });
+  program
+    .command('completion')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .description('print the shell completion script for bash or zsh (commands, options, bundled hosts, PCI addresses)')
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { completionCommand } = await import('./completion.js');
+      setCode(completionCommand(shell, program, out));
+    });
   addHelpFooters(program);
   return program;
 }

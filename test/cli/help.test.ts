@@ -29,7 +29,7 @@ describe('--help of every command', () => {
 
   it('finds the commands the README documents, down to the hook and mock subcommands', () => {
     const names = commands.map((c) => c.join(' '));
-    for (const c of ['list', 'group-info', 'check', 'detach', 'reattach', 'metadata', 'snapshot', 'hook install', 'hook uninstall', 'hook status', 'hook run', 'mock list', 'mock create']) {
+    for (const c of ['list', 'group-info', 'check', 'detach', 'reattach', 'metadata', 'snapshot', 'hook install', 'hook uninstall', 'hook status', 'hook run', 'mock list', 'mock create', 'completion']) {
       expect(names).toContain(c);
     }
   });
