@@ -1,5 +1,7 @@
-// Builds the single-file bundle that bin/vfioctl runs: dist/vfioctl.cjs. Called by `npm run build` and by
-// `prepare`, so a fresh clone works after `npm ci` alone.
+// Builds the single-file bundle that bin/vfioctl runs (dist/vfioctl.cjs), its code cache and the man page
+// (dist/vfioctl.8). Called by `npm run build`, by `prepack` (so `npm pack` ships a fresh bundle), and by
+// `npm test`, `npm run demo`, bench and test:vm when dist/ is missing. Not by `prepare`: a user who installs
+// the package runs nothing of ours at install time.
 //
 // Start-up is most of what an admin waits for (issue 7, bench/results.md), so:
 // - CommonJS, not ESM: Node's ESM loader costs ~5 ms more per start than require() (measured on Node 20).
