@@ -1,5 +1,7 @@
-// Builds the single-file bundle that bin/vfioctl runs: dist/vfioctl.cjs. Called by `npm run build` and by
-// `prepare`, so a fresh clone works after `npm ci` alone.
+// Builds the single-file bundle that bin/vfioctl runs (dist/vfioctl.cjs), its code cache and the man page
+// (dist/vfioctl.8). Called by `npm run build`, by `prepack` (so `npm pack` ships a fresh bundle), and by
+// `npm test`, `npm run demo`, bench and test:vm when dist/ is missing. Not by `prepare`: a user who installs
+// the package runs nothing of ours at install time.
 //
 // Start-up is most of what an admin waits for (issue 7, bench/results.md), so:
 // - CommonJS, not ESM: Node's ESM loader costs ~5 ms more per start than require() (measured on Node 20).
@@ -11,6 +13,7 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeManPage } from './man.mjs';
 
 const lazyChildProcess = {
   name: 'lazy-child-process',
@@ -38,6 +41,9 @@ await build({
   plugins: [lazyChildProcess],
   logLevel: 'warning',
 });
+
+// The man page, vfioctl(8), from its one source docs/vfioctl.8.md (package.json's "man" ships it).
+writeManPage('dist/vfioctl.8');
 
 // V8's code cache for the bundle (read by bin/vfioctl): made from a group-info run on a scratch simulated
 // host, so the functions a typical command runs are in it. Optional: without it vfioctl only starts slower.

@@ -3,6 +3,8 @@
 # files), show the IOMMU groups, then detach the whole group of the workstation's GPU with group='auto'.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
+# The bundle is built by `npm run build` (and by `npm pack`), not by `npm ci`: build it when it is missing.
+[ -f "$here/dist/vfioctl.cjs" ] || (cd "$here" && node scripts/build.mjs)
 vfioctl() { node "$here/bin/vfioctl" "$@"; }
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/vfioctl-demo.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT

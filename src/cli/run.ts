@@ -2,6 +2,9 @@ import { Argument, Command, CommanderError, Option } from 'commander';
 import { ExitCode, VfioctlError } from '../errors.js';
 import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
 import { isTerminal } from '../render/terminal.js';
+import { addHelpFooters } from './help.js';
+// The one place the version lives is package.json; esbuild inlines it into the bundle at build time.
+import pkg from '../../package.json' with { type: 'json' };
 
 /**
  * The CLI as a plain function: parses argv, runs one command, returns the exit code. Only main.ts calls
@@ -62,8 +65,10 @@ type SetCode = (code: number) => void;
 function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Command {
   const program = new Command('vfioctl')
     .description('Hand whole IOMMU groups to vfio-pci for libvirt device assignment, safely.')
-    .version('0.1.0')
-    .addOption(new Option('--root <dir>', 'host root to work on (a simulated host, a snapshot .json, or /)').default(env.VFIOCTL_ROOT || '/'))
+    // Every command's --help lists --root and --no-color, set here so the commands below inherit it.
+    .configureHelp({ showGlobalOptions: true })
+    .version(`vfioctl ${pkg.version}`, '-V, --version', 'print the version (vfioctl X.Y.Z)')
+    .addOption(new Option('--root <dir>', 'host root to work on (a simulated host, a snapshot .json, or /)').default(env.VFIOCTL_ROOT || '/', '$VFIOCTL_ROOT, else /'))
     .option('--no-color', 'plain output')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout(s), writeErr: (s) => out.stderr(s) })
@@ -196,7 +201,6 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .description('what libvirt runs: OBJECT OPERATION SUBOPERATION EXTRA, the XML on stdin')
     .addArgument(new Argument('<driver>', 'the hook').choices(['qemu', 'network']))
     .argument('[args...]', "libvirt's arguments")
-    .helpOption(false)
     .allowUnknownOption()
     .action(async (driver: 'qemu' | 'network', args: string[], _o, cmd: Command) => {
       const { hookRunCommand } = await import('./commands/hook.js');
@@ -221,5 +225,14 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { mockCreateCommand } = await import('./commands/mock.js');
       setCode(mockCreateCommand(host, dir, globals(cmd), out));
     });
+  program
+    .command('completion')
+    .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh']))
+    .description('print the shell completion script for bash or zsh (commands, options, bundled hosts, PCI addresses)')
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { completionCommand } = await import('./completion.js');
+      setCode(completionCommand(shell, program, out));
+    });
+  addHelpFooters(program);
   return program;
 }

@@ -1,12 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { InputError, NotFoundError, PermissionError } from '../errors.js';
 
 /**
  * Vendor and device names from the host's pci.ids (the file lspci uses). Looked up in the host root first,
- * then on the running system; VFIOCTL_PCI_IDS names a file explicitly ('' disables names). The file is read
+ * then on the running system; VFIOCTL_PCI_IDS names a file explicitly ('' disables names), and a file it names
+ * that cannot be read is an error: a typo there must not pass for a host without names. The file is read
  * once, lazily, and searched with indexOf for just the IDs asked: no full parse.
  */
 const CANDIDATES = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids', '/usr/local/share/pci.ids'];
+
+function readExplicit(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = "Name lspci's pci.ids (/usr/share/misc/pci.ids on Debian), or set VFIOCTL_PCI_IDS='' to show IDs without names.";
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError(`VFIOCTL_PCI_IDS names '${file}', which does not exist.`, hint);
+    if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`VFIOCTL_PCI_IDS names '${file}', which vfioctl may not read (${code}).`, hint);
+    throw new InputError(`VFIOCTL_PCI_IDS names '${file}', which is not a readable file (${code ?? String(err)}).`, hint);
+  }
+}
 
 export class PciIds {
   private text: Buffer | null | undefined;
@@ -15,11 +29,10 @@ export class PciIds {
   private load(): Buffer | null {
     if (this.text !== undefined) return this.text;
     const explicit = process.env.VFIOCTL_PCI_IDS;
+    if (explicit) return (this.text = readExplicit(explicit));
     const files =
-      explicit !== undefined
-        ? explicit === ''
-          ? []
-          : [explicit]
+      explicit === ''
+        ? []
         : [...CANDIDATES.map((f) => path.join(this.root, f)), ...(this.root === '/' ? [] : CANDIDATES)];
     this.text = null;
     for (const f of files) {
