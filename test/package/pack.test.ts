@@ -67,7 +67,6 @@ describe('the npm package', () => {
     const scripts = shipped.scripts as Record<string, string>;
     for (const s of ['preinstall', 'install', 'postinstall', 'prepare']) expect(scripts[s], s).toBeUndefined();
     expect(shipped).toMatchObject({ license: 'MIT', man: ['./dist/vfioctl.8'] });
-    expect(Object.keys(shipped)).toEqual(expect.arrayContaining(['repository', 'bugs', 'homepage']));
     expect(fs.existsSync(path.join(prefix, 'lib', 'node_modules', 'vfioctl', 'node_modules'))).toBe(false);
   });
 
