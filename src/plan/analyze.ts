@@ -9,7 +9,7 @@ import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
 
 export type { AssignmentReport } from './assignments.js';
 export type { Blocker, BlockerKind } from './blocker.js';
-export type { GroupPlan, MemberFate, MemberPlan } from './group-plan.js';
+export type { GroupPlan, MemberPlan } from './group-plan.js';
 
 /**
  * The whole analysis of a libvirt document against a host, before any write: what each assignment names,

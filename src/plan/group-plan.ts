@@ -4,18 +4,17 @@ import type { GroupMode } from '../xml/assignment.js';
 import type { RequestedDevice } from './assignments.js';
 import type { Blocker } from './blocker.js';
 import { hostNeeds } from './host-needs.js';
-import { autoAction } from './member-action.js';
+import { memberAction, moveScope, type MemberAction } from './member-action.js';
 import type { ResolvedAssignment } from './resolve.js';
-import { isVfioDriver, viabilityBlocker } from './viability.js';
-
-export type MemberFate = 'move' | 'already' | 'bridge-stays' | 'bridge-blocks' | 'stays';
+import { viabilityBlocker } from './viability.js';
 
 /** One member of a group as check reports it (also its JSON shape). */
 export interface MemberPlan {
   address: string;
   driver: string | null;
   bridge: boolean;
-  fate: MemberFate;
+  /** What a detach does with it (the JSON keeps the name `fate`). */
+  fate: MemberAction;
   /** Named by the XML (not just a group mate). */
   requested: boolean;
   hostNeeds: string[];
@@ -87,14 +86,9 @@ export function planGroup(request: GroupRequest, host: Host): PlannedGroup {
   const mode = groupMode(refs);
   const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
   const members = host.reader.groupMembers(group).map((a) => host.reader.device(a));
-  const fates = new Map<string, MemberFate>();
-  for (const m of members) {
-    if (mode === 'auto' && managedRequested.size > 0) fates.set(m.name, autoAction(m, host.rules));
-    else if (managedRequested.has(m.name)) fates.set(m.name, isVfioDriver(m.driver) ? 'already' : 'move');
-    else fates.set(m.name, m.isBridge ? (viabilityBlocker(m, host.rules) ? 'bridge-blocks' : 'bridge-stays') : 'stays');
-  }
-  const moves = members.filter((m) => fates.get(m.name) === 'move');
-  const after = (m: PciDevice): PciDevice => (fates.get(m.name) === 'move' ? { ...m, driver: 'vfio-pci' as PciDevice['driver'] } : m);
+  const actions = new Map(members.map((m) => [m.name, memberAction(m, host.rules, moveScope(mode, managedRequested, m.name))]));
+  const moves = members.filter((m) => actions.get(m.name) === 'move');
+  const after = (m: PciDevice): PciDevice => (actions.get(m.name) === 'move' ? { ...m, driver: 'vfio-pci' as PciDevice['driver'] } : m);
   const inTheWay = members.map(after).filter((m) => viabilityBlocker(m, host.rules) !== null);
   const plan: GroupPlan = {
     group,
@@ -103,7 +97,7 @@ export function planGroup(request: GroupRequest, host: Host): PlannedGroup {
       address: m.name,
       driver: m.driver,
       bridge: m.isBridge,
-      fate: fates.get(m.name)!,
+      fate: actions.get(m.name)!,
       requested: request.requested.has(m.name),
       hostNeeds: hostNeeds(m, host.usage.of(m)),
     })),

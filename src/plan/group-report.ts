@@ -5,7 +5,7 @@ import { className } from '../pci/class-names.js';
 import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
 import { hostNeeds } from './host-needs.js';
-import { autoAction } from './member-action.js';
+import { memberAction } from './member-action.js';
 import { groupViability, type KernelRules } from './viability.js';
 
 /** One device as group-info and list report it (also the JSON shape, documented in README). */
@@ -87,7 +87,7 @@ export function groupReport(group: number, ctx: ReportContext, given?: PciDevice
     viable: v.viable,
     devices: members.map((d) => deviceReport(d, ctx)),
     blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
-    autoWouldMove: members.filter((d) => autoAction(d, ctx.rules) === 'move').map((d) => d.name),
+    autoWouldMove: members.filter((d) => memberAction(d, ctx.rules, 'whole-group') === 'move').map((d) => d.name),
     bridgesStay: members.filter((d) => d.isBridge).map((d) => d.name),
   };
 }

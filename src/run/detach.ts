@@ -3,18 +3,29 @@ import type { Host } from '../host/host.js';
 import { VFIO_PCI } from '../host/layout.js';
 import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
+import type { MemberAction } from '../plan/member-action.js';
 import { originalOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
 import { restore } from './rollback.js';
 import type { WriteSession } from './session.js';
 
+/** What a detach did, or would do, with a member: the words of its JSON output (README). */
+export type DeviceAction = 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
+
 export interface DeviceOutcome {
   address: string;
   group: number;
   from: string | null;
   to: string | null;
-  action: 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
+  action: DeviceAction;
+}
+
+/** The one mapping from the planner's member action to the output's word; a bridge that stays says so. */
+export function deviceAction(action: MemberAction, bridge: boolean, performed: boolean): DeviceAction {
+  if (action === 'move') return performed ? 'moved' : 'would-move';
+  if (action === 'already') return 'already';
+  return bridge ? 'bridge-stays' : 'stays';
 }
 
 export interface DetachResult {
@@ -33,7 +44,7 @@ function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
       group: g.group,
       from: m.driver,
       to: m.fate === 'move' ? (moved ? VFIO_PCI : VFIO_PCI) : m.driver,
-      action: m.fate === 'move' ? (moved ? 'moved' : 'would-move') : m.fate === 'already' ? 'already' : m.bridge ? 'bridge-stays' : 'stays',
+      action: deviceAction(m.fate, m.bridge, moved),
     })),
   );
 }

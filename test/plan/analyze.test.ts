@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Host } from '../../src/host/host.js';
 import type { DeviceDescription, HostDescription } from '../../src/mock/description.js';
 import { analyze, type Analysis, type BlockerKind } from '../../src/plan/analyze.js';
+import { memberAction, moveScope, type MoveScope } from '../../src/plan/member-action.js';
+import { kernelRules } from '../../src/plan/viability.js';
 import { parseLibvirtXml } from '../../src/xml/index.js';
+import { drv, fakeDevice } from '../helpers/devices.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { domainXml, type HostdevSpec } from '../helpers/xml.js';
 
@@ -252,5 +255,33 @@ describe('what vfioctl leaves alone', () => {
     const a = plan([{ address: NIC, driver: 'kvm' }]);
     expect(a.assignments).toEqual([]);
     expect(a.notes).toEqual(["<hostdev> at vm.xml:5 uses <driver name='kvm'>: vfioctl handles VFIO assignment only and leaves it alone."]);
+  });
+});
+
+describe("one decision of a member's action, for both modes", () => {
+  const rules = kernelRules('6.1.0-27-amd64');
+  const nic = (driver: string | null) => fakeDevice('0000:02:00.0', { driver: driver ? drv(driver) : null });
+  const bridge = (driver: string | null) => fakeDevice('0000:00:1c.0', { class: '060400', driver: driver ? drv(driver) : null });
+
+  it.each([
+    ['whole-group', 'endpoint on e1000e', nic('e1000e'), 'move'],
+    ['whole-group', 'endpoint on a variant vfio driver', nic('mlx5_vfio_pci'), 'already'],
+    ['whole-group', 'bridge on pcieport', bridge('pcieport'), 'bridge-stays'],
+    ['whole-group', 'bridge on shpchp', bridge('shpchp'), 'bridge-blocks'],
+    ['this-device', 'endpoint on e1000e', nic('e1000e'), 'move'],
+    ['this-device', 'endpoint on vfio-pci', nic('vfio-pci'), 'already'],
+    ['none', 'endpoint on e1000e', nic('e1000e'), 'stays'],
+    ['none', 'endpoint on vfio-pci', nic('vfio-pci'), 'stays'],
+    ['none', 'unbound bridge', bridge(null), 'bridge-stays'],
+    ['none', 'bridge on shpchp', bridge('shpchp'), 'bridge-blocks'],
+  ] as const)('%s, %s: %s', (scope, _label, dev, action) => {
+    expect(memberAction(dev, rules, scope as MoveScope)).toBe(action);
+  });
+
+  it("group='auto' moves the whole group only when a managed assignment names a member", () => {
+    expect(moveScope('auto', new Set([GPU]), AUDIO)).toBe('whole-group');
+    expect(moveScope('auto', new Set(), GPU)).toBe('none');
+    expect(moveScope('manual', new Set([GPU]), GPU)).toBe('this-device');
+    expect(moveScope('manual', new Set([GPU]), AUDIO)).toBe('none');
   });
 });
