@@ -1,11 +1,11 @@
 import type { Host, ModuleState } from '../host/host.js';
 import { compareAddress } from '../pci/address.js';
-import type { PciDevice } from '../pci/device.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { assignmentReport, collectAssignments, duplicateBlockers, requestedDevices, type AssignmentReport, type RequestedDevice } from './assignments.js';
 import type { Blocker } from './blocker.js';
 import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
+import type { Move } from './vfio-driver.js';
 
 export type { AssignmentReport } from './assignments.js';
 export type { Blocker, BlockerKind } from './blocker.js';
@@ -20,8 +20,8 @@ export interface Analysis {
   document: { kind: 'domain' | 'network'; name: string; file: string };
   assignments: AssignmentReport[];
   groups: GroupPlan[];
-  /** Devices a detach moves to vfio-pci, in address order. */
-  moves: PciDevice[];
+  /** Devices a detach moves, each with the vfio driver it goes to, in address order. */
+  moves: Move[];
   blockers: Blocker[];
   /** Information: unhandled devices, forced safety overrides, a module to load. */
   notes: string[];
@@ -70,7 +70,7 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
     document: { kind: doc.kind, name: doc.name, file: doc.file },
     assignments: collected.resolved.map(assignmentReport),
     groups: planned.map((g) => g.plan),
-    moves: planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.address, b.address)),
+    moves: planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address)),
     blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers)],
     notes: [...collected.notes, ...preconditions.notes, ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,

@@ -1,7 +1,8 @@
 import type { Host } from '../host/host.js';
 import type { Blocker } from './blocker.js';
 import type { PlannedGroup } from './group-plan.js';
-import { isVfioDriver, viabilityBlocker } from './viability.js';
+import { isVfioDriver } from './vfio-driver.js';
+import { viabilityBlocker } from './viability.js';
 
 /** One group named with different group modes. */
 function conflictBlocker({ request }: PlannedGroup): Blocker[] {
@@ -55,7 +56,7 @@ function notViableBlocker({ request, plan, inTheWay }: PlannedGroup, host: Host)
 function moveBlockers({ plan, moves }: PlannedGroup, force: boolean): { blockers: Blocker[]; notes: string[] } {
   const blockers: Blocker[] = [];
   const notes: string[] = [];
-  for (const m of moves) {
+  for (const { dev: m } of moves) {
     const needs = plan.members.find((p) => p.address === m.name)!.hostNeeds;
     if (needs.length > 0) {
       const text = `${m.name}: ${needs.join('; ')}`;

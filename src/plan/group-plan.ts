@@ -6,6 +6,7 @@ import type { Blocker } from './blocker.js';
 import { hostNeeds } from './host-needs.js';
 import { memberAction, moveScope, type MemberAction } from './member-action.js';
 import type { ResolvedAssignment } from './resolve.js';
+import { targetDriver, type Move } from './vfio-driver.js';
 import { viabilityBlocker } from './viability.js';
 
 /** One member of a group as check reports it (also its JSON shape). */
@@ -67,8 +68,8 @@ export interface PlannedGroup {
   plan: GroupPlan;
   /** The members as they are now, in the group's order. */
   members: PciDevice[];
-  /** The members a detach moves. */
-  moves: PciDevice[];
+  /** The members a detach moves, each with its target driver. */
+  moves: Move[];
   /** Members that would keep the group from being viable after the moves, as they would be then. */
   inTheWay: PciDevice[];
   /** Devices named by a managed='yes' assignment of this group. */
@@ -87,8 +88,9 @@ export function planGroup(request: GroupRequest, host: Host): PlannedGroup {
   const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
   const members = host.reader.groupMembers(group).map((a) => host.reader.device(a));
   const actions = new Map(members.map((m) => [m.name, memberAction(m, host.rules, moveScope(mode, managedRequested, m.name))]));
-  const moves = members.filter((m) => actions.get(m.name) === 'move');
-  const after = (m: PciDevice): PciDevice => (actions.get(m.name) === 'move' ? { ...m, driver: 'vfio-pci' as PciDevice['driver'] } : m);
+  const moves = members.filter((m) => actions.get(m.name) === 'move').map((dev) => ({ dev, target: targetDriver(dev) }));
+  const targets = new Map(moves.map((m) => [m.dev.name, m.target]));
+  const after = (m: PciDevice): PciDevice => ({ ...m, driver: targets.get(m.name) ?? m.driver });
   const inTheWay = members.map(after).filter((m) => viabilityBlocker(m, host.rules) !== null);
   const plan: GroupPlan = {
     group,

@@ -1,6 +1,6 @@
 import type { DeviceUse } from '../host/usage.js';
 import type { PciDevice } from '../pci/device.js';
-import { isVfioDriver } from './viability.js';
+import { isVfioDriver } from './vfio-driver.js';
 import { PCI_STUB } from '../host/layout.js';
 
 /**

@@ -1,6 +1,7 @@
 import type { PciDevice } from '../pci/device.js';
 import type { GroupMode } from '../xml/assignment.js';
-import { isVfioDriver, viabilityBlocker, type KernelRules } from './viability.js';
+import { isVfioDriver } from './vfio-driver.js';
+import { viabilityBlocker, type KernelRules } from './viability.js';
 
 /**
  * What a detach does with one member of a group: `move` it to vfio-pci, leave it because it is `already`

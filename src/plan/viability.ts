@@ -1,5 +1,6 @@
-import { PCIEPORT, PCI_STUB, VFIO_PCI, type DriverName } from '../host/layout.js';
+import { PCIEPORT, PCI_STUB } from '../host/layout.js';
 import type { PciDevice } from '../pci/device.js';
+import { isVfioDriver } from './vfio-driver.js';
 
 /**
  * When may a VM open /dev/vfio/N? (sysfs-semantics.md, "Group viability"; drivers/vfio/group.c)
@@ -17,11 +18,6 @@ export function kernelRules(release: string | undefined): KernelRules {
   if (!m) return { dmaOwnership: true };
   const [major, minor] = [Number(m[1]), Number(m[2])];
   return { dmaOwnership: major > 5 || (major === 5 && minor >= 19) };
-}
-
-/** vfio-pci itself and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...). */
-export function isVfioDriver(driver: DriverName | null): boolean {
-  return driver === VFIO_PCI || (driver !== null && /[-_]vfio[-_]pci$/.test(driver));
 }
 
 /** Why this member keeps its group from being viable, or null when it does not. */

@@ -4,7 +4,7 @@ import { VFIO_PCI } from '../host/layout.js';
 import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import type { MemberAction } from '../plan/member-action.js';
-import { originalOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
+import { originalOf, planDetachWrites, type Original, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
 import { restore } from './rollback.js';
@@ -38,12 +38,13 @@ export interface DetachResult {
 }
 
 function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
+  const targets = new Map(analysis.moves.map((m) => [m.dev.name, m.target]));
   return analysis.groups.flatMap((g) =>
     g.members.map((m) => ({
       address: m.address,
       group: g.group,
       from: m.driver,
-      to: m.fate === 'move' ? (moved ? VFIO_PCI : VFIO_PCI) : m.driver,
+      to: targets.get(m.address) ?? m.driver,
       action: deviceAction(m.fate, m.bridge, moved),
     })),
   );
@@ -74,13 +75,13 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force));
   }
-  journal.recordOriginals(analysis.moves.map((d) => [d.name, originalOf(d)]), command);
+  journal.recordOriginals(analysis.moves.map(({ dev }) => [dev.name, originalOf(dev)]), command);
   journal.begin(command, steps.map((s) => s.write));
   try {
     executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
   } catch (err) {
     if (!(err instanceof StepError)) throw err;
-    const entries = analysis.moves.map((d) => [d.name, journal.data.devices[d.name] ?? null] as [string, ReturnType<typeof originalOf> | null]);
+    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, Original | null]);
     const outcome = restore(host, kernel, entries);
     journal.forget(outcome.restored);
     journal.finish();

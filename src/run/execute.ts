@@ -3,6 +3,7 @@ import type { HostReader } from '../host/reader.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { SysfsWriteError } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
+import { isVfioDriver } from '../plan/vfio-driver.js';
 import type { PlanStep } from '../plan/writes.js';
 
 /**
@@ -72,7 +73,7 @@ export function executeSteps(steps: PlanStep[], opts: ExecuteOptions): void {
       }
       if (now !== want) {
         const where = now === undefined ? 'disappeared from the PCI bus' : now === null ? 'is not bound to any driver' : `is bound to ${now}`;
-        const reclaimed = now && want === 'vfio-pci' ? ' (a host driver re-claimed it)' : '';
+        const reclaimed = now && isVfioDriver(want) ? ' (a host driver re-claimed it)' : '';
         throw new StepError({
           index,
           step,

@@ -105,7 +105,7 @@ function plan(hostdevs: HostdevSpec[], opts: { force?: boolean; on?: Host } = {}
   return analyze(doc, opts.on ?? host, { force: opts.force ?? false });
 }
 const kinds = (a: Analysis): BlockerKind[] => a.blockers.map((b) => b.kind);
-const moves = (a: Analysis): string[] => a.moves.map((d) => d.name);
+const moves = (a: Analysis): string[] => a.moves.map((m) => m.dev.name);
 const fates = (a: Analysis, group: number): Record<string, string> =>
   Object.fromEntries(a.groups.find((g) => g.group === group)!.members.map((m) => [m.address, m.fate]));
 

@@ -14,7 +14,7 @@ export function checkCommand(file: string, g: GlobalOptions, out: Output): numbe
   const analysis = analyze(doc, host, { force: false });
   const code = exitCodeFor(analysis.blockers);
   const writes = code === 0 ? planDetachWrites(analysis.moves, host.reader.layout).map((s) => ({ path: s.write.hostPath, value: s.write.value })) : [];
-  if (g.json) printJson(out, { ok: code === 0, exitCode: code, ...analysis, moves: analysis.moves.map((d) => d.name), writes });
+  if (g.json) printJson(out, { ok: code === 0, exitCode: code, ...analysis, moves: analysis.moves.map((m) => m.dev.name), writes });
   else renderAnalysis(out, analysis, code);
   return code;
 }
