@@ -3,21 +3,10 @@ import type { PciDevice } from '../pci/device.js';
 import { VFIO_PCI, type DriverName, type HostLayout, type SysfsWrite } from '../host/layout.js';
 import { isVfioDriver, type Move } from './vfio-driver.js';
 
-/**
- * The ordered writes of a detach or a reattach, as plain data (no I/O): printed by --dry-run, executed by
- * src/run/execute.ts. Both are computed from the devices' current state, so running a plan twice, or
- * completing an interrupted one, writes only what is still needed.
- *
- * Detach order (documented in README, "What detach writes"), each device to its target driver (vfio-pci):
- *   1. driver_override <- vfio-pci for every device to move. Nothing changes binding yet; from here on any
- *      probe, by anyone, can only bind vfio-pci, so no host driver can re-claim a member mid-way.
- *   2. unbind each device from its host driver, in reverse address order (function 0 last: an HDA audio
- *      function lets go before its GPU).
- *   3. drivers_probe each device in address order, and verify it is on vfio-pci.
- *   A member is bound to vfio-pci only after every member to move has left its host driver, so the group
- *   never has a vfio-pci member next to a host-driven one, and it becomes usable by a VM only at the end.
- * Kernels without driver_override (< 3.16) fall back to new_id + bind (sysfs-semantics.md, "Legacy").
- */
+// The ordered writes of a detach or a reattach, as plain data (no I/O): printed by --dry-run, executed by
+// src/run/execute.ts. Both are computed from the devices' current state, so running a plan twice, or
+// completing an interrupted one, writes only what is still needed.
+
 export type StepKind = 'override' | 'unbind' | 'probe' | 'bind' | 'new_id' | 'remove_id';
 
 export interface PlanStep {
@@ -51,6 +40,18 @@ export function originalOf(dev: PciDevice): Original {
   };
 }
 
+/**
+ * The writes of a detach, each device to its move's target driver (vfio-pci today), in this order
+ * (documented in README, "What detach writes"):
+ *   1. driver_override <- the target for every device to move. Nothing changes binding yet; from here on
+ *      any probe, by anyone, can only bind the target, so no host driver can re-claim a member mid-way.
+ *   2. unbind each device from its host driver, in reverse address order (function 0 last: an HDA audio
+ *      function lets go before its GPU).
+ *   3. drivers_probe each device in address order, and verify it is on its target.
+ *   A member is bound to a vfio driver only after every member to move has left its host driver, so the
+ *   group never has a vfio member next to a host-driven one, and it becomes usable by a VM only at the end.
+ * Kernels without driver_override (< 3.16) fall back to new_id + bind (sysfs-semantics.md, "Legacy").
+ */
 export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] {
   const sorted = [...moves].sort((a, b) => compareAddress(a.dev.address, b.dev.address));
   const modern = sorted.filter((m) => m.dev.overrideSupported);
