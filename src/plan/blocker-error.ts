@@ -8,7 +8,7 @@ import {
   VfioUnavailableError,
   type VfioctlError,
 } from '../errors.js';
-import type { Blocker, BlockerKind } from './analyze.js';
+import type { Blocker, BlockerKind } from './blocker.js';
 
 /** The order in which blocker kinds decide the exit code: the first present wins. */
 const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs', 'held'];

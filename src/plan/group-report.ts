@@ -6,7 +6,7 @@ import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
 import { hostNeeds } from './host-needs.js';
-import { autoAction } from './member-action.js';
+import { memberAction } from './member-action.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
 import { groupViability } from './viability.js';
 
@@ -91,7 +91,7 @@ export function groupReport(group: number, ctx: ReportContext, given?: PciDevice
     viable: v.viable,
     devices: members.map((d) => deviceReport(d, ctx)),
     blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
-    autoWouldMove: members.filter((d) => autoAction(d, ctx.rules) === 'move').map((d) => d.name),
+    autoWouldMove: members.filter((d) => memberAction(d, ctx.rules, 'whole-group') === 'move').map((d) => d.name),
     bridgesStay: members.filter((d) => d.isBridge).map((d) => d.name),
     heldBy: groupHolder(
       members.map((d) => d.name),

@@ -2,7 +2,7 @@ import type { DeviceUse, UpperUse } from '../host/usage.js';
 import type { UpperHop } from '../host/net-uppers.js';
 import type { BlockLayer } from '../host/block-stack.js';
 import type { PciDevice } from '../pci/device.js';
-import { isVfioDriver } from './viability.js';
+import { isVfioDriver } from './vfio-driver.js';
 import { PCI_STUB } from '../pci/driver.js';
 
 /**

@@ -1,16 +1,31 @@
 import type { PciDevice } from '../pci/device.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
-import { isVfioDriver, viabilityBlocker } from './viability.js';
+import type { GroupMode } from '../xml/assignment.js';
+import { isVfioDriver } from './vfio-driver.js';
+import { viabilityBlocker } from './viability.js';
 
 /**
- * What `group='auto'` does with one member of a group: endpoints move to vfio-pci; bridges stay where they
- * are (vfio-pci refuses them: header type != 0, sysfs-semantics.md), which is fine when they are unbound
- * or on pcieport, and blocks the group otherwise.
+ * What a detach does with one member of a group: `move` it to vfio-pci, leave it because it is `already`
+ * on a vfio driver, or let it stay. Bridges never move (vfio-pci's probe refuses them: their header type is
+ * not a normal endpoint's); one that stays unbound or on pcieport is fine (`bridge-stays`), one on another
+ * driver keeps the group from being viable (`bridge-blocks`).
  */
-export type MemberAction = 'move' | 'already' | 'bridge-stays' | 'bridge-blocks';
+export type MemberAction = 'move' | 'already' | 'bridge-stays' | 'bridge-blocks' | 'stays';
 
-export function autoAction(dev: PciDevice, rules: KernelRules): MemberAction {
-  if (dev.isBridge) return viabilityBlocker(dev, rules) === null ? 'bridge-stays' : 'bridge-blocks';
-  if (isVfioDriver(dev.driver)) return 'already';
-  return 'move';
+/**
+ * What a detach asks of a member: its whole group moves (group='auto' with a managed assignment in the
+ * group), the member itself is named by a managed assignment (group='manual'), or nothing.
+ */
+export type MoveScope = 'whole-group' | 'this-device' | 'none';
+
+export function moveScope(mode: GroupMode, managedRequested: ReadonlySet<string>, name: string): MoveScope {
+  if (mode === 'auto' && managedRequested.size > 0) return 'whole-group';
+  return managedRequested.has(name) ? 'this-device' : 'none';
+}
+
+/** The one decision of a member's action, for both group modes (also group-info's "auto would move"). */
+export function memberAction(dev: PciDevice, rules: KernelRules, scope: MoveScope): MemberAction {
+  if (dev.isBridge && scope !== 'this-device') return viabilityBlocker(dev, rules) === null ? 'bridge-stays' : 'bridge-blocks';
+  if (scope === 'none') return 'stays';
+  return isVfioDriver(dev.driver) ? 'already' : 'move';
 }

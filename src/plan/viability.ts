@@ -1,11 +1,7 @@
-import { PCIEPORT, PCI_STUB, VFIO_PCI, type DriverName } from '../pci/driver.js';
+import { PCIEPORT, PCI_STUB } from '../pci/driver.js';
 import type { PciDevice } from '../pci/device.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
-
-/** vfio-pci itself and its variant drivers (mlx5_vfio_pci, hisi_acc_vfio_pci, ...). */
-export function isVfioDriver(driver: DriverName | null): boolean {
-  return driver === VFIO_PCI || (driver !== null && /[-_]vfio[-_]pci$/.test(driver));
-}
+import { isVfioDriver } from './vfio-driver.js';
 
 /** Why this member keeps its group from being viable, or null when it does not. */
 export function viabilityBlocker(dev: PciDevice, rules: KernelRules): string | null {

@@ -2,22 +2,12 @@ import { compareAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
 import type { HostLayout, SysfsWrite } from '../host/layout.js';
 import { VFIO_PCI, type DriverName } from '../pci/driver.js';
+import { isVfioDriver, type Move } from './vfio-driver.js';
 
-/**
- * The ordered writes of a detach or a reattach, as plain data (no I/O): printed by --dry-run, executed by
- * src/run/execute.ts. Both are computed from the devices' current state, so running a plan twice, or
- * completing an interrupted one, writes only what is still needed.
- *
- * Detach order (documented in README, "What detach writes"):
- *   1. driver_override <- vfio-pci for every device to move. Nothing changes binding yet; from here on any
- *      probe, by anyone, can only bind vfio-pci, so no host driver can re-claim a member mid-way.
- *   2. unbind each device from its host driver, in reverse address order (function 0 last: an HDA audio
- *      function lets go before its GPU).
- *   3. drivers_probe each device in address order, and verify it is on vfio-pci.
- *   A member is bound to vfio-pci only after every member to move has left its host driver, so the group
- *   never has a vfio-pci member next to a host-driven one, and it becomes usable by a VM only at the end.
- * Kernels without driver_override (< 3.16) fall back to new_id + bind (sysfs-semantics.md, "Legacy").
- */
+// The ordered writes of a detach or a reattach, as plain data (no I/O): printed by --dry-run, executed by
+// src/run/execute.ts. Both are computed from the devices' current state, so running a plan twice, or
+// completing an interrupted one, writes only what is still needed.
+
 export type StepKind = 'override' | 'unbind' | 'probe' | 'bind' | 'new_id' | 'remove_id';
 
 export interface PlanStep {
@@ -51,33 +41,45 @@ export function originalOf(dev: PciDevice): Original {
   };
 }
 
-export function planDetachWrites(moves: PciDevice[], layout: HostLayout): PlanStep[] {
-  const devs = [...moves].sort((a, b) => compareAddress(a.address, b.address));
-  const modern = devs.filter((d) => d.overrideSupported);
-  const legacy = devs.filter((d) => !d.overrideSupported);
+/**
+ * The writes of a detach, each device to its move's target driver (vfio-pci today), in this order
+ * (documented in README, "What detach writes"):
+ *   1. driver_override <- the target for every device to move. Nothing changes binding yet; from here on
+ *      any probe, by anyone, can only bind the target, so no host driver can re-claim a member mid-way.
+ *   2. unbind each device from its host driver, in reverse address order (function 0 last: an HDA audio
+ *      function lets go before its GPU).
+ *   3. drivers_probe each device in address order, and verify it is on its target.
+ *   A member is bound to a vfio driver only after every member to move has left its host driver, so the
+ *   group never has a vfio member next to a host-driven one, and it becomes usable by a VM only at the end.
+ * Kernels without driver_override (< 3.16) fall back to new_id + bind (sysfs-semantics.md, "Legacy").
+ */
+export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] {
+  const sorted = [...moves].sort((a, b) => compareAddress(a.dev.address, b.dev.address));
+  const modern = sorted.filter((m) => m.dev.overrideSupported);
+  const legacy = sorted.filter((m) => !m.dev.overrideSupported);
   const steps: PlanStep[] = [];
-  for (const d of modern) {
-    if (d.driverOverride !== VFIO_PCI) steps.push({ kind: 'override', device: d.name, write: layout.writeDriverOverride(d.address, VFIO_PCI) });
+  for (const { dev: d, target } of modern) {
+    if (d.driverOverride !== target) steps.push({ kind: 'override', device: d.name, write: layout.writeDriverOverride(d.address, target) });
   }
-  for (const d of [...devs].reverse()) {
-    if (d.driver !== null && d.driver !== VFIO_PCI) {
+  for (const { dev: d, target } of [...sorted].reverse()) {
+    if (d.driver !== null && d.driver !== target) {
       steps.push({ kind: 'unbind', device: d.name, write: layout.writeDriverControl(d.driver, 'unbind', d.address) });
     }
   }
-  for (const d of modern) {
-    if (d.driver !== VFIO_PCI) steps.push({ kind: 'probe', device: d.name, write: layout.writeDriversProbe(d.address), expectDriver: VFIO_PCI });
+  for (const { dev: d, target } of modern) {
+    if (d.driver !== target) steps.push({ kind: 'probe', device: d.name, write: layout.writeDriversProbe(d.address), expectDriver: target });
   }
   // Legacy: new_id grabs every unbound device with that ID at once (a hazard with identical devices, see
   // README); bind then answers EBUSY when new_id already bound it.
   const ids = new Set<string>();
-  for (const d of legacy) {
-    const key = `${d.vendor}:${d.device}`;
+  for (const { dev: d, target } of legacy) {
+    const key = `${target} ${d.vendor}:${d.device}`;
     if (!ids.has(key)) {
       ids.add(key);
-      steps.push({ kind: 'new_id', device: d.name, write: layout.writeDriverId(VFIO_PCI, 'new_id', d.vendor, d.device), tolerate: ['EEXIST'] });
+      steps.push({ kind: 'new_id', device: d.name, write: layout.writeDriverId(target, 'new_id', d.vendor, d.device), tolerate: ['EEXIST'] });
     }
-    if (d.driver !== VFIO_PCI) {
-      steps.push({ kind: 'bind', device: d.name, write: layout.writeDriverControl(VFIO_PCI, 'bind', d.address), tolerate: ['EBUSY'], expectDriver: VFIO_PCI });
+    if (d.driver !== target) {
+      steps.push({ kind: 'bind', device: d.name, write: layout.writeDriverControl(target, 'bind', d.address), tolerate: ['EBUSY'], expectDriver: target });
     }
   }
   return steps;
@@ -95,7 +97,7 @@ export interface RestoreTarget {
  * Puts devices back (reattach, and rollback after a failed detach), from their current state:
  *   1. driver_override back to its original value ("\n" clears; never a zero-length write);
  *      remove_id of the dynamic ID for devices moved with new_id;
- *   2. unbind from vfio-pci;
+ *   2. unbind from the vfio driver the device is on (vfio-pci or a variant: isVfioDriver);
  *   3. bind to the recorded driver (drivers_probe when there is no record or the driver is not loaded);
  *      verify. A device that was unbound before stays unbound.
  */
@@ -104,7 +106,7 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
   const steps: PlanStep[] = [];
   const removedIds = new Set<string>();
   for (const { dev, original } of sorted) {
-    const wantOverride = original ? original.override : dev.driverOverride === VFIO_PCI ? null : dev.driverOverride;
+    const wantOverride = original ? original.override : isVfioDriver(dev.driverOverride) ? null : dev.driverOverride;
     if (dev.overrideSupported && dev.driverOverride !== wantOverride) {
       steps.push({ kind: 'override', device: dev.name, write: layout.writeDriverOverride(dev.address, wantOverride as DriverName | null) });
     }
@@ -112,22 +114,25 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
       const key = `${original.vendor}:${original.device}`;
       if (!removedIds.has(key)) {
         removedIds.add(key);
-        steps.push({ kind: 'remove_id', device: dev.name, write: layout.writeDriverId(VFIO_PCI, 'remove_id', original.vendor, original.device), tolerate: ['ENODEV'] });
+        // The ID was added to the vfio driver the device is on; vfio-pci once it is unbound (kernels
+        // without driver_override, < 3.16, predate the variant drivers).
+        const from = dev.driver !== null && isVfioDriver(dev.driver) ? dev.driver : VFIO_PCI;
+        steps.push({ kind: 'remove_id', device: dev.name, write: layout.writeDriverId(from, 'remove_id', original.vendor, original.device), tolerate: ['ENODEV'] });
       }
     }
   }
   for (const { dev, original } of sorted) {
-    if (dev.driver === VFIO_PCI && original?.driver !== VFIO_PCI) {
-      steps.push({ kind: 'unbind', device: dev.name, write: layout.writeDriverControl(VFIO_PCI, 'unbind', dev.address) });
+    if (dev.driver !== null && isVfioDriver(dev.driver) && !isVfioDriver(original?.driver)) {
+      steps.push({ kind: 'unbind', device: dev.name, write: layout.writeDriverControl(dev.driver, 'unbind', dev.address) });
     }
   }
   for (const { dev, original, originalLoaded } of sorted) {
-    const current = dev.driver === VFIO_PCI ? null : dev.driver;
+    const current = isVfioDriver(dev.driver) ? null : dev.driver;
     if (original === null) {
       if (current === null) steps.push({ kind: 'probe', device: dev.name, write: layout.writeDriversProbe(dev.address) });
       continue;
     }
-    if (original.driver === null || original.driver === VFIO_PCI || current === original.driver) continue;
+    if (original.driver === null || isVfioDriver(original.driver) || current === original.driver) continue;
     if (current !== null) continue; // on some other driver now: leave it, the verify reports it
     steps.push(
       originalLoaded

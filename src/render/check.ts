@@ -7,7 +7,7 @@ export function checkJson(v: CheckVerdict): object {
     ok: exitCode === 0,
     exitCode,
     ...analysis,
-    moves: analysis.moves.map((d) => d.name),
+    moves: analysis.moves.map((m) => m.dev.name),
     writes: v.writes.map((w) => ({ path: w.hostPath, value: w.value })),
   };
 }

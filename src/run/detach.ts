@@ -3,19 +3,30 @@ import type { Host } from '../host/host.js';
 import { VFIO_PCI } from '../pci/driver.js';
 import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
+import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
-import { originalOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
+import { originalOf, planDetachWrites, type Original, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
 import { restore } from './rollback.js';
 import type { WriteSession } from './session.js';
+
+/** What a detach did, or would do, with a member: the words of its JSON output (README). */
+export type DeviceAction = 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
 
 export interface DeviceOutcome {
   address: string;
   group: number;
   from: string | null;
   to: string | null;
-  action: 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
+  action: DeviceAction;
+}
+
+/** The one mapping from the planner's member action to the output's word; a bridge that stays says so. */
+export function deviceAction(action: MemberAction, bridge: boolean, performed: boolean): DeviceAction {
+  if (action === 'move') return performed ? 'moved' : 'would-move';
+  if (action === 'already') return 'already';
+  return bridge ? 'bridge-stays' : 'stays';
 }
 
 export interface DetachResult {
@@ -28,13 +39,14 @@ export interface DetachResult {
 }
 
 function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
+  const targets = new Map(analysis.moves.map((m) => [m.dev.name, m.target]));
   return analysis.groups.flatMap((g) =>
     g.members.map((m) => ({
       address: m.address,
       group: g.group,
       from: m.driver,
-      to: m.fate === 'move' ? (moved ? VFIO_PCI : VFIO_PCI) : m.driver,
-      action: m.fate === 'move' ? (moved ? 'moved' : 'would-move') : m.fate === 'already' ? 'already' : m.bridge ? 'bridge-stays' : 'stays',
+      to: targets.get(m.address) ?? m.driver,
+      action: deviceAction(m.fate, m.bridge, moved),
     })),
   );
 }
@@ -64,13 +76,13 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
-  journal.recordOriginals(analysis.moves.map((d) => [d.name, originalOf(d)]), command, owner);
+  journal.recordOriginals(analysis.moves.map(({ dev }) => [dev.name, originalOf(dev)]), command, owner);
   journal.begin(command, steps.map((s) => s.write));
   try {
     executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
   } catch (err) {
     if (!(err instanceof StepError)) throw err;
-    const entries = analysis.moves.map((d) => [d.name, journal.data.devices[d.name] ?? null] as [string, ReturnType<typeof originalOf> | null]);
+    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, Original | null]);
     const outcome = restore(host, kernel, entries);
     journal.forget(outcome.restored);
     journal.finish();

@@ -3,13 +3,10 @@ import type { HostReader } from '../host/reader.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { SysfsWriteError } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
+import { isVfioDriver } from '../plan/vfio-driver.js';
 import type { PlanStep } from '../plan/writes.js';
 
-/**
- * Performs plan steps one by one through the kernel, telling the journal after each, and verifies every
- * step that promises a driver (a bounded poll of the `driver` link: probing is synchronous in Linux, but a
- * driver's probe may defer; no fixed sleeps).
- */
+/** Why a step failed, and which. */
 export interface StepFailure {
   index: number;
   step: PlanStep;
@@ -48,6 +45,11 @@ export function currentDriver(reader: HostReader, name: string): string | null |
   return dev ? dev.driver : undefined;
 }
 
+/**
+ * Performs plan steps one by one through the kernel, telling the journal after each, and verifies every
+ * step that promises a driver (a bounded poll of the `driver` link: probing is synchronous in Linux, but a
+ * driver's probe may defer; no fixed sleeps).
+ */
 export function executeSteps(steps: PlanStep[], opts: ExecuteOptions): void {
   const timeout = opts.verifyTimeoutMs ?? verifyTimeout();
   steps.forEach((step, index) => {
@@ -72,7 +74,7 @@ export function executeSteps(steps: PlanStep[], opts: ExecuteOptions): void {
       }
       if (now !== want) {
         const where = now === undefined ? 'disappeared from the PCI bus' : now === null ? 'is not bound to any driver' : `is bound to ${now}`;
-        const reclaimed = now && want === 'vfio-pci' ? ' (a host driver re-claimed it)' : '';
+        const reclaimed = now && isVfioDriver(want) ? ' (a host driver re-claimed it)' : '';
         throw new StepError({
           index,
           step,

@@ -1,8 +1,8 @@
 import { RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
-import { VFIO_PCI } from '../pci/driver.js';
 import { analyze } from '../plan/analyze.js';
 import { sameOwner, type Owner } from '../plan/ownership.js';
+import { isVfioDriver } from '../plan/vfio-driver.js';
 import { planRestoreWrites, type Original } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import type { Journal } from './journal.js';
@@ -33,7 +33,7 @@ export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocume
     for (const m of g.members) {
       const recorded = journal.data.devices[m.address];
       if (recorded) wanted.set(m.address, recorded);
-      else if (m.requested && m.driver === VFIO_PCI) {
+      else if (m.requested && isVfioDriver(m.driver)) {
         wanted.set(m.address, null);
         notes.push(`${m.address} has no journal entry (vfioctl did not move it): using the kernel's normal probe.`);
       }

@@ -2,6 +2,7 @@ import type { Host } from '../host/host.js';
 import type { DriverName } from '../pci/driver.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
+import { isVfioDriver } from '../plan/vfio-driver.js';
 import { planRestoreWrites, type Original, type RestoreTarget } from '../plan/writes.js';
 import { currentDriver, executeSteps, StepError } from './execute.js';
 
@@ -53,7 +54,7 @@ export function restore(host: Host, kernel: Kernel, entries: [string, Original |
   for (const [name, original] of entries) {
     const now = currentDriver(host.reader, name);
     const want = original ? original.driver : undefined;
-    const ok = original === null ? now !== 'vfio-pci' : now === want;
+    const ok = original === null ? !isVfioDriver(now) : now === want;
     if (ok) restored.push(name);
     else left.push({ device: name, reason: failed.get(name) ?? `${name} is on ${now ?? 'no driver'}, not ${want ?? 'its host driver'}` });
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { kernelRules } from '../../src/pci/kernel-rules.js';
 import { groupViability } from '../../src/plan/viability.js';
-import { autoAction } from '../../src/plan/member-action.js';
+import { memberAction } from '../../src/plan/member-action.js';
 import { drv, fakeDevice } from '../helpers/devices.js';
 
 const current = kernelRules('6.1.0-18-amd64');
@@ -34,11 +34,11 @@ describe('group viability (sysfs-semantics.md, measured with VFIO_GROUP_GET_STAT
   });
 
   it("group='auto' moves endpoints, leaves bridges, and skips what is on vfio-pci", () => {
-    expect(autoAction(bridge('pcieport'), current)).toBe('bridge-stays');
-    expect(autoAction(bridge(null), current)).toBe('bridge-stays');
-    expect(autoAction(bridge('shpchp'), current)).toBe('bridge-blocks');
-    expect(autoAction(nic('0000:02:01.0', 'e1000'), current)).toBe('move');
-    expect(autoAction(nic('0000:02:01.0', null), current)).toBe('move');
-    expect(autoAction(nic('0000:02:01.0', 'vfio-pci'), current)).toBe('already');
+    expect(memberAction(bridge('pcieport'), current, 'whole-group')).toBe('bridge-stays');
+    expect(memberAction(bridge(null), current, 'whole-group')).toBe('bridge-stays');
+    expect(memberAction(bridge('shpchp'), current, 'whole-group')).toBe('bridge-blocks');
+    expect(memberAction(nic('0000:02:01.0', 'e1000'), current, 'whole-group')).toBe('move');
+    expect(memberAction(nic('0000:02:01.0', null), current, 'whole-group')).toBe('move');
+    expect(memberAction(nic('0000:02:01.0', 'vfio-pci'), current, 'whole-group')).toBe('already');
   });
 });

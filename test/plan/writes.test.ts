@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { HostLayout } from '../../src/host/layout.js';
+import { VFIO_PCI } from '../../src/pci/driver.js';
+import type { PciDevice } from '../../src/pci/device.js';
 import { originalOf, planDetachWrites, planRestoreWrites } from '../../src/plan/writes.js';
 import { drv, fakeDevice } from '../helpers/devices.js';
 
 const layout = new HostLayout('/irrelevant');
+/** Moves to vfio-pci, the target the planner decides today. */
+const toVfio = (...devs: PciDevice[]) => devs.map((dev) => ({ dev, target: VFIO_PCI }));
 const show = (steps: ReturnType<typeof planDetachWrites>): string[] => steps.map((s) => `${s.write.hostPath} <- ${JSON.stringify(s.write.value)}`);
 
 describe('detach writes (pure planning, no filesystem)', () => {
   it('GPU + audio: all overrides first, unbind audio before GPU, probe GPU first', () => {
     const gpu = fakeDevice('0000:01:00.0', { class: '030000', driver: drv('nouveau') });
     const audio = fakeDevice('0000:01:00.1', { class: '040300', driver: drv('snd_hda_intel') });
-    expect(show(planDetachWrites([audio, gpu], layout))).toEqual([
+    expect(show(planDetachWrites(toVfio(audio, gpu), layout))).toEqual([
       '/sys/bus/pci/devices/0000:01:00.0/driver_override <- "vfio-pci"',
       '/sys/bus/pci/devices/0000:01:00.1/driver_override <- "vfio-pci"',
       '/sys/bus/pci/drivers/snd_hda_intel/unbind <- "0000:01:00.1"',
@@ -22,7 +26,7 @@ describe('detach writes (pure planning, no filesystem)', () => {
 
   it('an unbound device gets an override and a probe, no unbind', () => {
     const edu = fakeDevice('0000:00:10.0', { driver: null });
-    expect(show(planDetachWrites([edu], layout))).toEqual([
+    expect(show(planDetachWrites(toVfio(edu), layout))).toEqual([
       '/sys/bus/pci/devices/0000:00:10.0/driver_override <- "vfio-pci"',
       '/sys/bus/pci/drivers_probe <- "0000:00:10.0"',
     ]);
@@ -30,24 +34,35 @@ describe('detach writes (pure planning, no filesystem)', () => {
 
   it('a device half-moved by an interrupted run only gets what is missing', () => {
     const nic = fakeDevice('0000:02:01.0', { driver: null, driverOverride: drv('vfio-pci') });
-    expect(show(planDetachWrites([nic], layout))).toEqual(['/sys/bus/pci/drivers_probe <- "0000:02:01.0"']);
+    expect(show(planDetachWrites(toVfio(nic), layout))).toEqual(['/sys/bus/pci/drivers_probe <- "0000:02:01.0"']);
   });
 
   it('every probe step promises vfio-pci, so the executor verifies it', () => {
-    const steps = planDetachWrites([fakeDevice('0000:02:01.0', { driver: drv('e1000') })], layout);
+    const steps = planDetachWrites(toVfio(fakeDevice('0000:02:01.0', { driver: drv('e1000') })), layout);
     expect(steps.filter((s) => s.expectDriver === 'vfio-pci').map((s) => s.kind)).toEqual(['probe']);
   });
 
   it('kernels without driver_override fall back to new_id once per ID, then bind', () => {
     const a = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
     const b = fakeDevice('0000:02:02.0', { driver: drv('e1000'), overrideSupported: false });
-    expect(show(planDetachWrites([a, b], layout))).toEqual([
+    expect(show(planDetachWrites(toVfio(a, b), layout))).toEqual([
       '/sys/bus/pci/drivers/e1000/unbind <- "0000:02:02.0"',
       '/sys/bus/pci/drivers/e1000/unbind <- "0000:02:01.0"',
       '/sys/bus/pci/drivers/vfio-pci/new_id <- "8086 10d3"',
       '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:01.0"',
       '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:02.0"',
     ]);
+  });
+
+  it('a variant driver as the target: its name in driver_override, and the probe verified against it', () => {
+    const vf = fakeDevice('0000:04:00.2', { driver: drv('mlx5_core') });
+    const steps = planDetachWrites([{ dev: vf, target: drv('mlx5_vfio_pci') }], layout);
+    expect(show(steps)).toEqual([
+      '/sys/bus/pci/devices/0000:04:00.2/driver_override <- "mlx5_vfio_pci"',
+      '/sys/bus/pci/drivers/mlx5_core/unbind <- "0000:04:00.2"',
+      '/sys/bus/pci/drivers_probe <- "0000:04:00.2"',
+    ]);
+    expect(steps.at(-1)!.expectDriver).toBe('mlx5_vfio_pci');
   });
 });
 
@@ -89,6 +104,16 @@ describe('restore writes (reattach and rollback)', () => {
   it('a device already back on its driver needs nothing', () => {
     const dev = fakeDevice('0000:01:00.0', { driver: drv('nouveau') });
     expect(planRestoreWrites([{ dev, original: originalOf(dev), originalLoaded: true }], layout)).toEqual([]);
+  });
+
+  it('a device recorded in the journal and now on a variant vfio driver is unbound from that driver and given back', () => {
+    const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_core') });
+    const now = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
+    expect(show(planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout))).toEqual([
+      '/sys/bus/pci/devices/0000:04:00.2/driver_override <- "\\n"',
+      '/sys/bus/pci/drivers/mlx5_vfio_pci/unbind <- "0000:04:00.2"',
+      '/sys/bus/pci/drivers/mlx5_core/bind <- "0000:04:00.2"',
+    ]);
   });
 
   it('a device moved with new_id gets its dynamic ID removed first', () => {
