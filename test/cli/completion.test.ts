@@ -61,6 +61,7 @@ describe('vfioctl completion bash', () => {
   it('completes the bundled host names for mock create, then a directory', () => {
     expect(complete(['vfioctl', 'mock', 'create', ''])).toEqual([
       'ci-machine',
+      'hypervisor',
       'iommu-off',
       'no-vfio',
       'pci-bridge',
