@@ -1,4 +1,4 @@
-// Layering is enforced here, not remembered (style.md): node:fs only in the host/kernel/run/mock layers,
+// Layering is enforced here, not remembered (docs/architecture.md): node:fs only in the host/kernel/run/mock layers,
 // chalk only in the renderer (src/render/terminal.ts alone writes to stdout), and nothing imports the CLI.
 // test/layers.test.ts enforces the order of the layers themselves.
 //

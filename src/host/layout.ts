@@ -135,7 +135,7 @@ export class HostLayout {
   // Every write the tool may ever perform is built by one of these. The kernel modules accept nothing else
   // (see isWhitelistedWrite).
   writeDriverOverride(addr: PciAddress, driver: DriverName | null): SysfsWrite {
-    // "\n" clears the override; a zero-length write would silently change nothing (sysfs-semantics.md).
+    // "\n" clears the override; a zero-length write would silently change nothing (docs/sysfs-semantics.md, the errno table).
     return { hostPath: `/sys/bus/pci/devices/${formatAddress(addr)}/driver_override`, value: driver === null ? '\n' : driver };
   }
   writeDriverControl(driver: DriverName, control: 'bind' | 'unbind', addr: PciAddress): SysfsWrite {

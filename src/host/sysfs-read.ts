@@ -32,7 +32,7 @@ export function readOptional(file: string): string | undefined {
     return buffer.toString('latin1', 0, n);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // A device removed while we read it: ENODEV (sysfs-semantics.md). Treat as gone.
+    // A device removed while we read it: ENODEV (docs/sysfs-semantics.md, "Writes and their answers"). Treat as gone.
     if (code === 'ENODEV') return undefined;
     fail(err, file);
   } finally {

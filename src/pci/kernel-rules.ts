@@ -1,5 +1,5 @@
 /**
- * When may a VM open /dev/vfio/N? (sysfs-semantics.md, "Group viability"; drivers/vfio/group.c)
+ * When may a VM open /dev/vfio/N? (docs/sysfs-semantics.md, "When a group is viable"; drivers/vfio/group.c)
  * Kernels >= 5.19: every member is unbound, or bound to a driver that manages its own DMA ownership:
  * vfio-pci and its variant drivers, pci-stub, pcieport. Kernels <= 5.18: unbound, vfio, pci-stub, or any
  * device whose header type is not a normal endpoint (bridges), with any driver.

@@ -7,7 +7,7 @@ import { PCI_STUB } from '../pci/driver.js';
 
 /**
  * Why the host needs a device: the reasons vfioctl refuses to take it away without --force
- * ("The host survives" in DEVELOPERS.md). Empty when the host can spare it.
+ * (README, "What the host needs"). Empty when the host can spare it.
  */
 export function hostNeeds(dev: PciDevice, use: DeviceUse): string[] {
   const reasons: string[] = [];

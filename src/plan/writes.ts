@@ -51,7 +51,8 @@ export function originalOf(dev: PciDevice): Original {
  *   3. drivers_probe each device in address order, and verify it is on its target.
  *   A member is bound to a vfio driver only after every member to move has left its host driver, so the
  *   group never has a vfio member next to a host-driven one, and it becomes usable by a VM only at the end.
- * Kernels without driver_override (< 3.16) fall back to new_id + bind (sysfs-semantics.md, "Legacy").
+ * Kernels without driver_override (< 3.16) fall back to new_id + bind (docs/sysfs-semantics.md, "Legacy: new_id,
+ * then bind").
  */
 export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] {
   const sorted = [...moves].sort((a, b) => compareAddress(a.dev.address, b.dev.address));

@@ -5,8 +5,8 @@ import { attr, fail, ref } from './elements.js';
 
 /**
  * `<driver name= group=>` of a `<hostdev>`, an `<interface type='hostdev'>` or a network's `<forward>`, read
- * with the seed's rules (libvirt-driver-group-auto.patch): the parser rejects every group value but `manual`
- * and `auto` (its enum's `default` entry included) with the messages below, quoted verbatim; the RNG and the
+ * with the rules of the libvirt proposal vfioctl follows (docs/group-modes.md, "The attribute"): the parser rejects
+ * every group value but `manual` and `auto` (its enum's `default` entry included) with the messages below, quoted verbatim; the RNG and the
  * docs offer `group` only together with `name='vfio'`; no attribute means manual.
  */
 export interface DriverSpec {

@@ -7,7 +7,7 @@ import { drv, fakeDevice } from '../helpers/devices.js';
 const current = kernelRules('6.1.0-18-amd64');
 const old = kernelRules('5.15.0');
 
-describe('group viability (sysfs-semantics.md, measured with VFIO_GROUP_GET_STATUS)', () => {
+describe('group viability (docs/sysfs-semantics.md, measured with VFIO_GROUP_GET_STATUS)', () => {
   const bridge = (driver: string | null) => fakeDevice('0000:01:00.0', { class: '060400', driver: driver ? drv(driver) : null });
   const nic = (name: string, driver: string | null) => fakeDevice(name, { driver: driver ? drv(driver) : null });
 

@@ -8,7 +8,7 @@ import { drivers, journal, report, Tally, targetGroup } from './campaign.js';
 
 /**
  * Every write of a detach and of a reattach fails in turn, with each errno the kernel really returns there
- * (sysfs-semantics.md). After the command: every device is on its original driver (or the whole operation
+ * (docs/sysfs-semantics.md). After the command: every device is on its original driver (or the whole operation
  * completed), the journal matches the tree, the error names the failed write. Plus a host driver that
  * re-claims each device right after its unbind.
  */

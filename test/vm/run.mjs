@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run test:vm`: vfioctl on a real Linux kernel with an emulated IOMMU (QEMU q35 + intel-iommu, TCG),
-// and the simulated kernel held to it. Recipe: ../shared/reference/real-kernel-vm.md. Steps:
+// and the simulated kernel held to it. Recipe: test/vm/README.md. Steps:
 //   1. install what is missing from Debian's archive (qemu-system-x86, a kernel, busybox-static, cpio, kmod,
 //      libvirt's daemon, QEMU driver and client);
 //   2. build an initramfs (busybox + the 9p modules) in test/vm/.work/;

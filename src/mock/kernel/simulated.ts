@@ -11,7 +11,8 @@ import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 
 /**
  * The mock kernel of a materialized simulated host. It reacts to each whitelisted sysfs write the way
- * Linux does (sysfs-semantics.md, measured on 6.1, and the kernel sources it names): it changes the tree
+ * Linux does (docs/sysfs-semantics.md, "Writes and their answers" and "Who binds on a probe": measured on 6.1, and
+ * the kernel sources it names): it changes the tree
  * (driver links, driver_override) and answers with the kernel's errno, matching before busy, probing by the
  * kernel's rules (override, then each registered driver's dynamic and static IDs in registration order).
  * It is strict: a write it does not know is refused, never silently accepted.

@@ -41,7 +41,7 @@ function overrideOf(root: string, addr: string): string {
   return fs.readFileSync(path.join(root, 'sys/bus/pci/devices', addr, 'driver_override'), 'utf8');
 }
 
-describe('the simulated kernel answers as Linux 6.1 does (sysfs-semantics.md, the errno table)', () => {
+describe('the simulated kernel answers as Linux 6.1 does (docs/sysfs-semantics.md, the errno table)', () => {
   it.each([
     ['unbind from a driver the device is not bound to', ctl('ixgbe', 'unbind'), NIC, 'ENODEV'],
     ['unbind of an unknown address', ctl('e1000e', 'unbind'), '0000:09:00.0', 'ENODEV'],
