@@ -201,7 +201,12 @@ if (ONLY === 'hook') {
   const next = at < 0 ? -1 : old.indexOf('\n## ', at + HOOK_HEADING.length);
   results = head + hookLines.join('\n') + (next < 0 ? '' : old.slice(next));
 } else {
-  results = [...sizesSection(await measureSizes()), ...hookLines].join('\n');
+  // The History section is written by hand (measurements behind choices in the code): a whole run keeps it.
+  const old = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '';
+  const at = old.indexOf('\n## History\n');
+  const next = at < 0 ? -1 : old.indexOf('\n## ', at + 1);
+  const history = at < 0 ? '' : `\n${old.slice(at + 1, next < 0 ? undefined : next).trimEnd()}\n`;
+  results = [...sizesSection(await measureSizes()), ...hookLines].join('\n') + history;
 }
 fs.writeFileSync(resultsFile, results);
 process.stdout.write(ONLY === 'hook' ? hookLines.join('\n') : results);

@@ -1,5 +1,5 @@
 // child_process for commander, loaded on first use: commander requires it at start-up for external
-// subcommands, which vfioctl does not have, and loading it costs ~3 ms of every run (bench/).
+// subcommands, which vfioctl does not have, and loading it is a cost in every run (bench/results.md, History).
 let real;
 module.exports = new Proxy(
   {},

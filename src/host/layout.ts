@@ -4,12 +4,6 @@ import { formatAddress, type PciAddress } from '../pci/address.js';
 import type { DriverName } from '../pci/driver.js';
 import type { InterfaceName } from '../pci/interface-name.js';
 
-/**
- * The one module that knows where things live under a host root (the real `/`, a materialized simulated
- * host, or any tree with the kernel's layout). Every path the tool reads or writes is built here, and only
- * from validated values: a PciAddress, an InterfaceName, a DriverName, a group number.
- */
-
 /** Files of a device directory the tool reads. */
 export type DeviceAttribute =
   | 'vendor'
@@ -31,6 +25,11 @@ export interface SysfsWrite {
   value: string;
 }
 
+/**
+ * The one module that knows where things live under a host root (the real `/`, a materialized simulated
+ * host, or any tree with the kernel's layout). Every path the tool reads or writes is built here, and only
+ * from validated values: a PciAddress, an InterfaceName, a DriverName, a group number.
+ */
 export class HostLayout {
   /** Absolute, normalized host root. */
   readonly root: string;

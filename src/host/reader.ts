@@ -109,8 +109,8 @@ export class HostReader {
   /**
    * 'lookup' (the default) reads what it is asked for and caches each device, for commands that read a
    * group or a few devices, maybe more than once. 'scan' is for one pass over every function (list): no
-   * cache (10,000 cached devices made V8 grow its young generation, by 20 MB of peak memory), and the
-   * directories holding device directories are listed once instead of a stat per device.
+   * cache (thousands of cached devices make V8 grow its young generation: bench/results.md, History), and
+   * the directories holding device directories are listed once instead of a stat per device.
    */
   constructor(
     root: string,
@@ -184,7 +184,7 @@ export class HostReader {
     }
     const n = names.length;
     // Typed arrays and a string per function: objects that outlive the pass would make V8 grow its young
-    // generation (20 MB more peak memory at 10,000 functions).
+    // generation, and list's peak memory with it.
     const dirs: (string | undefined)[] = new Array<string | undefined>(n);
     const groups = new Int32Array(n).fill(-1);
     const physfns = new Int32Array(n).fill(-1);

@@ -10,7 +10,7 @@
  * libvirt runs the qemu hook five times for every VM start and stop, with or without a hostdev. Only the
  * operations in HOOK_OPERATIONS need vfioctl; the script answers every other one itself (it reads libvirt's
  * stdin to its end, so libvirt never writes into a closed pipe, and exits 0), so those cost a shell, not a
- * Node start (about 100 ms each, bench/results.md).
+ * Node start (bench/results.md, "VM start: the libvirt hook").
  */
 export type HookDriver = 'qemu' | 'network';
 export const HOOK_DRIVERS: readonly HookDriver[] = ['qemu', 'network'];

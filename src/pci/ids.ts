@@ -37,7 +37,7 @@ export class PciIds {
     this.text = null;
     for (const f of files) {
       try {
-        // A Buffer, searched natively: no 1.5 MB string to build and collect on every start.
+        // A Buffer, searched natively: no string of the whole file to build and collect on every start.
         this.text = fs.readFileSync(f);
         break;
       } catch {

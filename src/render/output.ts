@@ -36,8 +36,8 @@ export function printJson(out: Output, value: unknown): void {
 }
 
 /**
- * An Output whose stdout is gathered into writes of about 64 KiB (a write per group was a tenth of `list`
- * on a large host). The caller flushes it when done, also when failing: what was printed is not lost.
+ * An Output whose stdout is gathered into writes of about 64 KiB: a write per group is dear on a large host
+ * (bench/results.md, History). The caller flushes it when done, also when failing: what was printed is not lost.
  */
 export function bufferedOutput(out: Output): Output & { flush: () => void } {
   let pending: string[] = [];

@@ -6,14 +6,14 @@ import { createRequire } from 'node:module';
 
 /**
  * Whether a file descriptor is a terminal. A stat answers for pipes and files, the usual case in scripts
- * and CI, without loading node:tty (with net and stream, ~2 ms of every start: bench/).
+ * and CI, without loading node:tty, which brings net and stream into every start (bench/results.md, History).
  */
 export function isTerminal(fd: number): boolean {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isCharacterDevice()) return false;
     // Output sent to /dev/null (cron jobs, benchmarks) is a character device too: told apart by its device
-    // number (the same in every mount of /dev), not by loading node:tty (~4 ms here).
+    // number (the same in every mount of /dev), not by loading node:tty.
     const devNull = fs.statSync('/dev/null', { throwIfNoEntry: false });
     if (devNull !== undefined && devNull.isCharacterDevice() && st.rdev === devNull.rdev) return false;
   } catch {
@@ -56,8 +56,8 @@ export function fdWriter(fd: number): (text: string) => void {
   };
   return (text) => {
     if (closed || text.length === 0) return;
-    // The string is written as it is (Node encodes it on the way, without a Buffer to build: list writes
-    // 10 MB at 10,000 functions); only what a short write left over goes through a Buffer.
+    // The string is written as it is (Node encodes it on the way, without a Buffer to build: list's output
+    // on a large host is megabytes); only what a short write left over goes through a Buffer.
     let written: number;
     try {
       written = fs.writeSync(fd, text);

@@ -2,12 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { defaultProbeRefusals, type DriverDescription, type HostDescription, type IdMatch, type ProbeRefusal } from '../description.js';
 
-/**
- * The private state of a simulated host's kernel, kept beside its tree in ROOT/.vfioctl-sim/:
- * kernel.json (the driver table with static and dynamic IDs, module states, injected faults, the write
- * counter) and writes.log (one JSON line per write attempted: path, value, result). The tree itself holds
- * everything a reader sees (drivers, overrides, links); this holds what only the kernel knows.
- */
 export const SIM_DIR = '.vfioctl-sim';
 export const SIM_FORMAT = 'vfioctl-sim/1';
 
@@ -30,6 +24,12 @@ export type SimFault =
   /** The writing process dies (SIGKILL) right after the Nth write has taken effect: a crash mid-operation. */
   | { kind: 'crash'; position: number; times: 'once' };
 
+/**
+ * The private state of a simulated host's kernel, kept beside its tree in ROOT/.vfioctl-sim/:
+ * kernel.json (the driver table with static and dynamic IDs, module states, injected faults, the write
+ * counter) and writes.log (one JSON line per write attempted: path, value, result). The tree itself holds
+ * everything a reader sees (drivers, overrides, links); this holds what only the kernel knows.
+ */
 export interface SimState {
   format: typeof SIM_FORMAT;
   host: string;

@@ -9,14 +9,6 @@ import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFa
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 
-/**
- * The mock kernel of a materialized simulated host. It reacts to each whitelisted sysfs write the way
- * Linux does (docs/sysfs-semantics.md, "Writes and their answers" and "Who binds on a probe": measured on 6.1, and
- * the kernel sources it names): it changes the tree
- * (driver links, driver_override) and answers with the kernel's errno, matching before busy, probing by the
- * kernel's rules (override, then each registered driver's dynamic and static IDs in registration order).
- * It is strict: a write it does not know is refused, never silently accepted.
- */
 interface SimDevice {
   address: string;
   dir: string;
@@ -35,6 +27,14 @@ interface SimDevice {
 const ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 const PAGE_SIZE = 4096;
 
+/**
+ * The mock kernel of a materialized simulated host. It reacts to each whitelisted sysfs write the way
+ * Linux does (docs/sysfs-semantics.md, "Writes and their answers" and "Who binds on a probe": measured on
+ * 6.1, and the kernel sources it names): it changes the tree (driver links, driver_override) and answers with
+ * the kernel's errno, matching before busy, probing by the kernel's rules (override, then each registered
+ * driver's dynamic and static IDs in registration order).
+ * It is strict: a write it does not know is refused, never silently accepted.
+ */
 export class SimulatedKernel implements Kernel {
   readonly kind = 'simulated' as const;
   readonly performed: SysfsWrite[] = [];
