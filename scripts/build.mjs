@@ -5,7 +5,7 @@
 //
 // Start-up is most of what an admin waits for (issue 7, bench/results.md), so:
 // - CommonJS, not ESM: Node's ESM loader costs more per start than require() (bench/results.md, History).
-// - Commands, the XML stack and the simulated kernel are behind import() in src/cli/run.ts; in one CJS file
+// - Commands, the XML stack and the simulated kernel are behind import() in src/cli/program.ts; in one CJS file
 //   esbuild turns those into lazily initialized modules, so group-info never runs the XML code.
 // - commander's start-up require of child_process is deferred to first use (lazy-child-process.cjs).
 import { spawnSync } from 'node:child_process';

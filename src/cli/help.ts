@@ -4,7 +4,7 @@ import { ExitCode } from '../errors.js';
 /**
  * What every command's --help ends with: examples of that command, then where the exit codes and the
  * environment are documented. The global options (--root, --no-color) are commander's own "Global Options"
- * section (showGlobalOptions in src/cli/run.ts). test/cli/help.test.ts asserts every command has examples,
+ * section (showGlobalOptions in src/cli/program.ts). test/cli/help.test.ts asserts every command has examples,
  * so a new command comes with them.
  */
 const EXAMPLES: Record<string, string[]> = {

@@ -1,4 +1,4 @@
-import { run } from './run.js';
+import { run } from './program.js';
 
 // The one place that sets the exit status: everything else returns codes or throws typed errors.
 // Output goes through plain synchronous writes (src/render/output.ts), which also handle a reader that

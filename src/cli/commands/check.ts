@@ -4,7 +4,7 @@ import { renderAnalysis } from '../../render/analysis.js';
 import { checkJson } from '../../render/check.js';
 import { printJson, type Output } from '../../render/output.js';
 import { readLibvirtXmlFile } from '../../xml/index.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 /** `vfioctl check FILE`: the analysis a detach would make, and its verdict as the exit code. No writes. */
 export function checkCommand(file: string, g: GlobalOptions, out: Output): number {

@@ -4,7 +4,7 @@ import { printJson, type Output } from '../../render/output.js';
 import { dryRunDetach, runDetach } from '../../run/detach.js';
 import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export interface DetachOptions extends GlobalOptions {
   dryRun: boolean;

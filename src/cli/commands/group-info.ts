@@ -3,7 +3,7 @@ import { parseAddress } from '../../pci/address.js';
 import { groupReport } from '../../plan/group-report.js';
 import { renderGroup } from '../../render/groups.js';
 import { printJson, type Output } from '../../render/output.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export function groupInfoCommand(addressText: string, g: GlobalOptions, out: Output): number {
   const addr = parseAddress(addressText);

@@ -6,7 +6,7 @@ import type { HookDriver } from '../../libvirt/hook-script.js';
 import { renderInstall, renderStatus, renderUninstall } from '../../render/hook.js';
 import { printJson, type Output } from '../../render/output.js';
 import { lockTimeoutMs } from '../../run/session.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export function hookInstallCommand(o: { libvirtDir: string; legacy: boolean }, out: Output): number {
   renderInstall(out, installHooks(o.libvirtDir, o.legacy, currentInstallation()));

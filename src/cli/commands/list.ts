@@ -3,7 +3,7 @@ import { iommuOffError, type FunctionScan } from '../../host/reader.js';
 import { groupReport } from '../../plan/group-report.js';
 import { humanGroupStream, jsonGroupStream } from '../../render/list.js';
 import { bufferedOutput, type Output } from '../../render/output.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export function listCommand(g: GlobalOptions, out: Output): number {
   // Every function is located in one pass, then read, reported and printed one group at a time, and

@@ -1,7 +1,7 @@
 import { loadHostDescription, listBundledHosts } from '../../mock/hosts.js';
 import { materializeHost } from '../../mock/materialize.js';
 import { printJson, type Output } from '../../render/output.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export function mockListCommand(g: GlobalOptions, out: Output): number {
   const hosts = listBundledHosts();

@@ -6,7 +6,7 @@ import { Journal } from '../../run/journal.js';
 import { dryRunReattach, runReattach } from '../../run/reattach.js';
 import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export interface ReattachOptions extends GlobalOptions {
   all: boolean;

@@ -1,7 +1,7 @@
 import { Host } from '../../host/host.js';
 import { snapshotHost, writeDescription } from '../../mock/snapshot.js';
 import type { Output } from '../../render/output.js';
-import type { GlobalOptions } from '../run.js';
+import type { GlobalOptions } from '../program.js';
 
 export function snapshotCommand(o: GlobalOptions & { output?: string; name?: string }, out: Output): number {
   const host = new Host(o.root);
