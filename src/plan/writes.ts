@@ -22,8 +22,11 @@ export interface PlanStep {
 
 export type Method = 'driver_override' | 'new_id';
 
-/** What vfioctl remembers about a device before it first moves it (the journal's per-device record). */
-export interface Original {
+/**
+ * How a device was bound before vfioctl first moved it: its driver and driver_override then, how vfioctl moved
+ * it, and its IDs (for remove_id). The journal's per-device record; what a reattach or a rollback restores.
+ */
+export interface PriorBinding {
   driver: string | null;
   override: string | null;
   method: Method;
@@ -31,7 +34,7 @@ export interface Original {
   device: string;
 }
 
-export function originalOf(dev: PciDevice): Original {
+export function priorBindingOf(dev: PciDevice): PriorBinding {
   return {
     driver: dev.driver,
     override: dev.driverOverride,
@@ -89,7 +92,7 @@ export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] 
 export interface RestoreTarget {
   dev: PciDevice;
   /** null: vfioctl has no record; then the kernel's normal probe decides. */
-  original: Original | null;
+  original: PriorBinding | null;
   /** Whether the original driver is registered now (bind to it; otherwise drivers_probe). */
   originalLoaded: boolean;
 }

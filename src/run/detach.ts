@@ -5,10 +5,10 @@ import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
-import { originalOf, planDetachWrites, type Original, type PlanStep } from '../plan/writes.js';
+import { priorBindingOf, planDetachWrites, type PriorBinding, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
-import { restore } from './rollback.js';
+import { restore } from './restore.js';
 import type { WriteSession } from './session.js';
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
@@ -76,13 +76,13 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
-  journal.recordOriginals(analysis.moves.map(({ dev }) => [dev.name, originalOf(dev)]), command, owner);
+  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
   journal.begin(command, steps.map((s) => s.write));
   try {
     executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
   } catch (err) {
     if (!(err instanceof StepError)) throw err;
-    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, Original | null]);
+    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, PriorBinding | null]);
     const outcome = restore(host, kernel, entries);
     journal.forget(outcome.restored);
     journal.finish();

@@ -4,7 +4,7 @@ import { HostTreeError, PermissionError } from '../errors.js';
 import type { SysfsWrite } from '../host/layout.js';
 import { readRegularFile } from '../host/regular-file.js';
 import type { Owner } from '../plan/ownership.js';
-import type { Original } from '../plan/writes.js';
+import type { PriorBinding } from '../plan/writes.js';
 
 /**
  * vfioctl's memory of what it moved, in ROOT/run/vfioctl/journal.json. Written before the first write of a
@@ -16,7 +16,7 @@ export const JOURNAL_VERSION = 1;
 /** A journal of thousands of devices is a few MiB; more is damage. */
 const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 
-export interface JournalDevice extends Original {
+export interface JournalDevice extends PriorBinding {
   /** When vfioctl first moved it, and by which command. */
   since: string;
   by: string;
@@ -74,7 +74,7 @@ export class Journal {
   }
 
   /** Records devices before they move; keeps the first record of a device vfioctl already moved. */
-  recordOriginals(entries: [string, Original][], by: string, owner?: Owner): void {
+  recordPriorBindings(entries: [string, PriorBinding][], by: string, owner?: Owner): void {
     const since = new Date().toISOString();
     for (const [addr, original] of entries) {
       if (!this.data.devices[addr]) this.data.devices[addr] = { ...original, since, by, ...(owner ? { owner } : {}) };

@@ -3,10 +3,10 @@ import type { Host } from '../host/host.js';
 import { analyze } from '../plan/analyze.js';
 import { sameOwner, type Owner } from '../plan/ownership.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
-import { planRestoreWrites, type Original } from '../plan/writes.js';
+import { planRestoreWrites, type PriorBinding } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import type { Journal } from './journal.js';
-import { restore, restoreTargets } from './rollback.js';
+import { restore, restoreTargets } from './restore.js';
 import type { WriteSession } from './session.js';
 
 /**
@@ -16,19 +16,19 @@ import type { WriteSession } from './session.js';
  *   A named device on vfio-pci with no journal entry goes back through the kernel's normal probe (said in
  *   the notes); group mates vfioctl never moved are left alone.
  */
-export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): { entries: [string, Original | null][]; notes: string[] } {
+export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): { entries: [string, PriorBinding | null][]; notes: string[] } {
   const notes: string[] = [];
   if (owner) {
     // A libvirt hook's release: what vfioctl moved for this domain or network, by the journal's owner record.
     return { entries: Object.entries(journal.data.devices).filter(([, d]) => d.owner && sameOwner(d.owner, owner)), notes };
   }
   if (!doc) {
-    const entries = Object.entries(journal.data.devices).map(([a, d]) => [a, d] as [string, Original]);
+    const entries = Object.entries(journal.data.devices).map(([a, d]) => [a, d] as [string, PriorBinding]);
     if (journal.data.operation) notes.push(`Completing an interrupted '${journal.data.operation.command}' (${journal.data.operation.done} of ${journal.data.operation.steps.length} writes had been done).`);
     return { entries, notes };
   }
   const analysis = analyze(doc, host, { force: true });
-  const wanted = new Map<string, Original | null>();
+  const wanted = new Map<string, PriorBinding | null>();
   for (const g of analysis.groups) {
     for (const m of g.members) {
       const recorded = journal.data.devices[m.address];

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { HostLayout } from '../../src/host/layout.js';
 import { VFIO_PCI } from '../../src/pci/driver.js';
 import type { PciDevice } from '../../src/pci/device.js';
-import { originalOf, planDetachWrites, planRestoreWrites } from '../../src/plan/writes.js';
+import { priorBindingOf, planDetachWrites, planRestoreWrites } from '../../src/plan/writes.js';
 import { drv, fakeDevice } from '../helpers/devices.js';
 
 const layout = new HostLayout('/irrelevant');
@@ -70,7 +70,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('clears the override with a newline (never a zero-length write), unbinds vfio-pci, binds the recorded driver', () => {
     const before = fakeDevice('0000:01:00.0', { driver: drv('nouveau') });
     const now = fakeDevice('0000:01:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    const steps = planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout);
+    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
     expect(show(steps)).toEqual([
       '/sys/bus/pci/devices/0000:01:00.0/driver_override <- "\\n"',
       '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:01:00.0"',
@@ -81,14 +81,14 @@ describe('restore writes (reattach and rollback)', () => {
 
   it('a device that had no driver before stays unbound', () => {
     const now = fakeDevice('0000:00:10.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    const steps = planRestoreWrites([{ dev: now, original: originalOf(fakeDevice('0000:00:10.0')), originalLoaded: false }], layout);
+    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(fakeDevice('0000:00:10.0')), originalLoaded: false }], layout);
     expect(show(steps)).toEqual(['/sys/bus/pci/devices/0000:00:10.0/driver_override <- "\\n"', '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:00:10.0"']);
   });
 
   it('restores an override the admin had set (pci-stub) instead of clearing it', () => {
     const before = fakeDevice('0000:03:00.0', { driver: drv('pci-stub'), driverOverride: drv('pci-stub') });
     const now = fakeDevice('0000:03:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    const steps = planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout);
+    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
     expect(show(steps)[0]).toBe('/sys/bus/pci/devices/0000:03:00.0/driver_override <- "pci-stub"');
   });
 
@@ -103,13 +103,13 @@ describe('restore writes (reattach and rollback)', () => {
 
   it('a device already back on its driver needs nothing', () => {
     const dev = fakeDevice('0000:01:00.0', { driver: drv('nouveau') });
-    expect(planRestoreWrites([{ dev, original: originalOf(dev), originalLoaded: true }], layout)).toEqual([]);
+    expect(planRestoreWrites([{ dev, original: priorBindingOf(dev), originalLoaded: true }], layout)).toEqual([]);
   });
 
   it('a device recorded in the journal and now on a variant vfio driver is unbound from that driver and given back', () => {
     const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_core') });
     const now = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
-    expect(show(planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout))).toEqual([
+    expect(show(planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout))).toEqual([
       '/sys/bus/pci/devices/0000:04:00.2/driver_override <- "\\n"',
       '/sys/bus/pci/drivers/mlx5_vfio_pci/unbind <- "0000:04:00.2"',
       '/sys/bus/pci/drivers/mlx5_core/bind <- "0000:04:00.2"',
@@ -119,7 +119,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('a device moved with new_id gets its dynamic ID removed first', () => {
     const before = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
     const now = fakeDevice('0000:02:01.0', { driver: drv('vfio-pci'), overrideSupported: false });
-    expect(show(planRestoreWrites([{ dev: now, original: originalOf(before), originalLoaded: true }], layout))).toEqual([
+    expect(show(planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout))).toEqual([
       '/sys/bus/pci/drivers/vfio-pci/remove_id <- "8086 10d3"',
       '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:02:01.0"',
       '/sys/bus/pci/drivers/e1000/bind <- "0000:02:01.0"',

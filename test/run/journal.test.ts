@@ -53,8 +53,8 @@ describe('the journal during a detach', () => {
 describe('the journal as a file', () => {
   it('keeps the first record of a device vfioctl already moved', () => {
     const j = new Journal(tempDir());
-    j.recordOriginals([[GPU, original('nouveau')]], 'detach a.xml');
-    j.recordOriginals([[GPU, original('vfio-pci')], [AUDIO, original('snd_hda_intel')]], 'detach b.xml');
+    j.recordPriorBindings([[GPU, original('nouveau')]], 'detach a.xml');
+    j.recordPriorBindings([[GPU, original('vfio-pci')], [AUDIO, original('snd_hda_intel')]], 'detach b.xml');
     j.save();
     const data = onDisk(j.file);
     expect([data.devices[GPU]!.driver, data.devices[GPU]!.by]).toEqual(['nouveau', 'detach a.xml']);

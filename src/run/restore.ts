@@ -3,11 +3,11 @@ import type { DriverName } from '../pci/driver.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
-import { planRestoreWrites, type Original, type RestoreTarget } from '../plan/writes.js';
+import { planRestoreWrites, type PriorBinding, type RestoreTarget } from '../plan/writes.js';
 import { currentDriver, executeSteps, StepError } from './execute.js';
 
-/** Restore targets for devices, each with its recorded original (or null), read fresh from the tree. */
-export function restoreTargets(host: Host, entries: [string, Original | null][]): RestoreTarget[] {
+/** Restore targets for devices, each with the binding recorded before it moved (or null), read fresh from the tree. */
+export function restoreTargets(host: Host, entries: [string, PriorBinding | null][]): RestoreTarget[] {
   const out: RestoreTarget[] = [];
   for (const [name, original] of entries) {
     const addr = parseSysfsAddress(name);
@@ -30,7 +30,7 @@ export interface RestoreOutcome {
  * Puts devices back on their original drivers, as far as the kernel lets it: after a failed step it
  * re-plans from the tree and goes on with the other devices (a rollback must not stop at the first refusal).
  */
-export function restore(host: Host, kernel: Kernel, entries: [string, Original | null][]): RestoreOutcome {
+export function restore(host: Host, kernel: Kernel, entries: [string, PriorBinding | null][]): RestoreOutcome {
   // A refused write is tried once more (the kernel may have been busy for a moment); a device refused
   // twice is given up on, so that it cannot keep the others from going back.
   const failures = new Map<string, { count: number; reason: string }>();
