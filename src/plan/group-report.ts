@@ -6,7 +6,7 @@ import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
 import { hostNeeds } from './host-needs.js';
-import { memberAction } from './member-action.js';
+import { memberAction, type MemberAction } from './member-action.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
 import { groupViability } from './viability.js';
 
@@ -40,8 +40,10 @@ export interface GroupReport {
   blockers: { address: string; driver: string | null; reason: string }[];
   /** What `<driver name='vfio' group='auto'/>` would move to vfio-pci. */
   autoWouldMove: string[];
-  /** Bridges that stay where they are. */
+  /** Bridges that stay where they are without blocking the group: unbound or on pcieport (any driver on kernels ≤ 5.18). */
   bridgesStay: string[];
+  /** Bridges that stay where they are and keep the group from being viable: vfio-pci does not take them. */
+  bridgesBlock: string[];
   /** The libvirt domain or network vfioctl holds the group for (its hook moved members), or null. */
   heldBy: Owner | null;
 }
@@ -86,13 +88,15 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
 export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[]): GroupReport {
   const members = given ?? ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
   const v = groupViability(members, ctx.rules);
+  const withAction = (a: MemberAction): string[] => members.filter((d) => memberAction(d, ctx.rules, 'whole-group') === a).map((d) => d.name);
   return {
     group,
     viable: v.viable,
     devices: members.map((d) => deviceReport(d, ctx)),
     blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
-    autoWouldMove: members.filter((d) => memberAction(d, ctx.rules, 'whole-group') === 'move').map((d) => d.name),
-    bridgesStay: members.filter((d) => d.isBridge).map((d) => d.name),
+    autoWouldMove: withAction('move'),
+    bridgesStay: withAction('bridge-stays'),
+    bridgesBlock: withAction('bridge-blocks'),
     heldBy: groupHolder(
       members.map((d) => d.name),
       reportHoldings(ctx.reader),

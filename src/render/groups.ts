@@ -13,7 +13,8 @@ export function renderGroup(out: Output, g: GroupReport): void {
   }
   if (g.autoWouldMove.length > 0) {
     const stay = g.bridgesStay.length > 0 ? `; bridges stay: ${g.bridgesStay.join(', ')}` : '';
-    out.stdout(`  group='auto' would move to vfio-pci: ${g.autoWouldMove.join(', ')}${stay}\n`);
+    const block = g.bridgesBlock.length > 0 ? `; bridges stay but keep the group from being viable: ${g.bridgesBlock.join(', ')}` : '';
+    out.stdout(`  group='auto' would move to vfio-pci: ${g.autoWouldMove.join(', ')}${stay}${block}\n`);
   }
 }
 

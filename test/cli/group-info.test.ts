@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, listedDevices, listedGroups, runBin } from '../helpers/cli.js';
+import type { HostDescription } from '../../src/mock/description.js';
+import { loadHostDescription } from '../../src/mock/hosts.js';
+import { json, listedDevices, listedGroups, runBin, runCli } from '../helpers/cli.js';
 import { makeSimulatedHost } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 
@@ -79,6 +81,44 @@ describe('group-info and list through bin/ on the workstation host', () => {
     expect(r.code).toBe(code);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\bat .*\.(m?js|ts):\d+/);
+  });
+});
+
+describe("the bridges group='auto' leaves where they are (pci-bridge: two e1000 behind a PCIe-to-PCI bridge)", () => {
+  const BRIDGE = '0000:01:00.0';
+  const NICS = ['0000:02:01.0', '0000:02:02.0'];
+
+  /** pci-bridge as bundled (its bridge unbound), or with the bridge bound to shpchp, which blocks the group. */
+  function pciBridge(bridgeDriver: 'shpchp' | null): HostDescription {
+    const desc = loadHostDescription('pci-bridge');
+    if (bridgeDriver === null) return desc;
+    return {
+      ...desc,
+      drivers: [...desc.drivers, { name: 'shpchp', module: 'shpchp', state: 'loaded', ids: [{ vendor: '1b21', device: '1080' }] }],
+      devices: desc.devices.map((d) => (d.address === BRIDGE ? { ...d, driver: bridgeDriver } : d)),
+    };
+  }
+
+  it.each([
+    ['unbound: it stays and does not block', null, { bridgesStay: [BRIDGE], bridgesBlock: [] }, `; bridges stay: ${BRIDGE}\n`],
+    [
+      'on shpchp: it stays and keeps the group from being viable',
+      'shpchp' as const,
+      { bridgesStay: [], bridgesBlock: [BRIDGE] },
+      `; bridges stay but keep the group from being viable: ${BRIDGE}\n`,
+    ],
+  ])('the bridge %s', async (_label, driver, bridges, humanTail) => {
+    const host = makeSimulatedHost(pciBridge(driver));
+    try {
+      const g = json(await runCli(['group-info', NICS[0]!, '--json', '--root', host.root]));
+      expect(g.viable).toBe(false);
+      expect(g.autoWouldMove).toEqual(NICS);
+      expect({ bridgesStay: g.bridgesStay, bridgesBlock: g.bridgesBlock }).toEqual(bridges);
+      const human = await runCli(['group-info', NICS[0]!, '--root', host.root]);
+      expect(human.stdout).toContain(`group='auto' would move to vfio-pci: ${NICS.join(', ')}${humanTail}`);
+    } finally {
+      host.cleanup();
+    }
   });
 });
 
