@@ -33,7 +33,8 @@ export function parseDomain(root: Element, file: string): LibvirtDocument {
       continue;
     }
     const a = deviceAssignment('interface', r, el, file);
-    // The seed's docs: group on an interface only "when the interface element has managed='yes' set".
+    // The libvirt proposal's docs: group on an interface only "when the interface element has managed='yes' set"
+    // (docs/group-modes.md).
     if (a.groupModeExplicit && !a.managed) {
       fail(
         r,

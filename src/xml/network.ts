@@ -24,7 +24,8 @@ export function parseNetwork(root: Element, file: string): LibvirtDocument {
   if (!FORWARD_MODES.includes(mode)) {
     fail(r, `unknown forward mode='${printable(mode)}' in network ${shownName}: libvirt knows ${FORWARD_MODES.map((m) => `'${m}'`).join(', ')}.`);
   }
-  // The seed reads <driver name= group=> whatever the mode, so a bad value is refused even where nothing is assigned.
+  // libvirt's parser (in the proposal) reads <driver name= group=> whatever the mode, so a bad value is refused
+  // even where nothing is assigned (docs/group-modes.md).
   const driver = parseDriverElement(file, onlyChild(file, forward, 'driver', false), networkDriverMessages(shownName));
   if (mode !== 'hostdev') return { ...base, assignments: [], forwardMode: mode };
   const managed = parseManaged(r, forward);

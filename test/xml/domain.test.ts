@@ -58,7 +58,7 @@ describe('domain XML: what a user assigns', () => {
   });
 });
 
-describe("the seed's group attribute on <driver>", () => {
+describe("the libvirt proposal's group attribute on <driver>", () => {
   it.each([
     ["<driver name='vfio'/>", 'manual', false],
     ["<driver name='vfio' group='manual'/>", 'manual', true],
@@ -79,11 +79,11 @@ describe("the seed's group attribute on <driver>", () => {
     ['', ''],
     [' auto', ' auto'],
     ['auto&#9;', 'auto\\x09'],
-  ])("group='%s' is refused with the seed's message, verbatim, on the <driver> line", (value, shown) => {
+  ])("group='%s' is refused with libvirt's parser's message, verbatim, on the <driver> line", (value, shown) => {
     const driver = `<driver name='vfio' group='${value}'/>`;
-    const seed = `Unknown PCI device group management method <driver group='${shown}'/> has been specified`;
-    expect(inputErrorOf(() => parseLibvirtXml(hostdevDomain({ driver }), 'vm.xml')).message).toBe(`vm.xml:5: <driver>: ${seed}`);
-    expect(inputErrorOf(() => parseLibvirtXml(interfaceDomain({ driver }), 'vm.xml')).message).toBe(`vm.xml:5: <driver>: ${seed}`);
+    const libvirtMessage = `Unknown PCI device group management method <driver group='${shown}'/> has been specified`;
+    expect(inputErrorOf(() => parseLibvirtXml(hostdevDomain({ driver }), 'vm.xml')).message).toBe(`vm.xml:5: <driver>: ${libvirtMessage}`);
+    expect(inputErrorOf(() => parseLibvirtXml(interfaceDomain({ driver }), 'vm.xml')).message).toBe(`vm.xml:5: <driver>: ${libvirtMessage}`);
   });
 
   it.each([
@@ -104,7 +104,7 @@ describe("the seed's group attribute on <driver>", () => {
   });
 });
 
-describe("<interface type='hostdev'>: group needs managed='yes' (the seed's docs)", () => {
+describe("<interface type='hostdev'>: group needs managed='yes' (the libvirt proposal's docs)", () => {
   it("group='auto' on an interface without managed is refused, with the interface's line and a way out", () => {
     const file = xml('interface-hostdev-group-unmanaged.xml');
     const e = inputErrorOf(() => readLibvirtXmlFile(file));

@@ -71,8 +71,8 @@ describe('networks that assign nothing', () => {
   });
 });
 
-describe("the seed's group attribute on a network's <driver>", () => {
-  it.each(['default', 'Auto', 'all', '', 'auto manual'])("group='%s' is refused with the seed's message, naming the network", (value) => {
+describe("the libvirt proposal's group attribute on a network's <driver>", () => {
+  it.each(['default', 'Auto', 'all', '', 'auto manual'])("group='%s' is refused with libvirt's parser's message, naming the network", (value) => {
     const e = inputErrorOf(() => parseLibvirtXml(hostdevNetwork({ driver: `<driver name='vfio' group='${value}'/>` }), 'net.xml'));
     expect(e.message).toBe(`net.xml:4: <driver>: Unknown forward <driver group='${value}'/> in network passthrough`);
   });
@@ -91,7 +91,7 @@ describe("the seed's group attribute on a network's <driver>", () => {
     );
   });
 
-  it('the seed reads <driver> whatever the forward mode, so a NAT network with a bad group is refused too', () => {
+  it("libvirt's parser reads <driver> whatever the forward mode, so a NAT network with a bad group is refused too", () => {
     const text = "<network><name>n</name>\n<forward mode='nat'>\n<driver name='vfio' group='always'/>\n</forward></network>";
     expect(inputErrorOf(() => parseLibvirtXml(text, 'net.xml')).message).toBe("net.xml:3: <driver>: Unknown forward <driver group='always'/> in network n");
   });
