@@ -105,6 +105,17 @@ export function errnoText(code: string): string {
   return ERRNO_TEXT[code] ?? 'error';
 }
 
+/** The errno code of a failed system call (`ENOENT`, `EACCES` ...), or undefined for an error without one. */
+export function errnoOf(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/** Whether a failed system call says the path is not there: ENOENT, or ENOTDIR (a component of it is a file). */
+export function isAbsent(err: unknown): boolean {
+  const code = errnoOf(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 /** Renders user text safely inside an error message: control characters become escapes. */
 export function printable(text: string, max = 80): string {
   const shown = text.length > max ? `${text.slice(0, max)}…` : text;

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HostTreeError, IommuError, NotFoundError, PermissionError, printable } from '../errors.js';
+import { HostTreeError, IommuError, isAbsent, NotFoundError, PermissionError, printable } from '../errors.js';
 import { compareAddress, formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
 import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
 import { HostLayout } from './layout.js';
@@ -440,8 +440,7 @@ export class HostReader {
     try {
       target = fs.readlinkSync(link);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (isAbsent(err)) return undefined;
       return realPathWithin(link, sysDevices); // not a link (a hand-made tree): resolve it the slow way
     }
     // Links are all read from one directory, so the text before the last '/' decides the parent: resolved
@@ -466,8 +465,7 @@ export class HostReader {
     try {
       st = fs.lstatSync(dir);
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      if (isAbsent(err)) return undefined;
       throw err;
     }
     if (!st.isDirectory()) return realPathWithin(dir, sysDevices);

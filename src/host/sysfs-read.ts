@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HostTreeError, PermissionError, printable } from '../errors.js';
+import { errnoOf, HostTreeError, isAbsent, PermissionError, printable } from '../errors.js';
 
 /**
  * Careful reads of a host tree that may be the real /sys, a simulated host, or a hostile copy. Attribute
@@ -11,7 +11,7 @@ const MAX_ATTRIBUTE = 64 * 1024;
 const buffer = Buffer.allocUnsafe(MAX_ATTRIBUTE);
 
 function fail(err: unknown, file: string): never {
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = errnoOf(err);
   if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`Cannot read ${file}: permission denied.`);
   if (code === 'ELOOP') throw new HostTreeError(`Cannot read ${file}: it is a symlink or a symlink loop, where the kernel has a file.`);
   throw new HostTreeError(`Cannot read ${file}: ${code ?? String(err)}.`);
@@ -23,17 +23,15 @@ export function readOptional(file: string): string | undefined {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isAbsent(err)) return undefined;
     fail(err, file);
   }
   try {
     const n = fs.readSync(fd, buffer, 0, MAX_ATTRIBUTE, 0);
     return buffer.toString('latin1', 0, n);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     // A device removed while we read it: ENODEV (docs/sysfs-semantics.md, "Writes and their answers"). Treat as gone.
-    if (code === 'ENODEV') return undefined;
+    if (errnoOf(err) === 'ENODEV') return undefined;
     fail(err, file);
   } finally {
     fs.closeSync(fd);
@@ -52,8 +50,7 @@ export function readTextFile(file: string, maxBytes = 16 * 1024 * 1024): string 
     return fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof HostTreeError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isAbsent(err)) return undefined;
     fail(err, file);
   }
 }
@@ -63,8 +60,8 @@ export function readBytes(file: string, length: number): Buffer | undefined {
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') return undefined;
+    const code = errnoOf(err);
+    if (isAbsent(err) || code === 'EACCES' || code === 'EPERM') return undefined;
     fail(err, file);
   }
   try {
@@ -86,8 +83,7 @@ export function exists(p: string): boolean {
   try {
     return fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR') return false;
+    if (errnoOf(err) === 'ENOTDIR') return false;
     fail(err, p);
   }
 }
@@ -97,8 +93,7 @@ export function listDir(dir: string): string[] | undefined {
   try {
     return fs.readdirSync(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (isAbsent(err)) return undefined;
     fail(err, dir);
   }
 }
@@ -113,9 +108,8 @@ export function readLinkWithin(link: string, root: string, within: string): stri
   try {
     target = fs.readlinkSync(link);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    if (code === 'EINVAL') throw new HostTreeError(`${link} should be a symlink, as in the kernel's sysfs, but is not.`);
+    if (isAbsent(err)) return undefined;
+    if (errnoOf(err) === 'EINVAL') throw new HostTreeError(`${link} should be a symlink, as in the kernel's sysfs, but is not.`);
     fail(err, link);
   }
   const resolved = target.startsWith('/') ? path.join(root, target) : resolveRelative(link.slice(0, link.lastIndexOf('/')), target);
@@ -153,9 +147,8 @@ export function realPathWithin(p: string, within: string): string | undefined {
   try {
     real = fs.realpathSync.native(p);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    if (code === 'ELOOP') throw new HostTreeError(`${p} is part of a symlink loop; the host tree is broken.`);
+    if (isAbsent(err)) return undefined;
+    if (errnoOf(err) === 'ELOOP') throw new HostTreeError(`${p} is part of a symlink loop; the host tree is broken.`);
     fail(err, p);
   }
   if (!isWithin(real, within)) {

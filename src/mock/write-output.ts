@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoText, InputError, NotFoundError, PermissionError, type VfioctlError } from '../errors.js';
+import { errnoOf, errnoText, InputError, isAbsent, NotFoundError, PermissionError, type VfioctlError } from '../errors.js';
 
 /**
  * Writes `snapshot -o FILE`. A regular file, or a name that does not exist yet, is replaced atomically (a
@@ -14,7 +14,7 @@ export function writeOutputFile(file: string, text: string): void {
   try {
     st = fs.lstatSync(file);
   } catch (err) {
-    if (code(err) !== 'ENOENT') throw cannotWrite(file, err);
+    if (errnoOf(err) !== 'ENOENT') throw cannotWrite(file, err);
   }
   if (st === undefined || st.isFile()) return replaceAtomically(file, text);
   if (st.isDirectory()) throw new InputError(`Cannot write ${file}: it is a directory.`, 'Give -o the name of a file, e.g. -o DIR/host.json.');
@@ -29,7 +29,7 @@ function replaceAtomically(file: string, text: string): void {
   try {
     dirStat = fs.statSync(dir);
   } catch (err) {
-    if (code(err) === 'ENOENT' || code(err) === 'ENOTDIR') throw new NotFoundError(`Cannot write ${file}: the directory ${dir} does not exist.`, 'Create it first, or give -o a path in an existing directory.');
+    if (isAbsent(err)) throw new NotFoundError(`Cannot write ${file}: the directory ${dir} does not exist.`, 'Create it first, or give -o a path in an existing directory.');
     throw cannotWrite(file, err);
   }
   if (!dirStat.isDirectory()) throw new NotFoundError(`Cannot write ${file}: ${dir} is not a directory.`);
@@ -49,7 +49,7 @@ function writeInPlace(file: string, text: string): void {
   try {
     fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
   } catch (err) {
-    if (code(err) === 'ENOENT') throw new NotFoundError(`Cannot write ${file}: it is a symlink to something that does not exist.`);
+    if (errnoOf(err) === 'ENOENT') throw new NotFoundError(`Cannot write ${file}: it is a symlink to something that does not exist.`);
     throw cannotWrite(file, err);
   }
   try {
@@ -65,15 +65,11 @@ function writeInPlace(file: string, text: string): void {
   }
 }
 
-function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
 function cannotWrite(file: string, err: unknown): VfioctlError | Error {
-  const c = code(err);
+  const c = errnoOf(err);
   if (c === 'EACCES' || c === 'EPERM') return new PermissionError(`Cannot write ${file}: permission denied.`, 'Write it somewhere you may write, or run as a user who may.');
   if (c === 'EISDIR') return new InputError(`Cannot write ${file}: it is a directory.`, 'Give -o the name of a file, e.g. -o DIR/host.json.');
-  if (c === 'ENOENT' || c === 'ENOTDIR') return new NotFoundError(`Cannot write ${file}: a directory on its path does not exist.`);
+  if (isAbsent(err)) return new NotFoundError(`Cannot write ${file}: a directory on its path does not exist.`);
   if (c) return new InputError(`Cannot write ${file}: ${c} (${errnoText(c)}).`);
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { InputError, NotFoundError, PermissionError } from '../errors.js';
+import { errnoOf, InputError, isAbsent, NotFoundError, PermissionError } from '../errors.js';
 
 /**
  * Vendor and device names from the host's pci.ids (the file lspci uses). Looked up in the host root first,
@@ -14,9 +14,9 @@ function readExplicit(file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     const hint = "Name lspci's pci.ids (/usr/share/misc/pci.ids on Debian), or set VFIOCTL_PCI_IDS='' to show IDs without names.";
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new NotFoundError(`VFIOCTL_PCI_IDS names '${file}', which does not exist.`, hint);
+    if (isAbsent(err)) throw new NotFoundError(`VFIOCTL_PCI_IDS names '${file}', which does not exist.`, hint);
     if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`VFIOCTL_PCI_IDS names '${file}', which vfioctl may not read (${code}).`, hint);
     throw new InputError(`VFIOCTL_PCI_IDS names '${file}', which is not a readable file (${code ?? String(err)}).`, hint);
   }

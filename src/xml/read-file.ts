@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import tty from 'node:tty';
-import { errnoText, InputError, NotFoundError, PermissionError } from '../errors.js';
+import { errnoOf, errnoText, InputError, isAbsent, NotFoundError, PermissionError } from '../errors.js';
 import { openNonBlocking, type FileKind } from '../host/regular-file.js';
 
 /**
@@ -25,8 +25,8 @@ function tooBig(file: string, size: string): InputError {
 }
 
 function cannotRead(file: string, err: unknown): Error {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new NotFoundError(`Cannot read ${file}: it does not exist.`);
+  const code = errnoOf(err);
+  if (isAbsent(err)) return new NotFoundError(`Cannot read ${file}: it does not exist.`);
   if (code === 'EACCES' || code === 'EPERM') {
     return new PermissionError(`Cannot read ${file}: permission denied.`, 'Run vfioctl as a user who may read the file (libvirt keeps its own under /etc/libvirt, readable by root).');
   }
