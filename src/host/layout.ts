@@ -25,6 +25,16 @@ export interface SysfsWrite {
   value: string;
 }
 
+/** A write as vfioctl reports it: the `writes` of the JSON output, a dry run, the simulated kernel's log. */
+export interface HostWrite {
+  path: string;
+  value: string;
+}
+
+export function toHostWrite(w: SysfsWrite): HostWrite {
+  return { path: w.hostPath, value: w.value };
+}
+
 /**
  * The one module that knows where things live under a host root (the real `/`, a materialized simulated
  * host, or any tree with the kernel's layout). Every path the tool reads or writes is built here, and only

@@ -1,10 +1,11 @@
 import { printable } from '../errors.js';
+import type { HostWrite } from '../host/layout.js';
 import type { DetachResult } from '../run/detach.js';
 import type { ReattachResult } from '../run/reattach.js';
 import type { Output } from './output.js';
 
 /** `PATH <- VALUE`, with the newline that clears an override shown as \n. */
-export function formatWrite(w: { path: string; value: string }): string {
+export function formatWrite(w: HostWrite): string {
   return `${w.path} <- ${printable(w.value)}`;
 }
 

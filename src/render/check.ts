@@ -1,4 +1,5 @@
 import type { CheckVerdict } from '../plan/check.js';
+import { toHostWrite } from '../host/layout.js';
 
 /** `check --json` (README): the verdict, the analysis with its moves as addresses, and the writes. */
 export function checkJson(v: CheckVerdict): object {
@@ -8,6 +9,6 @@ export function checkJson(v: CheckVerdict): object {
     exitCode,
     ...analysis,
     moves: analysis.moves.map((m) => m.dev.name),
-    writes: v.writes.map((w) => ({ path: w.hostPath, value: w.value })),
+    writes: v.writes.map(toHostWrite),
   };
 }

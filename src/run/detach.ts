@@ -1,5 +1,6 @@
 import { KernelWriteError, RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { VFIO_PCI } from '../pci/driver.js';
 import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
@@ -32,7 +33,7 @@ export function deviceAction(action: MemberAction, bridge: boolean, performed: b
 export interface DetachResult {
   changed: boolean;
   dryRun: boolean;
-  writes: { path: string; value: string }[];
+  writes: HostWrite[];
   devices: DeviceOutcome[];
   groups: GroupPlan[];
   notes: string[];
@@ -51,7 +52,7 @@ function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
   );
 }
 
-const asWrites = (steps: PlanStep[]): DetachResult['writes'] => steps.map((s) => ({ path: s.write.hostPath, value: s.write.value }));
+const asWrites = (steps: PlanStep[]): HostWrite[] => steps.map((s) => toHostWrite(s.write));
 
 /** Plans a detach and refuses before any write when anything blocks it (a group held for another domain too, given the owner). */
 export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, owner?: Owner): { analysis: Analysis; steps: PlanStep[] } {

@@ -1,5 +1,6 @@
 import { RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { analyze } from '../plan/analyze.js';
 import { sameOwner, type Owner } from '../plan/ownership.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
@@ -45,7 +46,7 @@ export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocume
 export interface ReattachResult {
   changed: boolean;
   dryRun: boolean;
-  writes: { path: string; value: string }[];
+  writes: HostWrite[];
   devices: { address: string; from: string | null; to: string | null; action: 'restored' | 'would-restore' | 'unchanged' }[];
   notes: string[];
 }
@@ -58,7 +59,7 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
   return {
     changed: steps.length > 0,
     dryRun: true,
-    writes: steps.map((s) => ({ path: s.write.hostPath, value: s.write.value })),
+    writes: steps.map((s) => toHostWrite(s.write)),
     devices: targets.map((t) => ({
       address: t.dev.name,
       from: t.dev.driver,
@@ -85,7 +86,7 @@ export function runReattach(session: WriteSession, doc: LibvirtDocument | null, 
   journal.forget(outcome.restored);
   if (outcome.left.length === 0) journal.finish();
   else journal.save();
-  const writes = kernel.performed.slice(performedBefore).map((w) => ({ path: w.hostPath, value: w.value }));
+  const writes = kernel.performed.slice(performedBefore).map(toHostWrite);
   if (outcome.left.length > 0) {
     throw new RollbackIncompleteError(
       `Reattach could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { VfioUnavailableError } from '../../errors.js';
-import { isWhitelistedWrite, type SysfsWrite } from '../../host/layout.js';
+import { isWhitelistedWrite, toHostWrite, type SysfsWrite } from '../../host/layout.js';
 import type { DriverName } from '../../pci/driver.js';
 import { idMatches, type IdMatch, type ProbeRefusalCase } from '../description.js';
 import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
@@ -58,7 +58,7 @@ export class SimulatedKernel implements Kernel {
       }
     }
     writeSimState(this.root, this.state);
-    appendWriteLog(this.root, { path: w.hostPath, value: w.value, result: errno ?? 'ok' });
+    appendWriteLog(this.root, { ...toHostWrite(w), result: errno ?? 'ok' });
     if (errno !== undefined) throw new SysfsWriteError(w.hostPath, w.value, errno);
     this.performed.push(w);
     const position = this.state.writes;
