@@ -12,8 +12,16 @@ export interface KernelRules {
 }
 
 export function kernelRules(release: string | undefined): KernelRules {
+  return { dmaOwnership: releaseAtLeast(release, 5, 19) };
+}
+
+/**
+ * Whether a kernel release (`uname -r`: `6.1.0-27-amd64`) is MAJOR.MINOR or later. A release that does not
+ * start with MAJOR.MINOR counts as current: vfioctl then assumes today's kernel rather than an old one.
+ */
+export function releaseAtLeast(release: string | undefined, major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(release ?? '');
-  if (!m) return { dmaOwnership: true };
-  const [major, minor] = [Number(m[1]), Number(m[2])];
-  return { dmaOwnership: major > 5 || (major === 5 && minor >= 19) };
+  if (!m) return true;
+  const [relMajor, relMinor] = [Number(m[1]), Number(m[2])];
+  return relMajor > major || (relMajor === major && relMinor >= minor);
 }

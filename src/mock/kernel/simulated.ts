@@ -3,6 +3,7 @@ import path from 'node:path';
 import { VfioUnavailableError } from '../../errors.js';
 import { isWhitelistedWrite, toHostWrite, type SysfsWrite } from '../../host/layout.js';
 import type { DriverName } from '../../pci/driver.js';
+import { releaseAtLeast } from '../../pci/kernel-rules.js';
 import { idMatches, type IdMatch, type ProbeRefusalCase } from '../description.js';
 import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
@@ -233,11 +234,9 @@ export class SimulatedKernel implements Kernel {
     return drv.probeRefusals.find((r) => refusalApplies(r.when, dev))?.errno;
   }
 
+  /** bind of a matching, already bound device: EBUSY since 5.13, ENODEV before (docs/sysfs-semantics.md). */
   private busyIsEbusy(): boolean {
-    const m = /^(\d+)\.(\d+)/.exec(this.state.kernel.release);
-    if (!m) return true;
-    const [major, minor] = [Number(m[1]), Number(m[2])];
-    return major > 5 || (major === 5 && minor >= 13);
+    return releaseAtLeast(this.state.kernel.release, 5, 13);
   }
 
   // --- reading the tree --------------------------------------------------------------------------------
