@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { sleep } from '../util/sleep.js';
 
 // The process's terminal: whether stdout is one, and writing to stdout and stderr. Kept apart from the
 // renderers (which only build text) because it is the one place output touches a file descriptor.
@@ -45,7 +46,7 @@ export function fdWriter(fd: number): (text: string) => void {
   const retry = (err: unknown): boolean => {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EAGAIN') {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      sleep(1);
       return true;
     }
     if (code === 'EPIPE') {

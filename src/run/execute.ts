@@ -5,6 +5,7 @@ import { SysfsWriteError } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
 import type { PlanStep } from '../plan/writes.js';
+import { sleep } from '../util/sleep.js';
 
 /** Why a step failed, and which. */
 export interface StepFailure {
@@ -30,10 +31,6 @@ export interface ExecuteOptions {
 export function verifyTimeout(): number {
   const v = Number(process.env.VFIOCTL_VERIFY_TIMEOUT_MS);
   return Number.isFinite(v) && v >= 0 ? v : 2000;
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 /** The device's driver now, read fresh from the tree. */

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError, LockedError, PermissionError } from '../errors.js';
 import { readRegularFile } from '../host/regular-file.js';
+import { sleep } from '../util/sleep.js';
 
 /**
  * One vfioctl at a time per host root: ROOT/run/vfioctl/lock, created with O_EXCL, holding the owner's pid
@@ -36,10 +37,6 @@ function alive(owner: LockOwner): boolean {
   }
   const start = processStart(owner.pid);
   return owner.start === null || start === null || start === owner.start;
-}
-
-function sleep(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export class HostLock {

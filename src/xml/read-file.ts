@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import tty from 'node:tty';
 import { errnoOf, errnoText, InputError, isAbsent, NotFoundError, PermissionError } from '../errors.js';
 import { openNonBlocking, type FileKind } from '../host/regular-file.js';
+import { sleep } from '../util/sleep.js';
 
 /**
  * Reads a user's XML file: refused by size before it is read (a 50 MB "domain" is not a domain), read through
@@ -116,7 +117,7 @@ function readDescriptor(fd: number, file: string, kind: FileKind, limit: number,
       if (Date.now() >= deadline) {
         throw new InputError(`Cannot read ${file}: it is a ${kind} and nothing came through it in ${PIPE_WAIT_MS / 1000} s.`, 'Give vfioctl the XML file itself, or a pipe whose writer is running.');
       }
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+      sleep(10);
       continue;
     }
     if (n === 0) break;
