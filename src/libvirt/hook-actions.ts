@@ -2,7 +2,7 @@ import { Host } from '../host/host.js';
 import { holdings, sameOwner, type Owner } from '../plan/ownership.js';
 import { runDetach } from '../run/detach.js';
 import { runReattach } from '../run/reattach.js';
-import { openWriteSession } from '../run/session.js';
+import { withWriteSession } from '../run/session.js';
 import type { LibvirtDocument } from '../xml/index.js';
 
 /**
@@ -18,12 +18,7 @@ export interface HookContext {
 /** Moves the document's devices (whole groups where its group modes say so) for `owner`. */
 export function prepareFor(doc: LibvirtDocument, owner: Owner, ctx: HookContext, command: string): void {
   if (doc.assignments.length === 0) return; // nothing to move: no lock, no journal
-  const session = openWriteSession(ctx.root, command, ctx.lockTimeoutMs);
-  try {
-    runDetach(doc, session, false, command, owner);
-  } finally {
-    session.close();
-  }
+  withWriteSession(ctx.root, command, ctx.lockTimeoutMs, (session) => runDetach(doc, session, false, command, owner));
 }
 
 /** Gives back every device the journal records for `owner`; without taking the lock when there is none. */
@@ -31,10 +26,5 @@ export function releaseFor(owner: Owner, ctx: HookContext, command: string): voi
   // The journal is replaced by a rename, so a read without the lock sees a whole one.
   const held = holdings(new Host(ctx.root).reader);
   if (![...held.values()].some((o) => sameOwner(o, owner))) return;
-  const session = openWriteSession(ctx.root, command, ctx.lockTimeoutMs);
-  try {
-    runReattach(session, null, command, owner);
-  } finally {
-    session.close();
-  }
+  withWriteSession(ctx.root, command, ctx.lockTimeoutMs, (session) => runReattach(session, null, command, owner));
 }

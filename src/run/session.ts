@@ -41,3 +41,13 @@ export function openWriteSession(root: string, command: string, lockTimeout: num
     throw err;
   }
 }
+
+/** Runs `fn` in a write session on `root` (see openWriteSession) and closes it however `fn` ends. */
+export function withWriteSession<T>(root: string, command: string, lockTimeout: number, fn: (session: WriteSession) => T): T {
+  const session = openWriteSession(root, command, lockTimeout);
+  try {
+    return fn(session);
+  } finally {
+    session.close();
+  }
+}

@@ -2,7 +2,7 @@ import { Host } from '../../host/host.js';
 import { renderDetach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { dryRunDetach, runDetach } from '../../run/detach.js';
-import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
+import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../program.js';
 
@@ -20,12 +20,7 @@ export async function detachCommand(file: string, o: DetachOptions, out: Output)
   if (o.dryRun) {
     result = dryRunDetach(doc, new Host(o.root), o.force);
   } else {
-    const session = openWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout));
-    try {
-      result = runDetach(doc, session, o.force, command);
-    } finally {
-      session.close();
-    }
+    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command));
   }
   if (o.json) printJson(out, result);
   else renderDetach(out, result);

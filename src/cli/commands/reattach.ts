@@ -4,7 +4,7 @@ import { renderReattach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { Journal } from '../../run/journal.js';
 import { dryRunReattach, runReattach } from '../../run/reattach.js';
-import { lockTimeoutMs, openWriteSession } from '../../run/session.js';
+import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../program.js';
 
@@ -24,12 +24,7 @@ export async function reattachCommand(file: string | undefined, o: ReattachOptio
     const host = new Host(o.root);
     result = dryRunReattach(new Journal(host.reader.layout.stateDir), host, doc);
   } else {
-    const session = openWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout));
-    try {
-      result = runReattach(session, doc, command);
-    } finally {
-      session.close();
-    }
+    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runReattach(session, doc, command));
   }
   if (o.json) printJson(out, result);
   else renderReattach(out, result);
