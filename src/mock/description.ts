@@ -123,15 +123,19 @@ export function defaultProbeRefusals(driver: string): ProbeRefusal[] {
   ];
 }
 
-export interface DeviceDescription {
-  address: string;
-  /** The upstream bridge's address; null for a device on a root bus (sys/devices/pciDDDD:BB/). */
-  parent: string | null;
+/** The IDs a driver's table is matched against (pci_match_one_device), as a device description holds them. */
+export interface MatchableIds {
   vendor: string;
   device: string;
   subsystemVendor: string;
   subsystemDevice: string;
   class: string;
+}
+
+export interface DeviceDescription extends MatchableIds {
+  address: string;
+  /** The upstream bridge's address; null for a device on a root bus (sys/devices/pciDDDD:BB/). */
+  parent: string | null;
   /** Config-space header type (byte 0x0e, without the multifunction bit): 0 endpoint, 1 PCI bridge, 2 CardBus. */
   headerType: number;
   multifunction?: boolean;
@@ -150,15 +154,6 @@ export interface DeviceDescription {
   /** For a virtual function: its PF and index (virtfnN on the PF). */
   physfn?: string;
   vfIndex?: number;
-}
-
-/** The IDs a driver's table is matched against. */
-export interface MatchableIds {
-  vendor: string;
-  device: string;
-  subsystemVendor: string;
-  subsystemDevice: string;
-  class: string;
 }
 
 /** pci_match_one_device(): each field equal or PCI_ANY_ID ('*'), and the class under the mask. */

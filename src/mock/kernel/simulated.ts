@@ -4,23 +4,19 @@ import { VfioUnavailableError } from '../../errors.js';
 import { isWhitelistedWrite, toHostWrite, type SysfsWrite } from '../../host/layout.js';
 import type { DriverName } from '../../pci/driver.js';
 import { releaseAtLeast } from '../../pci/kernel-rules.js';
-import { idMatches, type IdMatch, type ProbeRefusalCase } from '../description.js';
+import { idMatches, type DeviceDescription, type IdMatch, type MatchableIds, type ProbeRefusalCase } from '../description.js';
 import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 
-interface SimDevice {
-  address: string;
+/**
+ * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
+ * (as DeviceDescription names them), and the live facts a probe decides on.
+ */
+interface SimDevice extends MatchableIds, Pick<DeviceDescription, 'address' | 'headerType' | 'driver'> {
   dir: string;
-  vendor: string;
-  device: string;
-  subsystemVendor: string;
-  subsystemDevice: string;
-  class: string;
-  headerType: number;
   override: string | null;
-  driver: string | null;
   hasGroup: boolean;
   numvfs: number;
 }
