@@ -68,13 +68,25 @@ function refuseForbiddenCharacters(text: string, file: string): void {
   }
 }
 
-/**
- * Counts element nesting on the raw text, so a million nested elements never reach the parser. It skips
- * comments, CDATA sections and processing instructions, and reads quoted attribute values whole (they may
- * contain '>'), so it agrees with the parser on every document the parser accepts.
- */
+/** Counts element nesting on the raw text (scanTags), so a million nested elements never reach the parser. */
 function checkNesting(text: string, file: string): void {
   let depth = 0;
+  scanTags(text, (kind, start, after) => {
+    if (kind === 'end') depth--;
+    else if (text.charCodeAt(after - 2) !== 0x2f /* '/' */ && ++depth > MAX_DEPTH) {
+      throw new InputError(`${file}:${lineOf(text, start)}: elements are nested more than ${MAX_DEPTH} deep; libvirt XML is never that deep.`);
+    }
+  });
+}
+
+/**
+ * Visits the start tags (`<x …>`, `<x …/>`) and end tags (`</x>`) of a document's raw text in order, with the
+ * index of each tag's '<' and the index just after its '>'. It skips comments, CDATA sections and processing
+ * instructions, and reads quoted attribute values whole (they may contain '>'), so it agrees with the parser on
+ * every document the parser accepts. It stops at anything unterminated (the parser reports it with its
+ * position): a start tag without '>' is not visited; an end tag without '>' is, with `after` -1.
+ */
+export function scanTags(text: string, visit: (kind: 'start' | 'end', start: number, after: number) => void): void {
   let i = text.indexOf('<');
   while (i !== -1) {
     let next: number;
@@ -82,28 +94,26 @@ function checkNesting(text: string, file: string): void {
     else if (text.startsWith('<![CDATA[', i)) next = skipPast(text, ']]>', i + 9);
     else if (text.startsWith('<?', i)) next = skipPast(text, '?>', i + 2);
     else if (text.startsWith('</', i)) {
-      depth--;
       next = skipPast(text, '>', i + 2);
+      visit('end', i, next);
     } else {
       const end = endOfTag(text, i + 1);
-      if (end === -1) return; // unterminated: the parser reports it with its position
-      if (text.charCodeAt(end - 1) !== 0x2f /* '/' */ && ++depth > MAX_DEPTH) {
-        throw new InputError(`${file}:${lineOf(text, i)}: elements are nested more than ${MAX_DEPTH} deep; libvirt XML is never that deep.`);
-      }
+      if (end === -1) return;
       next = end + 1;
+      visit('start', i, next);
     }
     if (next === -1) return;
     i = text.indexOf('<', next);
   }
 }
 
-export function skipPast(text: string, terminator: string, from: number): number {
+function skipPast(text: string, terminator: string, from: number): number {
   const at = text.indexOf(terminator, from);
   return at === -1 ? -1 : at + terminator.length;
 }
 
 /** The index of the '>' that closes a start tag, reading quoted attribute values whole; -1 when there is none. */
-export function endOfTag(text: string, from: number): number {
+function endOfTag(text: string, from: number): number {
   let quote = 0;
   for (let j = from; j < text.length; j++) {
     const c = text.charCodeAt(j);

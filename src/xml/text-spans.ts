@@ -1,5 +1,5 @@
 import type { Element } from '@xmldom/xmldom';
-import { endOfTag, skipPast } from './safe-parse.js';
+import { scanTags } from './safe-parse.js';
 
 /**
  * Where each element of a document sits in its text, so that an edit can change one attribute or insert one
@@ -24,32 +24,21 @@ export interface ElementSpan {
 export function scanElements(text: string): ElementSpan[] {
   const out: ElementSpan[] = [];
   const open: ElementSpan[] = [];
-  let i = text.indexOf('<');
-  while (i !== -1) {
-    let next: number;
-    if (text.startsWith('<!--', i)) next = skipPast(text, '-->', i + 4);
-    else if (text.startsWith('<![CDATA[', i)) next = skipPast(text, ']]>', i + 9);
-    else if (text.startsWith('<?', i)) next = skipPast(text, '?>', i + 2);
-    else if (text.startsWith('</', i)) {
-      next = skipPast(text, '>', i + 2);
+  scanTags(text, (kind, start, after) => {
+    if (kind === 'end') {
       const span = open.pop();
       if (span) {
-        span.closeStart = i;
-        span.end = next;
+        span.closeStart = start;
+        span.end = after;
       }
-    } else {
-      const e = endOfTag(text, i + 1);
-      if (e === -1) break;
-      const selfClosing = text.charCodeAt(e - 1) === 0x2f; /* '/' */
-      const name = /^[^\s/>]+/.exec(text.slice(i + 1, e))?.[0] ?? '';
-      const span: ElementSpan = { name, start: i, startEnd: e + 1, closeStart: e + 1, end: e + 1, selfClosing };
-      out.push(span);
-      if (!selfClosing) open.push(span);
-      next = e + 1;
+      return;
     }
-    if (next === -1) break;
-    i = text.indexOf('<', next);
-  }
+    const selfClosing = text.charCodeAt(after - 2) === 0x2f; /* '/' */
+    const name = /^[^\s/>]+/.exec(text.slice(start + 1, after - 1))?.[0] ?? '';
+    const span: ElementSpan = { name, start, startEnd: after, closeStart: after, end: after, selfClosing };
+    out.push(span);
+    if (!selfClosing) open.push(span);
+  });
   return out;
 }
 
