@@ -10,9 +10,14 @@ import type { VerifyCommand } from './record.js';
  */
 export const UNIT_MARKER = '# Written by vfioctl persist';
 
-/** One word of an ExecStart= line: quoted when it needs to be; `%` and `$` escaped (systemd.service(5), "Command lines"). */
-function execWord(word: string): string {
-  const escaped = word.replace(/%/g, '%%').replace(/\$/g, '$$$$');
+/**
+ * One word of an ExecStart= line: quoted when it needs to be; `%` escaped everywhere (specifiers), `$` in the
+ * arguments only: systemd expands variables in the arguments, not in the executable's path (systemd.service(5),
+ * "Command lines"; `systemd-analyze verify` reads a `$$` in the path literally).
+ */
+function execWord(word: string, index: number): string {
+  const specifiersEscaped = word.replace(/%/g, '%%');
+  const escaped = index === 0 ? specifiersEscaped : specifiersEscaped.replace(/\$/g, '$$$$');
   return /^[A-Za-z0-9_./+@:=,-]+$/.test(escaped) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
@@ -27,7 +32,7 @@ export function verifyUnit(cmd: VerifyCommand): string {
     '[Service]',
     'Type=oneshot',
     'ExecStartPre=-udevadm settle --timeout=120',
-    `ExecStart=${[cmd.node, cmd.vfioctl, 'persist', '--verify'].map(execWord).join(' ')}`,
+    `ExecStart=${[cmd.node, cmd.vfioctl, 'persist', '--verify'].map((w, i) => execWord(w, i)).join(' ')}`,
     '',
     '[Install]',
     'WantedBy=multi-user.target',
