@@ -26,7 +26,7 @@ export interface DeviceLocation {
   config?: Buffer | null;
 }
 
-/** What readIds finds: the IDs, and the bound driver when uevent named it (undefined: read the driver link). */
+/** What readIds finds: the IDs, and the bound driver when uevent named it (null: uevent names none; undefined: no uevent). */
 type ReadIds = Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> & { driver: string | null | undefined };
 
 /**
@@ -323,8 +323,13 @@ export class HostReader {
     const overrideText = readOptional(`${dir}/driver_override`)?.trim();
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
-    // The driver core's DRIVER= line names the bound driver, as the driver link does; without uevent, the link.
-    const fromUevent = ids.driver !== undefined;
+    // The driver core's DRIVER= line names the bound driver, as the driver link does. Where uevent names none
+    // (or there is no uevent), the link says: on a real host the two agree (the kernel makes uevent when it is
+    // read), but a simulated host stores uevent, and its kernel (src/mock/kernel/sim-tree.ts) orders a bind's
+    // and an unbind's steps so that a run killed between them leaves uevent without DRIVER= beside the link,
+    // never the other way round. So a bound function costs no more than one read, and an unbound one (rare on
+    // a host) one more readlink.
+    const fromUevent = typeof ids.driver === 'string';
     const driver = fromUevent ? ids.driver! : this.linkBasename(`${dir}/driver`, this.driversDir, name);
     return {
       address: addr,

@@ -1,0 +1,178 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { HostReader } from '../../src/host/reader.js';
+import { parseSysfsAddress } from '../../src/pci/address.js';
+import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
+import { json, runCli } from '../helpers/cli.js';
+import { useSimulatedHosts } from '../helpers/sim-host.js';
+import { tinyHost } from '../helpers/tiny-host.js';
+import { domainXml, tempFile } from '../helpers/xml.js';
+import { report, Tally } from './campaign.js';
+
+/**
+ * The simulated kernel and the verdicts read from a tree: every write of the simulated kernel stays inside
+ * --root, even through symlinks planted in the tree or a device link swapped under it; a bind or unbind cut
+ * short at any step leaves a tree that reads as its `driver` link says.
+ */
+const simulatedHost = useSimulatedHosts();
+const tally = new Tally();
+afterAll(() => report(tally.summary('simulated kernel and verdicts')));
+
+const NIC = '0000:01:00.0';
+const devDir = (root: string, ...p: string[]): string => path.join(root, 'sys/devices/pci0000:00/0000:00:1c.0', NIC, ...p);
+
+/** A directory outside the root, and every path below it (to show that nothing was written there). */
+const sentinels: string[] = [];
+afterEach(() => {
+  while (sentinels.length) fs.rmSync(sentinels.pop()!, { recursive: true, force: true });
+});
+function sentinel(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-sentinel-'));
+  sentinels.push(dir);
+  return dir;
+}
+function contents(dir: string): string[] {
+  const out: string[] = [];
+  const visit = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      out.push(`${path.relative(dir, p)} ${e.isSymbolicLink() ? `-> ${fs.readlinkSync(p)}` : e.isDirectory() ? '/' : fs.readFileSync(p, 'latin1')}`);
+      if (e.isDirectory()) visit(p);
+    }
+  };
+  visit(dir);
+  return out.sort();
+}
+/** Moves ROOT/REL to the sentinel and leaves a symlink to it in its place. */
+function moveOut(root: string, rel: string, outside: string): void {
+  const target = path.join(outside, path.basename(rel));
+  fs.cpSync(path.join(root, rel), target, { recursive: true, verbatimSymlinks: true });
+  fs.rmSync(path.join(root, rel), { recursive: true });
+  fs.symlinkSync(target, path.join(root, rel));
+}
+
+describe('the simulated kernel writes only inside its root', () => {
+  const cases: [string, string][] = [
+    ['.vfioctl-sim is a symlink out of the root', '.vfioctl-sim'],
+    ['sys/bus/pci/drivers/vfio-pci is a symlink out of the root', 'sys/bus/pci/drivers/vfio-pci'],
+    ['sys/bus/pci/drivers/e1000e is a symlink out of the root', 'sys/bus/pci/drivers/e1000e'],
+  ];
+  it.each(cases)('%s: detach ends in exit 13 naming it, nothing written outside', async (name, rel) => {
+    const h = simulatedHost(tinyHost());
+    const outside = sentinel();
+    moveOut(h.root, rel, outside);
+    const before = contents(outside);
+    const xml = tempFile('x.xml', domainXml('x', [{ address: NIC, group: 'auto' }]));
+    const r = await runCli(['detach', xml, '--root', h.root]);
+    const after = contents(outside);
+    const ok = r.code === 13 && r.stderr.includes(path.basename(rel)) && /outside the host root/.test(r.stderr) && JSON.stringify(after) === JSON.stringify(before);
+    tally.record(name, ok, `exit ${r.code}: ${r.stderr.trim()}`);
+    expect(after).toEqual(before);
+    expect(r.stderr).toMatch(/outside the host root/);
+    expect(r.stderr).toContain(path.basename(rel));
+    expect(r.code).toBe(13);
+  });
+
+  it('a device link swapped to a copy outside the root during a run: the write is refused, nothing written there', () => {
+    const h = simulatedHost(tinyHost());
+    const kernel = new SimulatedKernel(h.root);
+    // Between vfioctl's read of the tree and its write, the device's link is made to point outside.
+    const outside = sentinel();
+    fs.cpSync(devDir(h.root), path.join(outside, NIC), { recursive: true, verbatimSymlinks: true });
+    const link = path.join(h.root, 'sys/bus/pci/devices', NIC);
+    fs.rmSync(link);
+    fs.symlinkSync(path.join(outside, NIC), link);
+    const before = contents(outside);
+    let error: unknown;
+    try {
+      kernel.write({ hostPath: `/sys/bus/pci/devices/${NIC}/driver_override`, value: 'vfio-pci' });
+    } catch (err) {
+      error = err;
+    }
+    const after = contents(outside);
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    tally.record('a device link swapped out of the root during a run', JSON.stringify(after) === JSON.stringify(before) && /HostTreeError: .*outside the host root/.test(message), message);
+    expect(after).toEqual(before);
+    expect(message).toMatch(new RegExp(`HostTreeError: .*${NIC}.*outside the host root`));
+  });
+});
+
+/** The tree's mutating calls, each one a point where a SIGKILL can land. */
+const MUTATIONS = ['symlinkSync', 'renameSync', 'unlinkSync', 'rmSync', 'rmdirSync', 'writeFileSync', 'appendFileSync', 'mkdirSync', 'writeSync', 'cpSync'] as const;
+class Killed extends Error {}
+/** Runs `f`, killed (an exception no one catches) right before the k-th mutating call; the number of calls it made. */
+function killedAt(k: number, f: () => void): number {
+  let n = 0;
+  const spies = MUTATIONS.map((name) => {
+    const orig = (fs as any)[name].bind(fs) as (...a: unknown[]) => unknown;
+    return vi.spyOn(fs, name as any).mockImplementation(((...a: unknown[]) => {
+      n += 1;
+      if (n === k) throw new Killed(`killed before call ${k}`);
+      return orig(...a);
+    }) as any);
+  });
+  try {
+    f();
+  } catch (err) {
+    if (!(err instanceof Killed)) throw err;
+  } finally {
+    spies.forEach((s) => s.mockRestore());
+  }
+  return n;
+}
+const linkDriver = (root: string): string | null => {
+  try {
+    return path.basename(fs.readlinkSync(devDir(root, 'driver')));
+  } catch {
+    return null;
+  }
+};
+
+describe('a bind or unbind of the simulated kernel, cut short at any step, reads as its driver link says', () => {
+  const ops: [string, (root: string) => void, string | null][] = [
+    ['unbind from e1000e', () => {}, null],
+    ['bind to vfio-pci', (root) => {
+      const k = new SimulatedKernel(root);
+      k.write({ hostPath: '/sys/bus/pci/drivers/e1000e/unbind', value: NIC });
+      k.write({ hostPath: `/sys/bus/pci/devices/${NIC}/driver_override`, value: 'vfio-pci' });
+    }, 'vfio-pci'],
+  ];
+  it.each(ops)('%s', (name, prepare, want) => {
+    const write = want === null ? { hostPath: '/sys/bus/pci/drivers/e1000e/unbind', value: NIC } : { hostPath: '/sys/bus/pci/drivers/vfio-pci/bind', value: NIC };
+    const failures: string[] = [];
+    for (let k = 1; ; k++) {
+      const h = simulatedHost(tinyHost());
+      prepare(h.root);
+      const calls = killedAt(k, () => new SimulatedKernel(h.root).write(write));
+      const read = new HostReader(h.root).device(parseSysfsAddress(NIC)!).driver;
+      const link = linkDriver(h.root);
+      // Then the same write again, where the kill left the device short of it, finishes the job.
+      let again = 'not needed';
+      if (link !== want) {
+        try {
+          new SimulatedKernel(h.root).write(write);
+          again = 'ok';
+        } catch (err) {
+          again = String(err);
+        }
+      }
+      const final = new HostReader(h.root).device(parseSysfsAddress(NIC)!).driver;
+      if (read !== link || final !== want || linkDriver(h.root) !== want) failures.push(`killed before step ${k}: read ${read}, link ${link}; again: ${again}; then read ${final}`);
+      if (calls < k) break; // the write ran to its end without reaching step k
+    }
+    tally.record(`${name}, killed at each step`, failures.length === 0, failures.join('; '));
+    expect(failures).toEqual([]);
+  });
+
+  it('a tree whose uevent names no driver while the driver link names one reads the link', async () => {
+    const h = simulatedHost(tinyHost());
+    const uevent = devDir(h.root, 'uevent');
+    fs.writeFileSync(uevent, fs.readFileSync(uevent, 'latin1').replace(/^DRIVER=.*\n/m, ''));
+    const r = await runCli(['group-info', NIC, '--json', '--root', h.root]);
+    const driver = r.code === 0 ? json(r).devices.find((d: any) => d.address === NIC)?.driver : `exit ${r.code}`;
+    tally.record('uevent without DRIVER= beside a driver link', driver === 'e1000e', String(driver));
+    expect(driver).toBe('e1000e');
+  });
+});
