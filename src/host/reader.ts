@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError, IommuError, NotFoundError, PermissionError, printable } from '../errors.js';
 import { compareAddress, formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
-import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
+import { isBridgeFunction, isVgaClass, type PciDevice } from '../pci/device.js';
 import { HostLayout } from './layout.js';
 import { isDriverName, type DriverName } from '../pci/driver.js';
 import { parsePciUevent } from '../pci/uevent.js';
@@ -340,7 +340,7 @@ export class HostReader {
       subsystemDevice: ids.subsystemDevice,
       class: ids.class,
       headerType: ids.headerType,
-      isBridge: isBridgeClass(ids.class, ids.headerType),
+      isBridge: isBridgeFunction(ids.class, ids.headerType),
       driver: driver === null ? null : driverNameOrFail(driver, name, fromUevent ? 'uevent DRIVER= line' : 'driver link'),
       driverOverride,
       overrideSupported: overrideText !== undefined,

@@ -14,7 +14,7 @@ import { report, Tally } from './campaign.js';
 /**
  * The simulated kernel and the verdicts read from a tree: every write of the simulated kernel stays inside
  * --root, even through symlinks planted in the tree or a device link swapped under it; a bind or unbind cut
- * short at any step leaves a tree that reads as its `driver` link says.
+ * short at any step leaves a tree that reads as its `driver` link says; and a bridge is told by its header type.
  */
 const simulatedHost = useSimulatedHosts();
 const tally = new Tally();
@@ -174,5 +174,20 @@ describe('a bind or unbind of the simulated kernel, cut short at any step, reads
     const driver = r.code === 0 ? json(r).devices.find((d: any) => d.address === NIC)?.driver : `exit ${r.code}`;
     tally.record('uevent without DRIVER= beside a driver link', driver === 'e1000e', String(driver));
     expect(driver).toBe('e1000e');
+  });
+});
+
+describe('verdicts', () => {
+  it('on a 5.15 kernel a function of class 0604 with header type 0 is an endpoint: its group is not viable while a host driver has it', async () => {
+    const desc = tinyHost({ release: '5.15.0-91-generic' });
+    desc.drivers.push({ name: 'acme_switch', module: 'acme_switch', state: 'loaded', ids: [{ vendor: '1234', device: '5678' }] });
+    desc.devices.push({ address: '0000:07:00.0', parent: null, vendor: '1234', device: '5678', class: '060400', subsystemVendor: '1234', subsystemDevice: '0000', headerType: 0, driver: 'acme_switch', driverOverride: null, iommuGroup: 7 });
+    const h = simulatedHost(desc);
+    const r = await runCli(['group-info', '07:00.0', '--json', '--root', h.root]);
+    const g = json(r);
+    const dev = g.devices[0];
+    const ok = r.code === 0 && g.viable === false && dev.bridge === false;
+    tally.record('class 0604 with header type 0 on 5.15', ok, `viable=${g.viable} bridge=${dev.bridge}`);
+    expect({ viable: g.viable, bridge: dev.bridge }).toEqual({ viable: false, bridge: false });
   });
 });
