@@ -233,7 +233,13 @@ export class HostReader {
     return this.listGroups().length > 0;
   }
 
-  /** Addresses in a group, from sys/kernel/iommu_groups/N/devices, in address order. */
+  /**
+   * Addresses in a group, from sys/kernel/iommu_groups/N/devices, in address order. The kernel makes a
+   * device's iommu_group link and its entry in its group's devices/ together (iommu_group_add_device), so
+   * where they disagree the tree is broken, and no verdict on the group would be the kernel's: in lookup
+   * mode each member's link must name this group, and each device read so far whose link names it must be
+   * listed (HostTreeError naming both). The members are read through the cache, which their callers read next.
+   */
   groupMembers(group: number): PciAddress[] {
     const names = listDir(this.layout.groupDevicesDir(group));
     if (names === undefined) throw new NotFoundError(`IOMMU group ${group} does not exist on this host.`);
@@ -243,7 +249,27 @@ export class HostReader {
       if (!a) throw new HostTreeError(`sys/kernel/iommu_groups/${group}/devices holds '${printable(n)}', which is not a PCI address.`);
       out.push(a);
     }
+    if (this.mode === 'lookup') this.checkGroupLinks(group, out);
     return out;
+  }
+
+  private checkGroupLinks(group: number, members: PciAddress[]): void {
+    const listed = new Set<string>();
+    for (const a of members) {
+      const dev = this.tryDevice(a);
+      if (dev === null) continue; // gone meanwhile: the caller says so
+      listed.add(dev.name);
+      if (dev.iommuGroup !== group) {
+        const link = dev.iommuGroup === null ? 'it has no iommu_group link' : `its iommu_group link names group ${dev.iommuGroup}`;
+        throw inconsistentGroups(`sys/kernel/iommu_groups/${group}/devices lists ${dev.name}, but ${link}`);
+      }
+    }
+    for (const [name, dev] of this.devices) {
+      if (dev === null || dev.iommuGroup !== group || listed.has(name)) continue;
+      const elsewhere = this.listGroups().find((g) => g !== group && exists(`${this.layout.groupDevicesDir(g)}/${name}`));
+      const where = elsewhere === undefined ? 'no group lists it' : `sys/kernel/iommu_groups/${elsewhere}/devices lists it`;
+      throw inconsistentGroups(`the iommu_group link of ${name} names group ${group}, but sys/kernel/iommu_groups/${group}/devices does not list it (${where})`);
+    }
   }
 
   exists(addr: PciAddress): boolean {
@@ -527,6 +553,13 @@ export function iommuOffError(): IommuError {
   return new IommuError(
     'The IOMMU is off on this host: sys/kernel/iommu_groups is empty, so no device can be assigned with VFIO.',
     'Turn on VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, and add intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line, then reboot.',
+  );
+}
+
+function inconsistentGroups(what: string): HostTreeError {
+  return new HostTreeError(
+    `The host tree is inconsistent: ${what}. The kernel keeps the two in step, so the tree was changed by hand or is damaged.`,
+    'The kernel never leaves them apart: check what changed sys/kernel/iommu_groups or the device (a simulated host: create it again with `vfioctl mock create`).',
   );
 }
 

@@ -14,7 +14,8 @@ import { report, Tally } from './campaign.js';
 /**
  * The simulated kernel and the verdicts read from a tree: every write of the simulated kernel stays inside
  * --root, even through symlinks planted in the tree or a device link swapped under it; a bind or unbind cut
- * short at any step leaves a tree that reads as its `driver` link says; and a bridge is told by its header type.
+ * short at any step leaves a tree that reads as its `driver` link says; a bridge is told by its header type;
+ * a device whose iommu_group link and its group's devices/ directory disagree is a broken tree (exit 13).
  */
 const simulatedHost = useSimulatedHosts();
 const tally = new Tally();
@@ -189,5 +190,23 @@ describe('verdicts', () => {
     const ok = r.code === 0 && g.viable === false && dev.bridge === false;
     tally.record('class 0604 with header type 0 on 5.15', ok, `viable=${g.viable} bridge=${dev.bridge}`);
     expect({ viable: g.viable, bridge: dev.bridge }).toEqual({ viable: false, bridge: false });
+  });
+
+  it("a device whose iommu_group link names another group than the one whose devices/ lists it: exit 13 naming both, in group-info and check", async () => {
+    const h = simulatedHost(tinyHost());
+    // NIC is listed in group 2's devices/; its link now says group 3 (where 0000:02:00.0 is).
+    const link = devDir(h.root, 'iommu_group');
+    fs.rmSync(link);
+    fs.symlinkSync(path.relative(devDir(h.root), path.join(h.root, 'sys/kernel/iommu_groups/3')), link);
+    const xml = tempFile('x.xml', domainXml('x', [{ address: NIC, group: 'auto' }]));
+    const results = [await runCli(['group-info', NIC, '--root', h.root]), await runCli(['check', xml, '--root', h.root])];
+    const ok = results.every((r) => r.code === 13 && /iommu_groups\/2\/devices/.test(r.stderr) && /group 3/.test(r.stderr));
+    tally.record('an iommu_group link that disagrees with the group directories', ok, results.map((r) => `exit ${r.code}: ${r.stderr.trim()}`).join(' | '));
+    for (const r of results) {
+      expect(r.stderr).toMatch(/inconsistent/);
+      expect(r.stderr).toMatch(/iommu_groups\/2\/devices/);
+      expect(r.stderr).toMatch(/group 3/);
+      expect(r.code).toBe(13);
+    }
   });
 });
