@@ -15,7 +15,8 @@ import { report, Tally } from './campaign.js';
  * The simulated kernel and the verdicts read from a tree: every write of the simulated kernel stays inside
  * --root, even through symlinks planted in the tree or a device link swapped under it; a bind or unbind cut
  * short at any step leaves a tree that reads as its `driver` link says; a bridge is told by its header type;
- * a device whose iommu_group link and its group's devices/ directory disagree is a broken tree (exit 13).
+ * a device whose iommu_group link and its group's devices/ directory disagree is a broken tree (exit 13); and
+ * the lock's holder is described without "undefined".
  */
 const simulatedHost = useSimulatedHosts();
 const tally = new Tally();
@@ -208,5 +209,25 @@ describe('verdicts', () => {
       expect(r.stderr).toMatch(/group 3/);
       expect(r.code).toBe(13);
     }
+  });
+});
+
+describe('the lock holder, described', () => {
+  const locks: [string, object, RegExp][] = [
+    ['pid 0', { pid: 0 }, /holds .*lock: the lock names no process \(no valid pid in it; if no vfioctl is running, remove the lock\)\./],
+    ['no fields', {}, /holds .*lock: the lock names no process/],
+    ['a live pid and nothing else', { pid: process.pid, start: null }, new RegExp(`holds .*lock: pid ${process.pid}\\. Gave up`)],
+  ];
+  it.each(locks)('a lock file with %s: the message says what is known, never "undefined"', async (name, owner, message) => {
+    const h = simulatedHost(tinyHost());
+    fs.mkdirSync(path.join(h.root, 'run/vfioctl'), { recursive: true });
+    fs.writeFileSync(path.join(h.root, 'run/vfioctl/lock'), JSON.stringify(owner));
+    const xml = tempFile('x.xml', domainXml('x', [{ address: NIC, group: 'auto' }]));
+    const r = await runCli(['detach', xml, '--lock-timeout', '0.1', '--root', h.root]);
+    const ok = r.code === 12 && !/undefined|pid 0\b/.test(r.stderr) && message.test(r.stderr);
+    tally.record(`a lock with ${name}`, ok, `exit ${r.code}: ${r.stderr.trim()}`);
+    expect(r.stderr).not.toMatch(/undefined|pid 0\b/);
+    expect(r.stderr).toMatch(message);
+    expect(r.code).toBe(12);
   });
 });
