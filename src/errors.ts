@@ -18,6 +18,7 @@ export const ExitCode = {
   rollbackIncomplete: 11,
   locked: 12,
   hostTree: 13,
+  persistCheck: 14,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -75,6 +76,11 @@ export class LockedError extends VfioctlError {
 /** The host root is unreadable or its sysfs tree is malformed (loops, links outside the tree, garbage). */
 export class HostTreeError extends VfioctlError {
   readonly exitCode = ExitCode.hostTree;
+}
+
+/** `vfioctl persist --verify`: a persisted device is missing, changed, or not on vfio-pci, or its group is not viable. */
+export class PersistCheckError extends VfioctlError {
+  readonly exitCode = ExitCode.persistCheck;
 }
 
 /** A failed sysfs write, in libvirt's shape: the value, the file and the errno. */

@@ -6,16 +6,16 @@ import { describe, expect, it } from 'vitest';
  * The layers of src/, enforced: a module imports only from its own layer or a lower one, and no two
  * folders import each other, even through others. From the top:
  *
- *   cli → render, run, libvirt → plan → host, kernel, xml, mock → pci → errors, util
+ *   cli → render, run, libvirt, persist → plan → host, kernel, xml, mock → pci → errors, util
  *
  * src/mock/kernel/ (the simulated kernel) counts as part of mock/: it belongs with the simulated host and
  * implements kernel/kernel.ts's interface, so mock/ may import kernel/, never the other way. openKernel,
  * which picks the Linux or the simulated kernel, lives one layer up in src/run/open-kernel.ts. A capability
- * folder (src/libvirt/: the hook) sits beside run/ and render/ and uses run/'s seams; render/ may show its
+ * folder (src/libvirt/: the hook; src/persist/: persistence at boot) sits beside run/ and render/ and uses run/'s seams; render/ may show its
  * reports, so it must not import render/ back (the no-cycle rule).
  * eslint.config.js enforces the other boundaries (node:fs, chalk, nothing imports the CLI).
  */
-const LAYERS: readonly (readonly string[])[] = [['errors', 'util'], ['pci'], ['host', 'kernel', 'xml', 'mock'], ['plan'], ['render', 'run', 'libvirt'], ['cli']];
+const LAYERS: readonly (readonly string[])[] = [['errors', 'util'], ['pci'], ['host', 'kernel', 'xml', 'mock'], ['plan'], ['render', 'run', 'libvirt', 'persist'], ['cli']];
 
 const SRC = path.resolve(__dirname, '..', 'src');
 
@@ -113,7 +113,7 @@ function readSources(dir: string, out = new Map<string, string>()): Map<string, 
 
 const at = (rel: string): string => path.join(SRC, rel);
 
-describe('one-way layers: cli → render, run, libvirt → plan → host, kernel, xml, mock → pci → errors, util', () => {
+describe('one-way layers: cli → render, run, libvirt, persist → plan → host, kernel, xml, mock → pci → errors, util', () => {
   const sources = readSources(SRC);
 
   it('every folder of src/ is in the layer table', () => {

@@ -14,6 +14,8 @@ const EXAMPLES: Record<string, string[]> = {
   check: ['vfioctl check /etc/libvirt/qemu/vm1.xml', 'virsh dumpxml vm1 | vfioctl check - --root hv01.json --json'],
   detach: ['sudo vfioctl detach vm1.xml --dry-run', 'sudo vfioctl detach vm1.xml --json'],
   reattach: ['sudo vfioctl reattach vm1.xml', 'sudo vfioctl reattach --all   # after a crash: completes from the journal'],
+  persist: ['sudo vfioctl persist vm1.xml --dry-run', 'sudo vfioctl persist --verify', 'vfioctl persist --list --json'],
+  unpersist: ['sudo vfioctl unpersist vm1.xml', 'sudo vfioctl unpersist 0000:01:00.0', 'sudo vfioctl unpersist --all'],
   metadata: ['vfioctl metadata vm1.xml > vm1-defined.xml && virsh define vm1-defined.xml'],
   snapshot: ['vfioctl snapshot --name hv01 -o hv01.json   # then, in CI: vfioctl check vm.xml --root hv01.json', 'vfioctl snapshot --root /tmp/ws | jq .devices'],
   hook: ['sudo vfioctl hook install', 'vfioctl hook status --json'],

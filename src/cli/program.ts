@@ -168,6 +168,35 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       await onRoot(cmd, 'read', (g) => snapshotCommand({ ...g, output: o.output, name: o.name }, out));
     });
 
+  program
+    .command('persist')
+    .argument('[file]', "libvirt domain or network XML ('-': standard input)")
+    .description("hold the XML's devices (whole groups with group='auto') on vfio-pci from boot: a udev rule, vfio-pci in modules-load.d, a boot check")
+    .option('--list', 'what is persisted on this host')
+    .option('--verify', 'check that every persisted group is on vfio-pci and viable (what the boot check runs)')
+    .option('--dry-run', 'print every file it would write, with its content; write nothing')
+    .option('--force', 'persist devices the host needs (boot GPU, NIC with traffic, disk controller)')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string | undefined, o: { list?: boolean; verify?: boolean; dryRun?: boolean; force?: boolean }, cmd: Command) => {
+      const { persistCommand } = await import('./commands/persist.js');
+      const writes = file !== undefined && !o.dryRun;
+      await onRoot(cmd, writes ? 'write' : 'read', (g) =>
+        persistCommand(file, { ...g, list: Boolean(o.list), verify: Boolean(o.verify), force: Boolean(o.force), dryRun: Boolean(o.dryRun) }, out),
+      );
+    });
+
+  program
+    .command('unpersist')
+    .argument('[target]', "the XML file that was persisted ('-': standard input), or a PCI address (its group goes with it)")
+    .description('stop holding devices on vfio-pci at boot; with nothing left persisted, every file persist wrote goes')
+    .option('--all', 'everything persisted on this host')
+    .option('--dry-run', 'print what it would write and remove; change nothing')
+    .option('--json', 'machine-readable output')
+    .action(async (target: string | undefined, o: { all?: boolean; dryRun?: boolean }, cmd: Command) => {
+      const { unpersistCommand } = await import('./commands/persist.js');
+      await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) => unpersistCommand(target, { ...g, all: Boolean(o.all), dryRun: Boolean(o.dryRun) }, out));
+    });
+
   const hook = program.command('hook').description("libvirt's hooks: vfioctl runs at every VM start and stop (see README, With libvirt)");
   const libvirtDir = new Option('--libvirt-dir <dir>', "libvirt's configuration directory").default('/etc/libvirt');
   hook

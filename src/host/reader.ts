@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { HostTreeError, IommuError, isAbsent, NotFoundError, PermissionError, printable } from '../errors.js';
 import { compareAddress, formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
-import { isBridgeClass, isVgaClass, type PciDevice } from '../pci/device.js';
+import { isBridgeFunction, isVgaClass, type PciDevice } from '../pci/device.js';
 import { HostLayout } from './layout.js';
 import { isDriverName, type DriverName } from '../pci/driver.js';
 import { parsePciUevent } from '../pci/uevent.js';
@@ -26,7 +26,7 @@ export interface DeviceLocation {
   config?: Buffer | null;
 }
 
-/** What readIds finds: the IDs, and the bound driver when uevent named it (undefined: read the driver link). */
+/** What readIds finds: the IDs, and the bound driver when uevent named it (null: uevent names none; undefined: no uevent). */
 type ReadIds = Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> & { driver: string | null | undefined };
 
 /**
@@ -233,7 +233,13 @@ export class HostReader {
     return this.listGroups().length > 0;
   }
 
-  /** Addresses in a group, from sys/kernel/iommu_groups/N/devices, in address order. */
+  /**
+   * Addresses in a group, from sys/kernel/iommu_groups/N/devices, in address order. The kernel makes a
+   * device's iommu_group link and its entry in its group's devices/ together (iommu_group_add_device), so
+   * where they disagree the tree is broken, and no verdict on the group would be the kernel's: in lookup
+   * mode each member's link must name this group, and each device read so far whose link names it must be
+   * listed (HostTreeError naming both). The members are read through the cache, which their callers read next.
+   */
   groupMembers(group: number): PciAddress[] {
     const names = listDir(this.layout.groupDevicesDir(group));
     if (names === undefined) throw new NotFoundError(`IOMMU group ${group} does not exist on this host.`);
@@ -243,7 +249,27 @@ export class HostReader {
       if (!a) throw new HostTreeError(`sys/kernel/iommu_groups/${group}/devices holds '${printable(n)}', which is not a PCI address.`);
       out.push(a);
     }
+    if (this.mode === 'lookup') this.checkGroupLinks(group, out);
     return out;
+  }
+
+  private checkGroupLinks(group: number, members: PciAddress[]): void {
+    const listed = new Set<string>();
+    for (const a of members) {
+      const dev = this.tryDevice(a);
+      if (dev === null) continue; // gone meanwhile: the caller says so
+      listed.add(dev.name);
+      if (dev.iommuGroup !== group) {
+        const link = dev.iommuGroup === null ? 'it has no iommu_group link' : `its iommu_group link names group ${dev.iommuGroup}`;
+        throw inconsistentGroups(`sys/kernel/iommu_groups/${group}/devices lists ${dev.name}, but ${link}`);
+      }
+    }
+    for (const [name, dev] of this.devices) {
+      if (dev === null || dev.iommuGroup !== group || listed.has(name)) continue;
+      const elsewhere = this.listGroups().find((g) => g !== group && exists(`${this.layout.groupDevicesDir(g)}/${name}`));
+      const where = elsewhere === undefined ? 'no group lists it' : `sys/kernel/iommu_groups/${elsewhere}/devices lists it`;
+      throw inconsistentGroups(`the iommu_group link of ${name} names group ${group}, but sys/kernel/iommu_groups/${group}/devices does not list it (${where})`);
+    }
   }
 
   exists(addr: PciAddress): boolean {
@@ -323,8 +349,13 @@ export class HostReader {
     const overrideText = readOptional(`${dir}/driver_override`)?.trim();
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
-    // The driver core's DRIVER= line names the bound driver, as the driver link does; without uevent, the link.
-    const fromUevent = ids.driver !== undefined;
+    // The driver core's DRIVER= line names the bound driver, as the driver link does. Where uevent names none
+    // (or there is no uevent), the link says: on a real host the two agree (the kernel makes uevent when it is
+    // read), but a simulated host stores uevent, and its kernel (src/mock/kernel/sim-tree.ts) orders a bind's
+    // and an unbind's steps so that a run killed between them leaves uevent without DRIVER= beside the link,
+    // never the other way round. So a bound function costs no more than one read, and an unbound one (rare on
+    // a host) one more readlink.
+    const fromUevent = typeof ids.driver === 'string';
     const driver = fromUevent ? ids.driver! : this.linkBasename(`${dir}/driver`, this.driversDir, name);
     return {
       address: addr,
@@ -335,7 +366,7 @@ export class HostReader {
       subsystemDevice: ids.subsystemDevice,
       class: ids.class,
       headerType: ids.headerType,
-      isBridge: isBridgeClass(ids.class, ids.headerType),
+      isBridge: isBridgeFunction(ids.class, ids.headerType),
       driver: driver === null ? null : driverNameOrFail(driver, name, fromUevent ? 'uevent DRIVER= line' : 'driver link'),
       driverOverride,
       overrideSupported: overrideText !== undefined,
@@ -520,6 +551,13 @@ export function iommuOffError(): IommuError {
   return new IommuError(
     'The IOMMU is off on this host: sys/kernel/iommu_groups is empty, so no device can be assigned with VFIO.',
     'Turn on VT-d (Intel) or AMD-Vi/IOMMU (AMD) in the firmware setup, and add intel_iommu=on (Intel) or amd_iommu=on (AMD) to the kernel command line, then reboot.',
+  );
+}
+
+function inconsistentGroups(what: string): HostTreeError {
+  return new HostTreeError(
+    `The host tree is inconsistent: ${what}. The kernel keeps the two in step, so the tree was changed by hand or is damaged.`,
+    'The kernel never leaves them apart: check what changed sys/kernel/iommu_groups or the device (a simulated host: create it again with `vfioctl mock create`).',
   );
 }
 

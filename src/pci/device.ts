@@ -16,7 +16,7 @@ export interface PciDevice {
   class: string; // 6 hex digits
   /** Config-space header type without the multifunction bit; null when config is unreadable. */
   headerType: number | null;
-  /** A PCI-to-PCI or CardBus bridge (class 0604/0607 or header type 1/2). */
+  /** A PCI-to-PCI or CardBus bridge: header type 1 or 2 (the class only without config space; isBridgeFunction). */
   isBridge: boolean;
   driver: DriverName | null;
   /** null when unset (`(null)`), or when the kernel has no driver_override (see overrideSupported). */
@@ -32,9 +32,16 @@ export interface PciDevice {
   netInterfaces: string[];
 }
 
-/** PCI class 0x0604 (PCI-to-PCI bridge) and 0x0607 (CardBus bridge); header types 1 and 2. */
-export function isBridgeClass(cls: string, headerType: number | null): boolean {
-  return cls.startsWith('0604') || cls.startsWith('0607') || headerType === 1 || headerType === 2;
+/**
+ * A PCI-to-PCI or CardBus bridge as the kernel tells one: by its header type, 1 or 2 (pci_is_bridge()). The
+ * header type decides what the kernel does with it: vfio-pci refuses a function whose header type is not 0,
+ * and kernels before 5.19 let such a function keep any driver in a viable group (vfio_dev_driver_allowed()),
+ * so a function of class 0604 with header type 0 is an endpoint in both eras. The class (0604, 0607) decides
+ * only when config space could not be read.
+ */
+export function isBridgeFunction(cls: string, headerType: number | null): boolean {
+  if (headerType !== null) return headerType === 1 || headerType === 2;
+  return cls.startsWith('0604') || cls.startsWith('0607');
 }
 
 export const isVgaClass = (cls: string): boolean => cls.startsWith('0300');

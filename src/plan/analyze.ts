@@ -67,7 +67,7 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
   const preconditions = hostBlockers(requested, host);
   const grouped = groupRequests(requested, preconditions.iommuOn);
   const planned = grouped.requests.map((r) => planGroup(r, host));
-  const perGroup = planned.map((g) => groupBlockers(g, host, opts.force));
+  const perGroup = planned.map((g) => groupBlockers(g, host, opts.force, doc));
   const groups = planned.map((g) => g.plan);
   return {
     document: { kind: doc.kind, name: doc.name, file: doc.file },

@@ -1,4 +1,6 @@
 import type { Host } from '../host/host.js';
+import type { LibvirtDocument } from '../xml/assignment.js';
+import { VFIOCTL_NS } from '../xml/metadata.js';
 import type { Blocker } from './blocker.js';
 import type { PlannedGroup } from './group-plan.js';
 import { isVfioDriver } from './vfio-driver.js';
@@ -31,8 +33,28 @@ function unmanagedBlockers({ request, managedRequested }: PlannedGroup): Blocker
     );
 }
 
+/**
+ * How to ask for group='auto' where this document's mode came from. libvirt drops the <driver group=>
+ * attribute on `virsh define` (docs/group-modes.md), so a domain libvirt knows keeps the mode in vfioctl's
+ * metadata; a file not yet defined may use either.
+ */
+function autoAdvice({ request }: PlannedGroup, doc: Pick<LibvirtDocument, 'kind' | 'name'>): string {
+  const fromMetadata = request.refs.find((r) => r.assignment.groupModeSource.startsWith('metadata'));
+  const name = doc.name || (doc.kind === 'domain' ? 'DOMAIN' : 'NETWORK');
+  const virsh =
+    doc.kind === 'domain'
+      ? `virsh metadata ${name} ${VFIOCTL_NS} --key vfioctl --set '<groups default="auto"/>'`
+      : `virsh net-edit ${name}, in vfioctl's element of <metadata>`;
+  if (fromMetadata?.assignment.groupModeRef) {
+    const at = fromMetadata.assignment.groupModeRef;
+    return `Set group="auto" in vfioctl's metadata (${at.file}:${at.line}) to move the whole group (${virsh}), or move those devices yourself.`;
+  }
+  return `Add group='auto' to <driver name='vfio'/> to move the whole group (for a ${doc.kind} libvirt has defined, which drops that attribute: ${virsh}), or move those devices yourself.`;
+}
+
 /** Members that would still keep the group from being viable after the moves. */
-function notViableBlocker({ request, plan, inTheWay }: PlannedGroup, host: Host): Blocker[] {
+function notViableBlocker(g: PlannedGroup, host: Host, doc: Pick<LibvirtDocument, 'kind' | 'name'>): Blocker[] {
+  const { request, plan, inTheWay } = g;
   if (inTheWay.length === 0) return [];
   const group = request.group;
   const list = inTheWay.map((m) => `${m.name} (${viabilityBlocker(m, host.rules)})`).join(', ');
@@ -43,7 +65,7 @@ function notViableBlocker({ request, plan, inTheWay }: PlannedGroup, host: Host)
       message: bridgesOnly
         ? `IOMMU group ${group} cannot become viable: ${list}. Unbind the bridge from that driver by hand; vfio-pci does not take bridges.`
         : plan.mode === 'manual'
-          ? `IOMMU group ${group} would not be viable with group='manual': members in the way: ${list}. Add group='auto' to <driver name='vfio'/> to move the whole group, or move those devices yourself.`
+          ? `IOMMU group ${group} would not be viable with group='manual': members in the way: ${list}. ${autoAdvice(g, doc)}`
           : `IOMMU group ${group} would not be viable: members in the way: ${list}.`,
     },
   ];
@@ -75,10 +97,10 @@ function moveBlockers({ plan, moves }: PlannedGroup, force: boolean): { blockers
 }
 
 /** Everything that keeps one planned group from being detached, in the order check lists it. */
-export function groupBlockers(g: PlannedGroup, host: Host, force: boolean): { blockers: Blocker[]; notes: string[] } {
+export function groupBlockers(g: PlannedGroup, host: Host, force: boolean, doc: Pick<LibvirtDocument, 'kind' | 'name'>): { blockers: Blocker[]; notes: string[] } {
   const moved = moveBlockers(g, force);
   return {
-    blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host), ...moved.blockers],
+    blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host, doc), ...moved.blockers],
     notes: moved.notes,
   };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HostTreeError, LockedError, PermissionError } from '../errors.js';
+import { HostTreeError, LockedError, PermissionError, printable } from '../errors.js';
 import { readRegularFile } from '../host/regular-file.js';
 import { sleep } from '../util/sleep.js';
 
@@ -39,6 +39,21 @@ function alive(owner: LockOwner): boolean {
   return owner.start === null || start === null || start === owner.start;
 }
 
+/**
+ * The holder as its lock file describes it: only what the file really says (a lock written by hand or by
+ * something else may lack a field, or hold pid 0), never "undefined".
+ */
+function describeHolder(owner: LockOwner | null): string {
+  if (owner === null) return 'another process';
+  const pid: unknown = owner.pid;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) {
+    return 'the lock names no process (no valid pid in it; if no vfioctl is running, remove the lock)';
+  }
+  const text = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? printable(v, 80) : null);
+  const details = [text(owner.command), text(owner.since) && `since ${text(owner.since)}`].filter((d) => d !== null);
+  return `pid ${pid}${details.length > 0 ? ` (${details.join(', ')})` : ''}`;
+}
+
 export class HostLock {
   private readonly file: string;
   private held = false;
@@ -71,7 +86,7 @@ export class HostLock {
         continue;
       }
       if (Date.now() >= deadline) {
-        const who = owner ? `pid ${owner.pid} (${owner.command}, since ${owner.since})` : 'another process';
+        const who = describeHolder(owner);
         throw new LockedError(
           `Another vfioctl holds ${this.file}: ${who}. Gave up after ${Math.round(timeoutMs / 1000)} s.`,
           'Wait for it to finish, or raise --lock-timeout. If that process is gone, run the command again: a dead owner\'s lock is taken over.',

@@ -1,5 +1,5 @@
 import { parseAddress } from '../../src/pci/address.js';
-import { isBridgeClass, type PciDevice } from '../../src/pci/device.js';
+import { isBridgeFunction, type PciDevice } from '../../src/pci/device.js';
 import type { DriverName } from '../../src/pci/driver.js';
 
 /** A PciDevice value for pure planner tests (no filesystem). */
@@ -15,7 +15,7 @@ export function fakeDevice(name: string, over: Partial<Omit<PciDevice, 'address'
     subsystemDevice: null,
     class: cls,
     headerType,
-    isBridge: isBridgeClass(cls, headerType),
+    isBridge: isBridgeFunction(cls, headerType),
     driver: null,
     driverOverride: null,
     overrideSupported: true,

@@ -189,9 +189,21 @@ describe('one blocker per reason a detach would refuse', () => {
     const a = plan([{ address: GPU }]);
     expect(kinds(a)).toEqual(['not-viable']);
     expect(a.blockers[0]!.message).toBe(
-      `IOMMU group 1 would not be viable with group='manual': members in the way: ${AUDIO} (it is bound to the host driver snd_hda_intel). Add group='auto' to <driver name='vfio'/> to move the whole group, or move those devices yourself.`,
+      `IOMMU group 1 would not be viable with group='manual': members in the way: ${AUDIO} (it is bound to the host driver snd_hda_intel). Add group='auto' to <driver name='vfio'/> to move the whole group (for a domain libvirt has defined, which drops that attribute: virsh metadata vm https://vfioctl.dev/xmlns/libvirt/1 --key vfioctl --set '<groups default="auto"/>'), or move those devices yourself.`,
     );
     expect(a.groups[0]!.viableAfter).toBe(false);
+  });
+
+  it("not-viable with group='manual' from vfioctl's metadata: the advice points at the metadata, where libvirt keeps the mode", () => {
+    const xml = domainXml('vm', [{ address: GPU }]).replace(
+      '<devices>',
+      `<metadata><v:groups xmlns:v="https://vfioctl.dev/xmlns/libvirt/1" default="manual"/></metadata>\n<devices>`,
+    );
+    const a = analyze(parseLibvirtXml(xml, 'vm.xml'), host, { force: false });
+    expect(kinds(a)).toEqual(['not-viable']);
+    expect(a.blockers[0]!.message).toMatch(
+      /with group='manual': members in the way: .*\. Set group="auto" in vfioctl's metadata \(vm\.xml:\d+\) to move the whole group \(virsh metadata vm https:\/\/vfioctl\.dev\/xmlns\/libvirt\/1 --key vfioctl --set '<groups default="auto"\/>'\), or move those devices yourself\.$/,
+    );
   });
 
   it('not-viable, bridges only: a bridge on a driver other than pcieport', () => {

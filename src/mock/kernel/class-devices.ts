@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { simDir } from './sim-state.js';
-import { relLink } from './sim-tree.js';
+import { confined } from './confined.js';
 
 /**
  * The class devices a PCI driver creates when it binds and removes when it lets go: network interfaces
@@ -25,39 +25,55 @@ function parkedDir(root: string, address: string): string {
   return path.join(simDir(root), 'parked', address);
 }
 
-/** The device's remove(): its class devices leave the tree, with their sys/class links and routes. */
+/**
+ * The device's remove(): its class devices leave the tree, with their sys/class links and routes. Resumable:
+ * parked.json is written before anything moves, so a run killed halfway parks the rest when the unbind is
+ * written again (the `driver` link is still there until unlinkDriver, sim-tree.ts).
+ */
 export function removeClassDevices(root: string, devDir: string, address: string, driver: string): void {
+  const tree = confined(root);
   const entries = fs.readdirSync(devDir).filter((e) => CLASS_DEVICE_DIR.test(e));
   if (entries.length === 0) return;
   const { interfaces, disks } = classDevicesUnder(entries.map((e) => path.join(devDir, e)));
-  for (const name of interfaces) fs.rmSync(path.join(root, 'sys', 'class', 'net', name), { force: true });
-  for (const name of disks) fs.rmSync(path.join(root, 'sys', 'class', 'block', name), { force: true });
+  for (const name of interfaces) tree.unlink(path.join(root, 'sys', 'class', 'net', name));
+  for (const name of disks) tree.unlink(path.join(root, 'sys', 'class', 'block', name));
   dropRoutes(root, new Set(interfaces));
   const parked = parkedDir(root, address);
-  fs.rmSync(parked, { recursive: true, force: true });
-  fs.mkdirSync(parked, { recursive: true });
-  for (const e of entries) fs.renameSync(path.join(devDir, e), path.join(parked, e));
-  fs.writeFileSync(path.join(parked, 'parked.json'), JSON.stringify({ driver, entries } satisfies Parked));
+  const earlier = readParked(parked);
+  const resumed = earlier?.driver === driver;
+  if (!resumed) tree.removeTree(parked);
+  tree.mkdirs(parked);
+  const all = resumed ? [...new Set([...earlier.entries, ...entries])] : entries;
+  tree.writeFile(path.join(parked, 'parked.json'), JSON.stringify({ driver, entries: all } satisfies Parked));
+  for (const e of entries) tree.rename(path.join(devDir, e), path.join(parked, e));
 }
 
-/** The driver's probe(): what the same driver had created comes back; another driver (vfio-pci) creates none. */
+/**
+ * The driver's probe(): what the same driver had created comes back; another driver (vfio-pci) creates none.
+ * Called before the `driver` link is made, as probe() runs before the driver core links the device; a run
+ * killed halfway finishes when the bind is written again (what is already back is left where it is).
+ */
 export function restoreClassDevices(root: string, devDir: string, address: string, driver: string): void {
+  const tree = confined(root);
   const parked = parkedDir(root, address);
-  let meta: Parked;
-  try {
-    meta = JSON.parse(fs.readFileSync(path.join(parked, 'parked.json'), 'utf8')) as Parked;
-  } catch {
-    return; // nothing parked (or not a simulated tree yet: the materializer binds before it adds interfaces)
-  }
-  if (meta.driver !== driver) return;
-  for (const e of meta.entries) fs.renameSync(path.join(parked, e), path.join(devDir, e));
-  fs.rmSync(parked, { recursive: true, force: true });
-  const { interfaces, disks, netDirs, diskDirs } = classDevicesUnder(meta.entries.map((e) => path.join(devDir, e)));
+  const meta = readParked(parked);
+  if (meta === undefined || meta.driver !== driver) return; // nothing parked (or the materializer's first binds)
+  for (const e of meta.entries) if (fs.existsSync(path.join(parked, e))) tree.rename(path.join(parked, e), path.join(devDir, e));
+  const { interfaces, disks, netDirs, diskDirs } = classDevicesUnder(meta.entries.map((e) => path.join(devDir, e)).filter((d) => fs.existsSync(d)));
   interfaces.forEach((name, i) => {
-    fs.writeFileSync(path.join(netDirs[i]!, 'operstate'), 'down\n');
-    relLink(netDirs[i]!, path.join(root, 'sys', 'class', 'net', name));
+    tree.writeFile(path.join(netDirs[i]!, 'operstate'), 'down\n');
+    tree.symlink(netDirs[i]!, path.join(root, 'sys', 'class', 'net', name));
   });
-  disks.forEach((name, i) => relLink(diskDirs[i]!, path.join(root, 'sys', 'class', 'block', name)));
+  disks.forEach((name, i) => tree.symlink(diskDirs[i]!, path.join(root, 'sys', 'class', 'block', name)));
+  tree.removeTree(parked);
+}
+
+function readParked(parked: string): Parked | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(parked, 'parked.json'), 'utf8')) as Parked;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Interfaces (DIR/net/IF) and disks with their partitions (DIR/block/sdX/sdXN) below the given directories. */
@@ -110,6 +126,6 @@ function dropRoutes(root: string, interfaces: Set<string>): void {
       const iface = ifaceOf(line.trim().split(/\s+/));
       return iface === undefined || !interfaces.has(iface);
     });
-    fs.writeFileSync(file, kept.join('\n'));
+    confined(root).writeFile(file, kept.join('\n'));
   }
 }

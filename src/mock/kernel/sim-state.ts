@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { confined } from './confined.js';
 import { defaultProbeRefusals, type DriverDescription, type HostDescription, type IdMatch, type ProbeRefusal } from '../description.js';
 
 export const SIM_DIR = '.vfioctl-sim';
@@ -48,8 +49,9 @@ export function isSimulatedRoot(root: string): boolean {
   return fs.existsSync(path.join(simDir(root), 'kernel.json'));
 }
 
+/** Read and written through the root's confined tree (confined.ts): a .vfioctl-sim made a symlink out of the root is refused. */
 export function readSimState(root: string): SimState {
-  const state = JSON.parse(fs.readFileSync(path.join(simDir(root), 'kernel.json'), 'utf8')) as SimState;
+  const state = JSON.parse(confined(root).readFile(path.join(simDir(root), 'kernel.json'))) as SimState;
   if (state.format !== SIM_FORMAT) throw new Error(`${simDir(root)}/kernel.json is not a ${SIM_FORMAT} state file.`);
   // A tree made before probe refusals were part of the state gets the defaults materialize writes today.
   for (const d of state.drivers) d.probeRefusals ??= defaultProbeRefusals(d.name);
@@ -57,10 +59,7 @@ export function readSimState(root: string): SimState {
 }
 
 export function writeSimState(root: string, state: SimState): void {
-  const file = path.join(simDir(root), 'kernel.json');
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state, null, 1) + '\n');
-  fs.renameSync(tmp, file);
+  confined(root).writeFile(path.join(simDir(root), 'kernel.json'), JSON.stringify(state, null, 1) + '\n');
 }
 
 export interface LoggedWrite {
@@ -71,7 +70,7 @@ export interface LoggedWrite {
 }
 
 export function appendWriteLog(root: string, entry: LoggedWrite): void {
-  fs.appendFileSync(path.join(simDir(root), 'writes.log'), JSON.stringify(entry) + '\n');
+  confined(root).appendFile(path.join(simDir(root), 'writes.log'), JSON.stringify(entry) + '\n');
 }
 
 export function readWriteLog(root: string): LoggedWrite[] {

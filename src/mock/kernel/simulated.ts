@@ -7,7 +7,8 @@ import { releaseAtLeast } from '../../pci/kernel-rules.js';
 import { idMatches, type DeviceDescription, type IdMatch, type MatchableIds, type ProbeRefusalCase } from '../description.js';
 import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
-import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
+import { boundDriver, createDriverDir, deviceDir, driversDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
+import { confined, type ConfinedTree } from './confined.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 
 /**
@@ -30,14 +31,18 @@ const PAGE_SIZE = 4096;
  * 6.1, and the kernel sources it names): it changes the tree (driver links, driver_override) and answers with
  * the kernel's errno, matching before busy, probing by the kernel's rules (override, then each registered
  * driver's dynamic and static IDs in registration order).
- * It is strict: a write it does not know is refused, never silently accepted.
+ * It is strict: a write it does not know is refused, never silently accepted. It writes only inside its
+ * root, checked at each write (confined.ts): a directory of the tree made a symlink out of it, or a device
+ * link swapped under a running command, is a HostTreeError before anything changes.
  */
 export class SimulatedKernel implements Kernel {
   readonly kind = 'simulated' as const;
   readonly performed: SysfsWrite[] = [];
   private state: SimState;
+  private readonly tree: ConfinedTree;
 
   constructor(readonly root: string) {
+    this.tree = confined(root);
     this.state = readSimState(root);
   }
 
@@ -95,6 +100,7 @@ export class SimulatedKernel implements Kernel {
     if ((m = /^\/sys\/bus\/pci\/drivers\/([^/]+)\/(bind|unbind|new_id|remove_id)$/.exec(p))) {
       const drv = this.loadedDriver(m[1]!);
       if (!drv) throw errno('ENOENT'); // the driver's directory does not exist
+      this.checkDriverDir(drv.name);
       switch (m[2]) {
         case 'bind':
           return this.bind(drv, w.value);
@@ -116,7 +122,7 @@ export class SimulatedKernel implements Kernel {
     if (value.length === 0) return; // sysfs never calls the store for a zero-length write: nothing changes
     if (Buffer.byteLength(value, 'latin1') >= PAGE_SIZE - 1) throw errno('EINVAL');
     const name = value.split('\n')[0]!;
-    fs.writeFileSync(path.join(dir, 'driver_override'), name.length === 0 ? '(null)\n' : `${name}\n`);
+    this.tree.writeFile(path.join(dir, 'driver_override'), name.length === 0 ? '(null)\n' : `${name}\n`);
   }
 
   /** drivers/base/bus.c unbind_store(): ENODEV unless the device exists and is bound to this driver. */
@@ -207,16 +213,23 @@ export class SimulatedKernel implements Kernel {
     }
   }
 
-  /** A successful probe: the driver link, and what the driver creates (see class-devices.ts). */
+  /** A successful probe: what the driver creates (see class-devices.ts), then the driver link. */
   private attach(dev: SimDevice, driver: string): void {
-    linkDriver(this.root, dev.dir, dev.address, driver);
+    this.checkDriverDir(driver);
     restoreClassDevices(this.root, dev.dir, dev.address, driver);
+    linkDriver(this.root, dev.dir, dev.address, driver);
   }
 
   /** device_release_driver(): the driver's remove() takes its class devices (interfaces, disks) with it. */
   private release(dev: SimDevice): void {
+    if (dev.driver !== null) this.checkDriverDir(dev.driver);
     if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
     unlinkDriver(this.root, dev.dir, dev.address);
+  }
+
+  /** The driver's directory, inside the root: checked before a bind or unbind changes anything. */
+  private checkDriverDir(driver: string): void {
+    this.tree.realDir(path.join(driversDir(this.root), driver));
   }
 
   /** pci_match_device(): an override naming another driver stops the match; a matching override always matches. */
