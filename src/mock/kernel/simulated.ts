@@ -8,6 +8,7 @@ import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
+import { removeDisablesSriov, removeVfs } from './sriov.js';
 
 /**
  * The mock kernel of a materialized simulated host. It reacts to each whitelisted sysfs write the way
@@ -215,8 +216,12 @@ export class SimulatedKernel implements Kernel {
     restoreClassDevices(this.root, dev.dir, dev.address, driver);
   }
 
-  /** device_release_driver(): the driver's remove() takes its class devices (interfaces, disks) with it. */
+  /**
+   * device_release_driver(): the driver's remove() takes its class devices (interfaces, disks) with it, and
+   * a PF driver's remove() its VFs (sriov.ts).
+   */
   private release(dev: SimDevice): void {
+    if (dev.driver !== null && dev.numvfs > 0 && removeDisablesSriov(dev.driver)) removeVfs(this.root, dev.dir);
     if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
     unlinkDriver(this.root, dev.dir, dev.address);
   }
