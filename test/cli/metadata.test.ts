@@ -79,8 +79,8 @@ describe('vfioctl metadata FILE', () => {
       .replace('<driver name="vfio" group="auto"/>', '<driver name="vfio"/>');
     const r = runBinWithInput(['check', '-', '--root', host.root], text);
     expect(r.stdout.split('\n').slice(1, 4)).toEqual([
-      "  <hostdev> at <stdin>:10 (managed=yes, group='auto' from its vfioctl metadata entry at <stdin>:3): 0000:02:01.0 in IOMMU group 9",
-      "  <hostdev> at <stdin>:16 (managed=yes, group='manual' from <driver group=> at <stdin>:17): 0000:03:00.0 in IOMMU group 10",
+      "  <hostdev> at <stdin>:10 (managed=yes, group='auto' from its vfioctl metadata entry at <stdin>:3): 0000:02:01.0 in IOMMU group 10",
+      "  <hostdev> at <stdin>:16 (managed=yes, group='manual' from <driver group=> at <stdin>:17): 0000:03:00.0 in IOMMU group 11",
       "  <hostdev> at <stdin>:22 (managed=yes, group='auto' from the vfioctl metadata default at <stdin>:3): 0000:00:05.1 in IOMMU group 4",
     ]);
   });

@@ -8,7 +8,7 @@ import { callHook, domainXml, drivers, installed, journalDevices, liveDomainXml,
  * it on define), the mode in vfioctl's <metadata> element. The XML is made by `vfioctl metadata -` or
  * `virsh metadata --set`, then passed through real virsh (define, start, dumpxml) so that it is libvirt's own.
  */
-// qemu-q35-iommu: IOMMU group 9 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge.
+// qemu-q35-iommu: IOMMU group 10 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge.
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
 const A = { name: 'vm-a', uuid: 'aaaaaaaa-0000-4000-8000-000000000001' };
@@ -57,7 +57,7 @@ describe('the qemu hook reads the group mode from the metadata libvirt keeps', (
     expect(r.code).toBe(7);
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n')).toEqual([
-      expect.stringMatching(/^vfioctl: Nothing was detached for domain 'vm-a', because: IOMMU group 9 would not be viable with group='manual': .*0000:02:02\.0 \(it is bound to the host driver e1000\)/),
+      expect.stringMatching(/^vfioctl: Nothing was detached for domain 'vm-a', because: IOMMU group 10 would not be viable with group='manual': .*0000:02:02\.0 \(it is bound to the host driver e1000\)/),
       '',
     ]);
     expect(simulatedWrites(h.root)).toEqual([]);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { simulatedWrites } from '../helpers/sim-host.js';
 import { callHook, domainXml, drivers, installed, journalDevices, simHost } from './libvirt-sim.js';
 
-// qemu-q35-iommu: IOMMU group 9 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge.
+// qemu-q35-iommu: IOMMU group 10 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge.
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
 const NET = { name: 'passthrough-pool', uuid: 'afca425a-2c3a-420c-b2fb-dd7b4950d722' };

@@ -5,8 +5,8 @@ import { json, runBin } from '../helpers/cli.js';
 import { simulatedWrites } from '../helpers/sim-host.js';
 import { callHook, domainXml, drivers, installed, journalDevices, simHost } from './libvirt-sim.js';
 
-// qemu-q35-iommu: IOMMU group 9 is a PCIe-to-PCI bridge (0000:01:00.0) with two e1000 NICs behind it
-// (0000:02:01.0, 0000:02:02.0); group 10 is one e1000e (0000:03:00.0) alone.
+// qemu-q35-iommu: IOMMU group 10 is a PCIe-to-PCI bridge (0000:01:00.0) with two e1000 NICs behind it
+// (0000:02:01.0, 0000:02:02.0); group 11 is one e1000e (0000:03:00.0) alone.
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
 const BRIDGE = '0000:01:00.0';
@@ -36,7 +36,7 @@ describe('the qemu hook, run by sh as libvirt runs it, on a simulated host', () 
     const r = callHook(qemu, [A.name, 'prepare', 'begin', '-'], domainXml({ ...A, hostdevs: [NIC1], group: 'manual' }), h.root);
     expect(r.code).toBe(7);
     expect(r.stdout).toBe('');
-    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^vfioctl: .*domain 'vm-a'.*IOMMU group 9 would not be viable.*0000:02:02\.0 \(it is bound to the host driver e1000\)/), '']);
+    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^vfioctl: .*domain 'vm-a'.*IOMMU group 10 would not be viable.*0000:02:02\.0 \(it is bound to the host driver e1000\)/), '']);
     expect(simulatedWrites(h.root)).toEqual([]);
   });
 
@@ -96,7 +96,7 @@ describe('devices belong to the domain whose hook moved them', () => {
     const writes = simulatedWrites(h.root).length;
     const r = callHook(qemu, [B.name, 'prepare', 'begin', '-'], domainXml({ ...B, hostdevs: [NIC2], group: 'auto' }), h.root);
     expect(r.code).toBe(7);
-    expect(r.stderr).toMatch(/^vfioctl: .*0000:02:02\.0: IOMMU group 9 is held by vfioctl for domain 'vm-a' \(aaaaaaaa-0000-4000-8000-000000000001\).*virsh destroy.*\n$/);
+    expect(r.stderr).toMatch(/^vfioctl: .*0000:02:02\.0: IOMMU group 10 is held by vfioctl for domain 'vm-a' \(aaaaaaaa-0000-4000-8000-000000000001\).*virsh destroy.*\n$/);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(simulatedWrites(h.root).length).toBe(writes);
     // The same domain preparing again (libvirt retrying a start) is not refused: nothing left to move.
@@ -133,7 +133,7 @@ describe('devices belong to the domain whose hook moved them', () => {
     expect(callHook(qemu, [A.name, 'prepare', 'begin', '-'], vmA, h.root).code).toBe(0);
     expect(json(runBin(['group-info', NIC2, '--json', '--root', h.root])).heldBy).toEqual({ kind: 'domain', ...A });
     const list = json(runBin(['list', '--json', '--root', h.root]));
-    expect(list.groups.filter((g: any) => g.heldBy !== null).map((g: any) => [g.group, g.heldBy.name])).toEqual([[9, 'vm-a']]);
+    expect(list.groups.filter((g: any) => g.heldBy !== null).map((g: any) => [g.group, g.heldBy.name])).toEqual([[10, 'vm-a']]);
     expect(runBin(['group-info', NIC1, '--root', h.root]).stdout).toContain(`Held by vfioctl for domain 'vm-a' (${A.uuid})`);
     expect(runBin(['list', '--root', h.root]).stdout.match(/Held by vfioctl/g)).toHaveLength(1);
   });

@@ -4,7 +4,8 @@
 // topology by resolveRoles() (the same function on both sides).
 //
 // A step: { path, value } with {NIC1}, {NIC2} (the e1000 NICs behind the PCIe-to-PCI bridge), {BRIDGE},
-// {SOLO} (an e1000e alone in its group), {EDU} (QEMU's edu device: an endpoint no driver claims).
+// {SOLO} (an e1000e alone in its group), {EDU} (QEMU's edu device: an endpoint no driver claims); with QEMU's
+// igb (guest/sriov.mjs enables two VFs before the snapshot): {PF} on igb, {VF0}, {VF1} on igbvf.
 
 /** Finds the roles in a host description (vfioctl-host/1) — the guest's snapshot. */
 export function resolveRoles(desc) {
@@ -21,7 +22,15 @@ export function resolveRoles(desc) {
   const edu = desc.devices.find((d) => d.vendor === '1234' && d.device === '11e8');
   if (!bridgeGroup || !solo || !edu) throw new Error(`the guest lacks the expected devices (bridge group: ${!!bridgeGroup}, solo e1000e: ${!!solo}, edu: ${!!edu})`);
   const nics = bridgeGroup.filter((d) => d.device === '100e').map((d) => d.address).sort();
-  return { NIC1: nics[0], NIC2: nics[1], BRIDGE: bridgeGroup.find((d) => d.class.startsWith('0604')).address, SOLO: solo[0].address, EDU: edu.address };
+  const roles = { NIC1: nics[0], NIC2: nics[1], BRIDGE: bridgeGroup.find((d) => d.class.startsWith('0604')).address, SOLO: solo[0].address, EDU: edu.address };
+  // The igb PF (82576) and its VFs, when the guest has them (QEMU >= 8).
+  const pf = desc.devices.find((d) => d.vendor === '8086' && d.device === '10c9' && d.sriov);
+  if (pf) {
+    const vfs = desc.devices.filter((d) => d.physfn === pf.address).sort((a, b) => a.vfIndex - b.vfIndex);
+    if (vfs.length !== 2) throw new Error(`the igb PF ${pf.address} has ${vfs.length} VFs in the snapshot, not 2`);
+    Object.assign(roles, { PF: pf.address, VF0: vfs[0].address, VF1: vfs[1].address });
+  }
+  return roles;
 }
 
 const dev = (role, file) => `/sys/bus/pci/devices/{${role}}/${file}`;
@@ -117,6 +126,61 @@ export const SEQUENCES = [
     ],
   },
 ];
+
+/**
+ * With the igb PF and its two VFs on igbvf (the snapshot's state). The sequence that unbinds the PF comes
+ * last: igb's remove() takes the VFs away, and only the real kernel can make them again (sriov_numvfs).
+ */
+export const SRIOV_SEQUENCES = [
+  {
+    name: 'a VF: wrong-driver unbind, bind while bound, override, to vfio-pci and back to igbvf',
+    steps: [
+      [drv('igb', 'unbind'), '{VF0}'],
+      [drv('vfio-pci', 'bind'), '{VF0}'],
+      [drv('igbvf', 'bind'), '{VF0}'],
+      [dev('VF0', 'driver_override'), 'vfio-pci'],
+      [drv('igbvf', 'bind'), '{VF0}'],
+      [drv('igbvf', 'unbind'), '{VF0}'],
+      [drv('igbvf', 'bind'), '{VF0}'],
+      [PROBE, '{VF0}'],
+      [PROBE, '{VF1}'],
+      [dev('VF0', 'driver_override'), '\n'],
+      [drv('vfio-pci', 'unbind'), '{VF0}'],
+      [drv('igbvf', 'bind'), '{VF0}'],
+    ],
+  },
+  {
+    name: 'the PF with VFs enabled, still on igb: vfio-pci bind without and with the override',
+    steps: [
+      [drv('vfio-pci', 'bind'), '{PF}'],
+      [dev('PF', 'driver_override'), 'vfio-pci'],
+      [drv('vfio-pci', 'bind'), '{PF}'],
+      [PROBE, '{PF}'],
+      [dev('PF', 'driver_override'), '\n'],
+    ],
+  },
+  {
+    name: "unbinding the PF's igb removes its VFs (one on vfio-pci); writes to the removed VFs; vfio-pci then takes the PF",
+    steps: [
+      [dev('VF0', 'driver_override'), 'vfio-pci'],
+      [drv('igbvf', 'unbind'), '{VF0}'],
+      [PROBE, '{VF0}'],
+      [dev('PF', 'driver_override'), 'vfio-pci'],
+      [drv('igb', 'unbind'), '{PF}'],
+      [dev('VF0', 'driver_override'), '\n'],
+      [drv('vfio-pci', 'unbind'), '{VF0}'],
+      [PROBE, '{VF1}'],
+      [drv('igbvf', 'bind'), '{VF1}'],
+      [PROBE, '{PF}'],
+      [dev('PF', 'driver_override'), '\n'],
+      [drv('vfio-pci', 'unbind'), '{PF}'],
+      [drv('igb', 'bind'), '{PF}'],
+    ],
+  },
+];
+
+/** The sequences for a guest: the SR-IOV ones only when it has the igb PF. */
+export const sequencesFor = (roles) => (roles.PF ? [...SEQUENCES, ...SRIOV_SEQUENCES] : SEQUENCES);
 
 /** Replaces {ROLE} in a step with the address. */
 export function resolveStep([path, value], roles) {

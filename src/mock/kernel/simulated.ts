@@ -10,6 +10,7 @@ import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFa
 import { boundDriver, createDriverDir, deviceDir, driversDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { confined, type ConfinedTree } from './confined.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
+import { removeDisablesSriov, removeVfs } from './sriov.js';
 
 /**
  * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
@@ -220,9 +221,13 @@ export class SimulatedKernel implements Kernel {
     linkDriver(this.root, dev.dir, dev.address, driver);
   }
 
-  /** device_release_driver(): the driver's remove() takes its class devices (interfaces, disks) with it. */
+  /**
+   * device_release_driver(): the driver's remove() takes its class devices (interfaces, disks) with it, and
+   * a PF driver's remove() its VFs (sriov.ts).
+   */
   private release(dev: SimDevice): void {
     if (dev.driver !== null) this.checkDriverDir(dev.driver);
+    if (dev.driver !== null && dev.numvfs > 0 && removeDisablesSriov(dev.driver)) removeVfs(this.root, dev.dir);
     if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
     unlinkDriver(this.root, dev.dir, dev.address);
   }

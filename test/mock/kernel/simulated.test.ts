@@ -15,11 +15,20 @@ function sim(opts: Parameters<typeof tinyHost>[0] = {}): { root: string; kernel:
   const h = simulatedHost(tinyHost(opts));
   return { root: h.root, kernel: new SimulatedKernel(h.root) };
 }
+/** The tiny host with its PF on pci-pf-stub, a PF driver without remove(): unbinding it leaves the VFs. */
+function simPfStub(opts: Parameters<typeof tinyHost>[0] = {}): { root: string; kernel: SimulatedKernel } {
+  const desc = tinyHost(opts);
+  desc.drivers.push({ name: 'pci-pf-stub', module: 'pci_pf_stub', state: 'loaded', ids: [] });
+  desc.devices.find((d) => d.address === PF)!.driver = 'pci-pf-stub';
+  const h = simulatedHost(desc);
+  return { root: h.root, kernel: new SimulatedKernel(h.root) };
+}
 
 const NIC = '0000:01:00.0';
 const NIC2 = '0000:02:00.0';
 const BRIDGE = '0000:00:1e.0';
 const PF = '0000:05:00.0';
+const VF = '0000:05:10.0';
 const override = (addr: string) => `/sys/bus/pci/devices/${addr}/driver_override`;
 const ctl = (drv: string, f: string) => `/sys/bus/pci/drivers/${drv}/${f}`;
 const PROBE = '/sys/bus/pci/drivers_probe';
@@ -160,23 +169,42 @@ describe('the simulated kernel answers as Linux 6.1 does (docs/sysfs-semantics.m
   });
 
   it('vfio-pci refuses a bridge (EINVAL) and a PF with VFs enabled (EBUSY); a probe of them leaves them unbound', () => {
-    const { root, kernel } = sim();
+    const { root, kernel } = simPfStub();
     attempt(kernel, override(BRIDGE), 'vfio-pci');
     expect(attempt(kernel, ctl('vfio-pci', 'bind'), BRIDGE)).toBe('EINVAL');
     expect(attempt(kernel, PROBE, BRIDGE)).toBe('ok');
     expect(driverOf(root, BRIDGE)).toBeNull();
     attempt(kernel, override(PF), 'vfio-pci');
-    attempt(kernel, ctl('ixgbe', 'unbind'), PF);
+    expect(attempt(kernel, ctl('pci-pf-stub', 'unbind'), PF)).toBe('ok');
+    expect(driverOf(root, VF)).toBe('ixgbevf'); // pci-pf-stub has no remove(): the VFs stay
     expect(attempt(kernel, ctl('vfio-pci', 'bind'), PF)).toBe('EBUSY');
+    expect(attempt(kernel, PROBE, PF)).toBe('ok');
     expect(driverOf(root, PF)).toBeNull();
   });
 
+  it("unbinding a PF driver with a remove() (ixgbe, igb) removes the PF's VFs, as the real kernel does (test/vm)", () => {
+    const { root, kernel } = sim();
+    const group = fs.readlinkSync(path.join(root, 'sys/bus/pci/devices', VF, 'iommu_group'));
+    attempt(kernel, override(PF), 'vfio-pci');
+    expect(attempt(kernel, ctl('ixgbe', 'unbind'), PF)).toBe('ok');
+    expect(fs.existsSync(path.join(root, 'sys/bus/pci/devices', VF))).toBe(false);
+    expect(fs.readdirSync(path.join(root, 'sys/bus/pci/drivers/ixgbevf'))).not.toContain(VF);
+    expect(fs.existsSync(path.join(root, 'sys/kernel/iommu_groups', path.basename(group)))).toBe(false);
+    expect(fs.readFileSync(path.join(root, 'sys/bus/pci/devices', PF, 'sriov_numvfs'), 'utf8')).toBe('0\n');
+    expect(fs.readdirSync(path.join(root, 'sys/bus/pci/devices', PF)).filter((e) => e.startsWith('virtfn'))).toEqual([]);
+    // writes naming the VF that is gone
+    expect([attempt(kernel, override(VF), '\n'), attempt(kernel, PROBE, VF), attempt(kernel, ctl('ixgbevf', 'bind'), VF), attempt(kernel, ctl('ixgbevf', 'unbind'), VF)]).toEqual(['ENOENT', 'ENODEV', 'ENODEV', 'ENODEV']);
+    // with its VFs gone, vfio-pci's probe takes the PF
+    expect(attempt(kernel, PROBE, PF)).toBe('ok');
+    expect(driverOf(root, PF)).toBe(VFIO);
+  });
+
   it("probe refusals are the driver description's data: a variant refuses only what its description lists", () => {
-    const { root, kernel } = sim({ variant: true });
+    const { root, kernel } = simPfStub({ variant: true });
     attempt(kernel, override(BRIDGE), 'mlx5_vfio_pci');
     expect(attempt(kernel, ctl('mlx5_vfio_pci', 'bind'), BRIDGE)).toBe('EINVAL');
     attempt(kernel, override(PF), 'mlx5_vfio_pci');
-    attempt(kernel, ctl('ixgbe', 'unbind'), PF);
+    attempt(kernel, ctl('pci-pf-stub', 'unbind'), PF);
     expect(attempt(kernel, ctl('mlx5_vfio_pci', 'bind'), PF)).toBe('ok');
     expect(driverOf(root, PF)).toBe('mlx5_vfio_pci');
   });

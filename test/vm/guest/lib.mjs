@@ -68,3 +68,26 @@ export const expectEq = (what, got, want) => {
 export const expectCode = (what, r, want) => {
   if (r.code !== want) throw new Error(`${what}: got ${r.code}, want ${want}: ${`${r.stderr ?? ''}`.trim().slice(0, 600)}`);
 };
+
+// --- SR-IOV (the igb PF of QEMU >= 8; run.mjs puts vmsriov=1 on the kernel command line when it has one) ---
+export const SRIOV = /(^|\s)vmsriov=1(\s|$)/.test(fs.readFileSync('/proc/cmdline', 'utf8'));
+const attr = (a, f) => fs.readFileSync(`${DEVICES}/${a}/${f}`, 'latin1').trim();
+/** The 82576 PF (8086:10c9), found by its IDs. */
+export const igbPf = () => addresses().find((a) => attr(a, 'vendor') === '0x8086' && attr(a, 'device') === '0x10c9' && fs.existsSync(`${DEVICES}/${a}/sriov_totalvfs`));
+export const numVfs = (pf) => Number(attr(pf, 'sriov_numvfs'));
+export const totalVfs = (pf) => Number(attr(pf, 'sriov_totalvfs'));
+/** The PF's VFs in virtfnN order, from its links. */
+export const vfsOf = (pf) =>
+  fs
+    .readdirSync(`${DEVICES}/${pf}`)
+    .filter((e) => /^virtfn\d+$/.test(e))
+    .sort((x, y) => Number(x.slice(6)) - Number(y.slice(6)))
+    .map((e) => link(`${DEVICES}/${pf}/${e}`));
+/** `echo N > sriov_numvfs`, then the VFs' drivers the way udev would load them (modprobe of their modaliases). */
+export function setNumVfs(pf, n) {
+  const t0 = Date.now();
+  write(`${DEVICES}/${pf}/sriov_numvfs`, String(n));
+  const vfs = vfsOf(pf);
+  if (vfs.length > 0) spawnSync('modprobe', ['-a', '-q', '-b', ...vfs.map((v) => attr(v, 'modalias'))]);
+  return (Date.now() - t0) / 1000;
+}
