@@ -1,5 +1,5 @@
-import { Argument, Command, CommanderError, Option } from 'commander';
-import { ExitCode, VfioctlError } from '../errors.js';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ExitCode, exitCodeKind, VfioctlError } from '../errors.js';
 import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
 import { isTerminal } from '../render/terminal.js';
 import { addHelpFooters } from './help.js';
@@ -40,27 +40,58 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
-    return reportError(out, err);
+    return reportError(out, err, wantsJson(argv));
   }
 }
 
-function reportError(out: Output, err: unknown): number {
-  if (err instanceof CommanderError) {
-    // commander has already printed its message (through configureOutput) for real errors.
-    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-  }
+/** Whether the command line asks for JSON: then a failure is one JSON object on stdout as well as text on stderr. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+function reportError(out: Output, err: unknown, json: boolean): number {
+  const failure = describeFailure(err);
+  // Reporting must not fail in turn: a stdout or stderr that cannot be written loses the report, not the exit code.
+  const tryWrite = (write: (t: string) => void, text: string): void => {
+    try {
+      write(text);
+    } catch {
+      /* the exit code still says it */
+    }
+  };
+  if (json && failure.exitCode !== ExitCode.ok) tryWrite(out.stdout, `${JSON.stringify({ error: failure }, null, 2)}\n`);
+  if (err instanceof CommanderError) return failure.exitCode; // commander has printed its message (configureOutput)
   if (err instanceof VfioctlError) {
-    out.stderr(`${out.color.red('vfioctl:')} ${err.message}\n`);
-    if (err.hint) out.stderr(`  ${err.hint}\n`);
+    tryWrite(out.stderr, `${out.color.red('vfioctl:')} ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
     return err.exitCode;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  out.stderr(`vfioctl: internal error: ${message}\n  This is a bug in vfioctl; please report it with the command you ran.\n`);
-  if (process.env.VFIOCTL_DEBUG && err instanceof Error) out.stderr(`${err.stack}\n`);
+  tryWrite(out.stderr, `vfioctl: internal error: ${failure.message}\n  This is a bug in vfioctl; please report it with the command you ran.\n`);
+  if (process.env.VFIOCTL_DEBUG && err instanceof Error) tryWrite(out.stderr, `${err.stack}\n`);
   return ExitCode.internal;
 }
 
+/** The `error` object of `--json` output (README, "JSON output"): exitCode, kind, message, hint, then the error's details. */
+export function describeFailure(err: unknown): { exitCode: number; kind: string; message: string; hint: string | null; [detail: string]: unknown } {
+  if (err instanceof CommanderError) {
+    const exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    return { exitCode, kind: exitCodeKind(exitCode), message: err.message.replace(/^error: /, ''), hint: 'run vfioctl --help for usage' };
+  }
+  if (err instanceof VfioctlError) return { exitCode: err.exitCode, kind: exitCodeKind(err.exitCode), message: err.message, hint: err.hint ?? null, ...err.details };
+  const message = err instanceof Error ? err.message : String(err);
+  return { exitCode: ExitCode.internal, kind: 'internal', message, hint: 'This is a bug in vfioctl; please report it with the command you ran.' };
+}
+
 type SetCode = (code: number) => void;
+
+/** --lock-timeout: seconds, a number ≥ 0; anything else is a usage error (exit 2) before anything runs. */
+function lockTimeoutOption(): Option {
+  return new Option('--lock-timeout <seconds>', 'how long to wait for another vfioctl').default('30').argParser((value: string) => {
+    const s = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(s) || s < 0) throw new InvalidArgumentError(`'${value}' is not a number of seconds (0 or more).`);
+    return value;
+  });
+}
 
 function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Command {
   const program = new Command('vfioctl')
@@ -126,7 +157,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--force', 'take devices the host needs (boot GPU, NIC with traffic, disk controller)')
     .option('--json', 'machine-readable output')
-    .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
+    .addOption(lockTimeoutOption())
     .action(async (file: string, o: { dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
       const { detachCommand } = await import('./commands/detach.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
@@ -141,7 +172,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--all', 'every device vfioctl moved on this host (completes an interrupted run)')
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--json', 'machine-readable output')
-    .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
+    .addOption(lockTimeoutOption())
     .action(async (file: string | undefined, o: { all?: boolean; dryRun?: boolean; lockTimeout: string }, cmd: Command) => {
       const { reattachCommand } = await import('./commands/reattach.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>

@@ -79,6 +79,7 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
   }
   journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
   journal.begin(command, steps.map((s) => s.write));
+  const performedBefore = kernel.performed.length;
   try {
     executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
   } catch (err) {
@@ -88,14 +89,24 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     journal.forget(outcome.restored);
     journal.finish();
     const failedAt = `step ${err.failure.index + 1} of ${steps.length}`;
+    // What --json adds to the error (README, "JSON output"): every write made, the one refused, what went back.
+    const details = {
+      writes: kernel.performed.slice(performedBefore).map(toHostWrite),
+      failedStep: { index: err.failure.index, of: steps.length, ...toHostWrite(err.failure.step.write), reason: err.failure.reason },
+      restored: outcome.restored,
+      left: outcome.left,
+    };
     if (outcome.left.length === 0) {
       throw new KernelWriteError(
         `Detach failed at ${failedAt}: ${err.failure.reason}\nRolled back: ${outcome.restored.join(', ')} ${outcome.restored.length === 1 ? 'is' : 'are'} back on ${outcome.restored.length === 1 ? 'its' : 'their'} original driver${outcome.restored.length === 1 ? '' : 's'}.`,
+        undefined,
+        details,
       );
     }
     throw new RollbackIncompleteError(
       `Detach failed at ${failedAt}: ${err.failure.reason}\nThe rollback could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
       `The journal in ${journal.file} still records them; fix the cause and run \`vfioctl reattach --all\`.`,
+      details,
     );
   }
   journal.finish();

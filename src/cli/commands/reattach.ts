@@ -1,4 +1,4 @@
-import { InputError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { Host } from '../../host/host.js';
 import { renderReattach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
@@ -15,8 +15,8 @@ export interface ReattachOptions extends GlobalOptions {
 }
 
 export async function reattachCommand(file: string | undefined, o: ReattachOptions, out: Output): Promise<number> {
-  if (!file && !o.all) throw new InputError('reattach needs a domain or network XML file, or --all for every device vfioctl moved.');
-  if (file && o.all) throw new InputError('Give either a file or --all, not both.');
+  if (!file && !o.all) throw new UsageError('reattach needs a domain or network XML file, or --all for every device vfioctl moved.');
+  if (file && o.all) throw new UsageError('Give either a file or --all, not both.');
   const doc = file ? readLibvirtXmlFile(file) : null;
   const command = file ? `reattach ${inputName(file)}` : 'reattach --all';
   let result;
