@@ -1,7 +1,7 @@
 import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ExitCode, exitCodeKind, VfioctlError } from '../errors.js';
-import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
-import { isTerminal } from '../render/terminal.js';
+import { colorPalette, makeOutput, PLAIN, stderrPalette, type Output } from '../render/output.js';
+import { COLOR_MODES, colorModeOf, streamPalette } from '../render/color.js';
 import { addHelpFooters } from './help.js';
 // The one place the version lives is package.json; esbuild inlines it into the bundle at build time.
 import pkg from '../../package.json' with { type: 'json' };
@@ -22,10 +22,20 @@ export interface GlobalOptions {
   json: boolean;
 }
 
+/** The output of one run: colour decided per stream (src/render/color.ts), unless the caller fixes it. */
+async function makeRunOutput(argv: string[], opts: RunOptions, env: NodeJS.ProcessEnv): Promise<Output> {
+  if (opts.color !== undefined) {
+    const palette = opts.color ? await colorPalette() : PLAIN;
+    return makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: palette, errColor: palette });
+  }
+  const mode = colorModeOf(argv);
+  const [color, errColor] = await Promise.all([streamPalette(1, mode, env), streamPalette(2, mode, env)]);
+  return makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color, errColor });
+}
+
 export async function run(argv: string[], opts: RunOptions = {}): Promise<number> {
   const env = opts.env ?? process.env;
-  const color = opts.color ?? (!env.NO_COLOR && !argv.includes('--no-color') && isTerminal(1));
-  const out = makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: color ? await colorPalette() : PLAIN });
+  const out = await makeRunOutput(argv, opts, env);
   let code: number = ExitCode.ok;
   // The installed hook runs `vfioctl hook run DRIVER "$@"` (src/libvirt/hook-script.ts): the arguments are
   // libvirt's, whatever they look like (a domain may be named --root), so they do not go through commander.
@@ -63,7 +73,7 @@ function reportError(out: Output, err: unknown, json: boolean): number {
   if (json && failure.exitCode !== ExitCode.ok) tryWrite(out.stdout, `${JSON.stringify({ error: failure }, null, 2)}\n`);
   if (err instanceof CommanderError) return failure.exitCode; // commander has printed its message (configureOutput)
   if (err instanceof VfioctlError) {
-    tryWrite(out.stderr, `${out.color.red('vfioctl:')} ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
+    tryWrite(out.stderr, `${stderrPalette(out).red('vfioctl:')} ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
     return err.exitCode;
   }
   tryWrite(out.stderr, `vfioctl: internal error: ${failure.message}\n  This is a bug in vfioctl; please report it with the command you ran.\n`);
@@ -96,11 +106,12 @@ function lockTimeoutOption(): Option {
 function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Command {
   const program = new Command('vfioctl')
     .description('Hand whole IOMMU groups to vfio-pci for libvirt device assignment, safely.')
-    // Every command's --help lists --root and --no-color, set here so the commands below inherit it.
+    // Every command's --help lists --root, --color and --no-color, set here so the commands below inherit it.
     .configureHelp({ showGlobalOptions: true })
     .version(`vfioctl ${pkg.version}`, '-V, --version', 'print the version (vfioctl X.Y.Z)')
     .addOption(new Option('--root <dir>', 'host root to work on (a simulated host, a snapshot .json, or /)').default(env.VFIOCTL_ROOT || '/', '$VFIOCTL_ROOT, else /'))
-    .option('--no-color', 'plain output')
+    .addOption(new Option('--color <when>', 'colour: always, never, or auto (each stream that is a terminal; $NO_COLOR, $FORCE_COLOR, TERM=dumb)').choices(COLOR_MODES))
+    .option('--no-color', 'plain output (--color=never)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout(s), writeErr: (s) => out.stderr(s) })
     .showHelpAfterError('(run vfioctl --help for usage)');
