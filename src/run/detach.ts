@@ -66,6 +66,16 @@ export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): 
   return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
 }
 
+/** Tells session.progress that a device is on its new driver, when step `i` is that device's last. */
+function reportMoved(session: WriteSession, analysis: Analysis, steps: PlanStep[], i: number): void {
+  const report = session.progress?.onDeviceMoved;
+  const device = steps[i]!.device;
+  if (!report || steps.slice(i + 1).some((s) => s.device === device)) return;
+  const order = [...new Set(steps.map((s) => s.device))];
+  const from = analysis.moves.find(({ dev }) => dev.name === device)?.dev.driver ?? null;
+  report({ device, from, to: steps[i]!.expectDriver, index: order.indexOf(device) + 1, total: order.length, kernel: session.kernel.kind });
+}
+
 export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
   const { host, kernel, journal } = session;
   let { analysis, steps } = planDetach(doc, host, force, owner);
@@ -81,7 +91,7 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
   journal.begin(command, steps.map((s) => s.write));
   const performedBefore = kernel.performed.length;
   try {
-    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
+    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => { journal.stepDone(i); reportMoved(session, analysis, steps, i); } });
   } catch (err) {
     if (!(err instanceof StepError)) throw err;
     const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, PriorBinding | null]);

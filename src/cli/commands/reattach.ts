@@ -7,6 +7,7 @@ import { dryRunReattach, runReattach } from '../../run/reattach.js';
 import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../program.js';
+import { cliProgress } from '../progress.js';
 
 export interface ReattachOptions extends GlobalOptions {
   all: boolean;
@@ -24,7 +25,7 @@ export async function reattachCommand(file: string | undefined, o: ReattachOptio
     const host = new Host(o.root);
     result = dryRunReattach(new Journal(host.reader.layout.stateDir), host, doc);
   } else {
-    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runReattach(session, doc, command));
+    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runReattach(session, doc, command), cliProgress(out, process.env));
   }
   if (o.json) printJson(out, result);
   else renderReattach(out, result);
