@@ -10,6 +10,8 @@ import { priorBindingOf, planDetachWrites, type PriorBinding, type PlanStep } fr
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
 import { restore } from './restore.js';
+import type { PciDevice } from '../pci/device.js';
+import type { LinkState } from './journal.js';
 import type { WriteSession } from './session.js';
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
@@ -87,7 +89,9 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
-  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
+  // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
+  const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));
+  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, { ...priorBindingOf(dev), ...(dev.netInterfaces.length > 0 ? { links: links(dev) } : {}) }]), command, owner);
   journal.begin(command, steps.map((s) => s.write));
   const performedBefore = kernel.performed.length;
   try {
