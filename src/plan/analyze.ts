@@ -6,6 +6,7 @@ import type { Blocker } from './blocker.js';
 import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
+import type { RecordedInterfaces } from './resolve.js';
 import type { Move } from './vfio-driver.js';
 
 export type { AssignmentReport } from './assignments.js';
@@ -56,13 +57,21 @@ export function hostBlockers(requested: Map<string, RequestedDevice>, host: Host
   return { iommuOn, vfio, blockers, notes };
 }
 
+export interface AnalyzeOptions {
+  force: boolean;
+  /** A libvirt hook's domain or network: groups vfioctl holds for another one block. */
+  owner?: Owner;
+  /** Interfaces of devices vfioctl moved, from its journal: a pool member named by an interface that is gone since. */
+  recorded?: RecordedInterfaces;
+}
+
 /**
  * Assignments → requested devices → host preconditions → their IOMMU groups → a plan per group → the
  * blockers of each group → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
  * Blockers and notes keep that order.
  */
-export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean; owner?: Owner }): Analysis {
-  const collected = collectAssignments(doc, host);
+export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions): Analysis {
+  const collected = collectAssignments(doc, host, opts.recorded);
   const requested = requestedDevices(collected.resolved);
   const preconditions = hostBlockers(requested, host);
   const grouped = groupRequests(requested, preconditions.iommuOn);

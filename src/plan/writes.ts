@@ -32,6 +32,8 @@ export interface PriorBinding {
   method: Method;
   vendor: string;
   device: string;
+  /** Its network interfaces then (gone while it is on vfio-pci): how a pool named by interface finds it again. */
+  interfaces?: string[];
 }
 
 export function priorBindingOf(dev: PciDevice): PriorBinding {
@@ -41,6 +43,7 @@ export function priorBindingOf(dev: PciDevice): PriorBinding {
     method: dev.overrideSupported ? 'driver_override' : 'new_id',
     vendor: dev.vendor,
     device: dev.device,
+    ...(dev.netInterfaces.length > 0 ? { interfaces: [...dev.netInterfaces] } : {}),
   };
 }
 
