@@ -5,6 +5,7 @@ import { assignmentReport, collectAssignments, duplicateBlockers, requestedDevic
 import type { Blocker } from './blocker.js';
 import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
+import { newIdBlockers } from './new-id.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
 import type { RecordedInterfaces } from './resolve.js';
 import type { Move } from './vfio-driver.js';
@@ -67,7 +68,7 @@ export interface AnalyzeOptions {
 
 /**
  * Assignments → requested devices → host preconditions → their IOMMU groups → a plan per group → the
- * blockers of each group → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
+ * blockers of each group → devices new_id would take along (kernels without driver_override) → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
  * Blockers and notes keep that order.
  */
 export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions): Analysis {
@@ -78,12 +79,13 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions):
   const planned = grouped.requests.map((r) => planGroup(r, host));
   const perGroup = planned.map((g) => groupBlockers(g, host, opts.force, doc));
   const groups = planned.map((g) => g.plan);
+  const moves = planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address));
   return {
     document: { kind: doc.kind, name: doc.name, file: doc.file },
     assignments: collected.resolved.map(assignmentReport),
     groups,
-    moves: planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address)),
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    moves,
+    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...ownershipBlockers(groups, host.reader, opts.owner)],
     notes: [...collected.notes, ...preconditions.notes, ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
   };

@@ -11,6 +11,8 @@ export type BlockerKind =
   | 'bridge'
   | 'sriov-pf'
   | 'host-needs'
+  /** new_id (kernels without driver_override) would bind an unbound device with the same ID elsewhere. */
+  | 'new-id-grab'
   | 'held';
 
 export interface Blocker {

@@ -42,7 +42,7 @@ describe('detach writes (pure planning, no filesystem)', () => {
     expect(steps.filter((s) => s.expectDriver === 'vfio-pci').map((s) => s.kind)).toEqual(['probe']);
   });
 
-  it('kernels without driver_override fall back to new_id once per ID, then bind', () => {
+  it('kernels without driver_override fall back to new_id once per ID, then bind (EBUSY or, before 5.13, ENODEV: already bound), then remove_id', () => {
     const a = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
     const b = fakeDevice('0000:02:02.0', { driver: drv('e1000'), overrideSupported: false });
     expect(show(planDetachWrites(toVfio(a, b), layout))).toEqual([
@@ -51,6 +51,12 @@ describe('detach writes (pure planning, no filesystem)', () => {
       '/sys/bus/pci/drivers/vfio-pci/new_id <- "8086 10d3"',
       '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:01.0"',
       '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:02.0"',
+      '/sys/bus/pci/drivers/vfio-pci/remove_id <- "8086 10d3"',
+    ]);
+    const steps = planDetachWrites(toVfio(a, b), layout);
+    expect(steps.filter((s) => s.kind === 'bind').map((s) => s.tolerate)).toEqual([
+      ['EBUSY', 'ENODEV'],
+      ['EBUSY', 'ENODEV'],
     ]);
   });
 
