@@ -5,6 +5,7 @@ import { assignmentReport, collectAssignments, duplicateBlockers, requestedDevic
 import type { Blocker } from './blocker.js';
 import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
+import { moduleLoadBlockers } from './module-load.js';
 import { newIdBlockers } from './new-id.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
 import type { RecordedInterfaces } from './resolve.js';
@@ -68,7 +69,7 @@ export interface AnalyzeOptions {
 
 /**
  * Assignments → requested devices → host preconditions → their IOMMU groups → a plan per group → the
- * blockers of each group → devices new_id would take along (kernels without driver_override) → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
+ * blockers of each group → devices new_id (kernels without driver_override) or loading vfio-pci would take along → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
  * Blockers and notes keep that order.
  */
 export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions): Analysis {
@@ -85,7 +86,7 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions):
     assignments: collected.resolved.map(assignmentReport),
     groups,
     moves,
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
     notes: [...collected.notes, ...preconditions.notes, ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
   };
