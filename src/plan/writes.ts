@@ -53,7 +53,7 @@ export function priorBindingOf(dev: PciDevice): PriorBinding {
  *   1. driver_override <- the target for every device to move. Nothing changes binding yet; from here on
  *      any probe, by anyone, can only bind the target, so no host driver can re-claim a member mid-way.
  *   2. unbind each device from its host driver, in reverse address order (function 0 last: an HDA audio
- *      function lets go before its GPU).
+ *      function lets go before its GPU), and verify it is unbound.
  *   3. drivers_probe each device in address order, and verify it is on its target.
  *   A member is bound to a vfio driver only after every member to move has left its host driver, so the
  *   group never has a vfio member next to a host-driven one, and it becomes usable by a VM only at the end.
@@ -70,7 +70,9 @@ export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] 
   }
   for (const { dev: d, target } of [...sorted].reverse()) {
     if (d.driver !== null && d.driver !== target) {
-      steps.push({ kind: 'unbind', device: d.name, write: layout.writeDriverControl(d.driver, 'unbind', d.address) });
+      // Verified too: a host driver that re-claims the device at once stops the detach here, before any member
+      // is bound to the target beside one on a host driver.
+      steps.push({ kind: 'unbind', device: d.name, write: layout.writeDriverControl(d.driver, 'unbind', d.address), expectDriver: null });
     }
   }
   for (const { dev: d, target } of modern) {

@@ -24,6 +24,19 @@ describe('detach writes (pure planning, no filesystem)', () => {
     ]);
   });
 
+  it('every step that moves a device is verified: unbinds to no driver, probes to vfio-pci', () => {
+    const gpu = fakeDevice('0000:01:00.0', { class: '030000', driver: drv('nouveau') });
+    const audio = fakeDevice('0000:01:00.1', { class: '040300', driver: drv('snd_hda_intel') });
+    expect(planDetachWrites(toVfio(audio, gpu), layout).map((s) => [s.kind, s.device, s.expectDriver])).toEqual([
+      ['override', '0000:01:00.0', undefined],
+      ['override', '0000:01:00.1', undefined],
+      ['unbind', '0000:01:00.1', null],
+      ['unbind', '0000:01:00.0', null],
+      ['probe', '0000:01:00.0', 'vfio-pci'],
+      ['probe', '0000:01:00.1', 'vfio-pci'],
+    ]);
+  });
+
   it('an unbound device gets an override and a probe, no unbind', () => {
     const edu = fakeDevice('0000:00:10.0', { driver: null });
     expect(show(planDetachWrites(toVfio(edu), layout))).toEqual([
