@@ -85,7 +85,8 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
   const recorded = recordedInterfaces(journal.data.devices);
   let { analysis, steps } = planDetach(doc, host, force, owner, recorded);
   if (steps.length === 0) {
-    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, 'Nothing to do: every device is already on vfio-pci.'] };
+    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : 'Nothing to do: every device is already on vfio-pci.';
+    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, nothing] };
   }
   if (analysis.vfio === 'available') {
     kernel.loadModule(VFIO_PCI);

@@ -144,6 +144,8 @@ describe('messages', () => {
     expect(json(r).changed).toBe(false);
     expect(json(r).notes.join('\n')).toMatch(/Nothing to do: .*assigns no PCI device to VFIO/);
     expect(json(r).notes.join('\n')).not.toMatch(/already on vfio-pci/);
+    const dry = runBin(['detach', tempFile('empty.xml', '<domain><name>empty</name><devices></devices></domain>'), '--dry-run', '--root', h.root]);
+    expect(dry.stdout).toBe('Nothing to do: no PCI device is assigned to VFIO.\n');
   });
 
   tallied('an SR-IOV PF with VFs: the true reason (its VFs would be removed) and the remedy, exit 7', async () => {
