@@ -157,5 +157,8 @@ describe('messages', () => {
     expect(r.stderr).toMatch(/unbinding its driver removes its 8 VFs/);
     expect(r.stderr).not.toMatch(/refuses such a PF/);
     expect(r.stderr).toMatch(/sriov_numvfs/);
+    // a VF on vfio-pci counts among those in use
+    expect(runBin(['detach', network(['ens1f0v3']), '--root', h.root]).code).toBe(0);
+    expect(runBin(['check', pf, '--root', h.root]).stdout).toMatch(/removes its 8 VFs, which may be in use, 1 of them on vfio-pci/);
   });
 });
