@@ -6,9 +6,11 @@ import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
+import { recordedInterfaces, type RecordedInterfaces } from '../plan/resolve.js';
 import { priorBindingOf, planDetachWrites, type PriorBinding, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { executeSteps, StepError } from './execute.js';
+import { Journal } from './journal.js';
 import { restore } from './restore.js';
 import type { PciDevice } from '../pci/device.js';
 import type { LinkState } from './journal.js';
@@ -56,15 +58,27 @@ function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
 
 const asWrites = (steps: PlanStep[]): HostWrite[] => steps.map((s) => toHostWrite(s.write));
 
+/**
+ * The interfaces the journal recorded, for commands that only read (check, --dry-run): a journal that cannot
+ * be read gives none here; the commands that write read it in their session and say what is wrong with it.
+ */
+export function journalInterfaces(host: Host): RecordedInterfaces {
+  try {
+    return recordedInterfaces(new Journal(host.reader.layout.stateDir).data.devices);
+  } catch {
+    return new Map();
+  }
+}
+
 /** Plans a detach and refuses before any write when anything blocks it (a group held for another domain too, given the owner). */
-export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, owner?: Owner): { analysis: Analysis; steps: PlanStep[] } {
-  const analysis = analyze(doc, host, { force, owner });
+export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, owner?: Owner, recorded?: RecordedInterfaces): { analysis: Analysis; steps: PlanStep[] } {
+  const analysis = analyze(doc, host, { force, owner, recorded });
   if (analysis.blockers.length > 0) throw blockersError(analysis.blockers, `Nothing was detached for ${doc.file}`);
   return { analysis, steps: planDetachWrites(analysis.moves, host.reader.layout) };
 }
 
 export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): DetachResult {
-  const { analysis, steps } = planDetach(doc, host, force);
+  const { analysis, steps } = planDetach(doc, host, force, undefined, journalInterfaces(host));
   return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
 }
 
@@ -80,14 +94,16 @@ function reportMoved(session: WriteSession, analysis: Analysis, steps: PlanStep[
 
 export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
   const { host, kernel, journal } = session;
-  let { analysis, steps } = planDetach(doc, host, force, owner);
+  const recorded = recordedInterfaces(journal.data.devices);
+  let { analysis, steps } = planDetach(doc, host, force, owner, recorded);
   if (steps.length === 0) {
-    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, 'Nothing to do: every device is already on vfio-pci.'] };
+    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : 'Nothing to do: every device is already on vfio-pci.';
+    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, nothing] };
   }
   if (analysis.vfio === 'available') {
     kernel.loadModule(VFIO_PCI);
     host.reader.invalidate();
-    ({ analysis, steps } = planDetach(doc, host, force, owner));
+    ({ analysis, steps } = planDetach(doc, host, force, owner, recorded));
   }
   // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
   const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));

@@ -235,7 +235,7 @@ describe('one blocker per reason a detach would refuse', () => {
   it('sriov-pf: a physical function with its VFs enabled', () => {
     const a = plan([{ address: PF }]);
     expect(kinds(a)).toEqual(['sriov-pf']);
-    expect(a.blockers[0]!.message).toMatch(/^0000:05:00\.0 is an SR-IOV physical function with 1 virtual function enabled, .*sriov_numvfs\.$/);
+    expect(a.blockers[0]!.message).toMatch(/^0000:05:00\.0 is an SR-IOV physical function with 1 virtual function enabled: unbinding its driver removes its 1 VF, .*sriov_numvfs\.$/);
   });
 
   it('host-needs: the boot GPU', () => {
