@@ -10,7 +10,7 @@ export function groupInfoCommand(addressText: string, g: GlobalOptions, out: Out
   const host = new Host(g.root);
   const dev = host.reader.device(addr);
   const group = host.reader.requireGroup(dev);
-  const report = groupReport(group, host);
+  const report = groupReport(group, host, undefined, dev);
   if (g.json) printJson(out, report);
   else renderGroup(out, report);
   return 0;
