@@ -1,4 +1,5 @@
 import { InputError, printable } from '../errors.js';
+import { parseInterfaceName, type InterfaceName } from './interface-name.js';
 
 /**
  * A PCI address, validated. The only way to build one is through the parsers below, so a PciAddress
@@ -127,4 +128,44 @@ export function parseLibvirtNumber(field: AddressField, text: string, where: str
 
 export function addressFromParts(domain: number, bus: number, slot: number, fn: number): PciAddress {
   return makeAddress(domain, bus, slot, fn, `${domain}:${bus}:${slot}.${fn}`);
+}
+
+/** What group-info may be asked about: one function, a whole slot (every function of it), or a network interface. */
+export type DeviceSpec =
+  | { type: 'function'; address: PciAddress }
+  /** `01:00`: the slot's functions, each checked on the host (`address` has function 0). */
+  | { type: 'slot'; address: PciAddress }
+  | { type: 'netdev'; dev: InterfaceName };
+
+/** lspci -s's full forms: [DDDD:]BB:SS[.F], hex, with the leading zeros lspci prints or without them. */
+const LSPCI_FORM = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})(?:\.([0-9a-fA-F]))?$/;
+/** virsh nodedev-list's name of a PCI function: pci_DDDD_BB_SS_F. */
+const NODEDEV_FORM = /^pci_([0-9a-fA-F]{4})_([0-9a-fA-F]{2})_([0-9a-fA-F]{2})_([0-9a-fA-F])$/;
+const SPEC_HINT = 'Give an address as lspci prints it (0000:01:00.0, 01:00.0, 1:0.0, or 01:00 for every function of the slot), a virsh nodedev name (pci_0000_01_00_0), or a network interface name (eno1).';
+
+/**
+ * Parses what a user gives group-info, validated before anything builds a path: an address as lspci takes it
+ * (a slot without `.F` means every function of it), a virsh nodedev name, or (no `:`) an interface name by the
+ * kernel's rules, which the host layer then resolves to its PCI function.
+ */
+export function parseDeviceSpec(text: string): DeviceSpec {
+  const node = NODEDEV_FORM.exec(text);
+  const m = node ?? LSPCI_FORM.exec(text);
+  if (m) {
+    const [, d, b, s, f] = m;
+    const address = makeAddress(d ? parseInt(d, 16) : 0, parseInt(b!, 16), parseInt(s!, 16), f ? parseInt(f, 16) : 0, text);
+    return f === undefined ? { type: 'slot', address } : { type: 'function', address };
+  }
+  if (text.includes(':') || text.startsWith('pci_')) throw new InputError(`Invalid PCI address '${printable(text)}'.`, SPEC_HINT);
+  try {
+    return { type: 'netdev', dev: parseInterfaceName(text, 'PCI address or interface name') };
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(err.message, SPEC_HINT);
+    throw err;
+  }
+}
+
+/** The slot a DeviceSpec of type 'slot' names, as lspci prints it: `0000:01:00`. */
+export function formatSlot(a: PciAddress): string {
+  return formatAddress(a).slice(0, -2);
 }
