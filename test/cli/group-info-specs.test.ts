@@ -42,7 +42,7 @@ describe('group-info takes addresses as lspci does, virsh nodedev names and inte
     ['an empty slot', '3b:05', 4, 'No PCI device in slot 0000:3b:05 on this host.'],
     ['a path, refused before any lookup', '../../etc', 3, "Invalid PCI address or interface name '../../etc': it contains '/'."],
     ['a nodedev name with a bad function', 'pci_0000_3b_00_9', 3, "Invalid PCI address 'pci_0000_3b_00_9': function 9 is out of range"],
-  ])('%s: exit %i with a sentence', (_l, spec, code, message) => {
+  ])('%s (%s): exit %i with a sentence', (_l, spec, code, message) => {
     const r = runBin(['group-info', spec, '--root', host.root]);
     expect(r.code).toBe(code);
     expect(r.stderr).toContain(message);
