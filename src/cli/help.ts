@@ -10,7 +10,7 @@ import { ExitCode } from '../errors.js';
 const EXAMPLES: Record<string, string[]> = {
   '': ['vfioctl list', 'vfioctl check vm.xml && sudo vfioctl detach vm.xml', 'vfioctl mock create workstation /tmp/ws && vfioctl list --root /tmp/ws'],
   list: ['vfioctl list', 'vfioctl list --json --root hv01.json'],
-  'group-info': ['vfioctl group-info 01:00.0', 'vfioctl group-info 0000:01:00.1 --json --root /tmp/ws'],
+  'group-info': ['vfioctl group-info 01:00.0', 'vfioctl group-info 01:00   # every function of the slot', 'vfioctl group-info eno1   # the NIC behind an interface', 'vfioctl group-info pci_0000_01_00_1 --json --root /tmp/ws'],
   check: ['vfioctl check /etc/libvirt/qemu/vm1.xml', 'virsh dumpxml vm1 | vfioctl check - --root hv01.json --json'],
   detach: ['sudo vfioctl detach vm1.xml --dry-run', 'sudo vfioctl detach vm1.xml --json'],
   reattach: ['sudo vfioctl reattach vm1.xml', 'sudo vfioctl reattach --all   # after a crash: completes from the journal'],

@@ -143,7 +143,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('group-info')
-    .argument('<address>', 'PCI address, DDDD:BB:SS.F or BB:SS.F')
+    .argument('<address>', 'PCI address as lspci takes it (0000:01:00.0, 1:0.0; 01:00 for every function of the slot), a virsh nodedev name (pci_0000_01_00_0), or an interface (eno1)')
     .description("show a device's IOMMU group: members, drivers, what the host uses, and the verdict")
     .option('--json', 'machine-readable output')
     .action(async (address: string, _o, cmd: Command) => {

@@ -28,7 +28,7 @@ export interface CollectedAssignments {
 
 /** The document's VFIO assignments resolved against the host; everything else becomes a note. */
 export function collectAssignments(doc: LibvirtDocument, host: Host, recorded?: RecordedInterfaces): CollectedAssignments {
-  const notes: string[] = doc.notHandled.map((n) => `<${n.source.element}> at ${n.source.file}:${n.source.line}: ${n.reason}`);
+  const notes: string[] = [...(doc.readingNotes ?? []), ...doc.notHandled.map((n) => `<${n.source.element}> at ${n.source.file}:${n.source.line}: ${n.reason}`)];
   const blockers: Blocker[] = [];
   if (doc.kind === 'network' && doc.forwardMode !== undefined && doc.assignments.length === 0) {
     notes.push(`network '${doc.name}' uses <forward mode='${doc.forwardMode}'>: it is not a hostdev network, so there is nothing to detach.`);

@@ -143,8 +143,10 @@ describe('group modes', () => {
 });
 
 describe('one blocker per reason a detach would refuse', () => {
-  it('duplicate: the same device named twice', () => {
-    const a = plan([{ address: NIC }, { address: NIC }]);
+  it('duplicate: the same device twice in a document not read from text (src/xml refuses such text before any host lookup)', () => {
+    const doc = parseLibvirtXml(domainXml('vm', [{ address: NIC }]), 'vm.xml');
+    const once = doc.assignments[0]!;
+    const a = analyze({ ...doc, assignments: [once, { ...once, source: { ...once.source, line: 11 } }] }, host, { force: false });
     expect(kinds(a)).toEqual(['duplicate']);
     expect(a.blockers[0]!.message).toBe(`${NIC} is assigned more than once: <hostdev> at vm.xml:5 and <hostdev> at vm.xml:11.`);
   });
