@@ -19,6 +19,7 @@ export const ExitCode = {
   locked: 12,
   hostTree: 13,
   persistCheck: 14,
+  journalWrite: 15,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -81,6 +82,14 @@ export class HostTreeError extends VfioctlError {
 /** `vfioctl persist --verify`: a persisted device is missing, changed, or not on vfio-pci, or its group is not viable. */
 export class PersistCheckError extends VfioctlError {
   readonly exitCode = ExitCode.persistCheck;
+}
+
+/**
+ * vfioctl could not write its journal or lock in ROOT/run/vfioctl (a full or read-only file system): nothing
+ * was left moved (a detach that had begun was rolled back), or the message says what is left.
+ */
+export class JournalWriteError extends VfioctlError {
+  readonly exitCode = ExitCode.journalWrite;
 }
 
 /** A failed sysfs write, in libvirt's shape: the value, the file and the errno. */

@@ -1,4 +1,3 @@
-import { KernelWriteError, RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { VFIO_PCI } from '../pci/driver.js';
@@ -6,10 +5,10 @@ import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
-import { priorBindingOf, planDetachWrites, type PriorBinding, type PlanStep } from '../plan/writes.js';
+import { priorBindingOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
-import { executeSteps, StepError } from './execute.js';
-import { restore } from './restore.js';
+import { beginDetach, failedDetach } from './detach-failure.js';
+import { executeSteps } from './execute.js';
 import type { WriteSession } from './session.js';
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
@@ -78,26 +77,14 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
   journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
-  journal.begin(command, steps.map((s) => s.write));
+  beginDetach(journal, command, steps);
+  let done = 0;
   try {
-    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
-  } catch (err) {
-    if (!(err instanceof StepError)) throw err;
-    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, PriorBinding | null]);
-    const outcome = restore(host, kernel, entries);
-    journal.forget(outcome.restored);
+    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => { done = i + 1; journal.stepDone(i); } });
     journal.finish();
-    const failedAt = `step ${err.failure.index + 1} of ${steps.length}`;
-    if (outcome.left.length === 0) {
-      throw new KernelWriteError(
-        `Detach failed at ${failedAt}: ${err.failure.reason}\nRolled back: ${outcome.restored.join(', ')} ${outcome.restored.length === 1 ? 'is' : 'are'} back on ${outcome.restored.length === 1 ? 'its' : 'their'} original driver${outcome.restored.length === 1 ? '' : 's'}.`,
-      );
-    }
-    throw new RollbackIncompleteError(
-      `Detach failed at ${failedAt}: ${err.failure.reason}\nThe rollback could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
-      `The journal in ${journal.file} still records them; fix the cause and run \`vfioctl reattach --all\`.`,
-    );
+  } catch (err) {
+    // Any failure after the first write rolls back: a refused write, a journal that cannot be saved, a read error.
+    throw failedDetach(err, session, analysis.moves, done, steps.length);
   }
-  journal.finish();
   return { changed: true, dryRun: false, writes: asWrites(steps), devices: outcomes(analysis, true), groups: analysis.groups, notes: analysis.notes };
 }

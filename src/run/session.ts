@@ -31,10 +31,10 @@ export function openWriteSession(root: string, command: string, lockTimeout: num
     );
   }
   const host = new Host(root);
-  const lock = new HostLock(host.reader.layout.stateDir);
+  const lock = new HostLock(host.reader.layout.stateDir, host.root);
   lock.acquire(command, lockTimeout);
   try {
-    const journal = new Journal(host.reader.layout.stateDir);
+    const journal = new Journal(host.reader.layout.stateDir, host.root);
     return { host, kernel, journal, close: () => lock.release() };
   } catch (err) {
     lock.release();
