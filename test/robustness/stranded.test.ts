@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { HostTreeError } from '../../src/errors.js';
 import { HostReader } from '../../src/host/reader.js';
+import { injectFault } from '../../src/mock/kernel/sim-state.js';
 import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
 import { runBin, runCli } from '../helpers/cli.js';
 import { useSimulatedHosts } from '../helpers/sim-host.js';
@@ -142,6 +143,136 @@ describe('any failure after the first write rolls back', () => {
       ['list works', list.code === 0],
       ['reattach --all works', back.code === 0],
       ['the journal is empty', Object.keys(journal(h.root).devices).length === 0 && journal(h.root).operation === null],
+    ]);
+  });
+});
+
+/** A detach of the GPU through bin/, then the journal as a plain object to damage. */
+function detached(): { root: string; before: Record<string, string | null>; file: string; data: any } {
+  const h = simulatedHost('workstation');
+  const before = drivers(h.root);
+  expect(runBin(['detach', gpuXml(), '--root', h.root]).code).toBe(0);
+  const file = path.join(stateDir(h.root), 'journal.json');
+  return { root: h.root, before, file, data: JSON.parse(fs.readFileSync(file, 'utf8')) };
+}
+
+describe('damaged journals', () => {
+  const damages: [string, (d: any) => void, RegExp][] = [
+    ['devices is a list', (d) => (d.devices = []), /devices is an array, not an object/],
+    ['a device record is a number', (d) => (d.devices[GPU] = 7), /devices\["0000:01:00\.0"\] is a number/],
+    ['a driver is a number', (d) => (d.devices[GPU].driver = 42), /devices\["0000:01:00\.0"\]\.driver is a number, not a driver name/],
+    ['a driver name with a slash', (d) => (d.devices[GPU].driver = '../../x'), /\.driver is '\.\.\/\.\.\/x', not a driver name/],
+    ['an override that is an object', (d) => (d.devices[AUDIO].override = {}), /devices\["0000:01:00\.1"\]\.override is a object/],
+    ['an unknown method', (d) => (d.devices[GPU].method = 'magic'), /\.method is 'magic'/],
+    ['a vendor that is not hex', (d) => (d.devices[GPU].vendor = 'zz'), /\.vendor is 'zz', not a 4-digit hex ID/],
+    ['a device not named by an address', (d) => (d.devices['nope'] = d.devices[GPU]), /devices\["nope"\] is not named by a PCI address/],
+    ['an operation whose steps are a string', (d) => (d.operation = { command: 'x', pid: 1, started: '', steps: 'all', done: 0 }), /operation\.steps is 'all', not a list/],
+    ['an operation done past its steps', (d) => (d.operation = { command: 'x', pid: 1, started: '', steps: [], done: 3 }), /operation\.done is 3, more than its 0 steps/],
+    ['version 2', (d) => (d.version = 2), /version is a number, not 1/],
+  ];
+  it.each(damages)('%s: reattach --all exits 13 naming the field, nothing written', (name, damage, message) => {
+    const { root, file, data } = detached();
+    damage(data);
+    fs.writeFileSync(file, JSON.stringify(data));
+    const was = drivers(root);
+    const r = runBin(['reattach', '--all', '--root', root]);
+    check(`damaged journal: ${name}`, `exit ${r.code}: ${r.stderr.trim()}`, [
+      ['exit 13', r.code === 13],
+      ['says the journal is damaged, naming the field', /journal .* is damaged: /.test(r.stderr) && message.test(r.stderr)],
+      ['nothing moved', JSON.stringify(drivers(root)) === JSON.stringify(was)],
+    ]);
+  });
+
+  it('a 1 GB journal: refused by its size at once (exit 13), never read whole', () => {
+    const { root, file } = detached();
+    fs.truncateSync(file, 1024 ** 3);
+    const t = Date.now();
+    const r = runBin(['reattach', '--all', '--root', root]);
+    check('a 1 GB journal', `exit ${r.code} in ${Date.now() - t} ms: ${r.stderr.trim()}`, [
+      ['exit 13', r.code === 13],
+      ['says it is too large and damaged', /larger than 16777216 bytes; it is damaged/.test(r.stderr)],
+    ]);
+  });
+});
+
+describe('reattach and the devices the journal names', () => {
+  it('a journal device that was hot-unplugged: said to be gone, dropped, the rest restored (exit 0)', () => {
+    const { root, before } = detached();
+    // The audio function is removed from the bus, as a hot-unplug does: its device directory and links go.
+    const link = path.join(root, 'sys/bus/pci/devices', AUDIO);
+    const real = fs.realpathSync(link);
+    fs.rmSync(real, { recursive: true });
+    for (const l of [link, path.join(root, 'sys/kernel/iommu_groups/1/devices', AUDIO), path.join(root, 'sys/bus/pci/drivers/vfio-pci', AUDIO)]) fs.rmSync(l, { force: true });
+    const r = runBin(['reattach', '--all', '--root', root]);
+    const now = drivers(root);
+    check('a hot-unplugged journal device', `exit ${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`, [
+      ['exit 0', r.code === 0],
+      ['says it is gone', r.stdout.includes(`${AUDIO} is no longer on the PCI bus`)],
+      ['the GPU is back', now[GPU] === before[GPU]],
+      ['the journal is empty', Object.keys(journal(root).devices).length === 0 && journal(root).operation === null],
+    ]);
+  });
+
+  it('a journal entry for a device vfioctl never moved (the SATA controller holding /): left alone, said, the rest restored', () => {
+    const { root, before, file, data } = detached();
+    const SATA = '0000:00:17.0';
+    data.devices[SATA] = { ...data.devices[GPU], driver: 'nvme', override: 'nvme', vendor: '8086', device: 'a352' };
+    fs.writeFileSync(file, JSON.stringify(data));
+    const r = runBin(['reattach', '--all', '--root', root]);
+    const writes = fs.readFileSync(path.join(root, '.vfioctl-sim/writes.log'), 'utf8');
+    check('a journal entry for a device never moved', `exit ${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`, [
+      ['exit 0', r.code === 0],
+      ['nothing written to the SATA controller', !writes.includes(SATA)],
+      ['says it was skipped and why', r.stdout.includes(`${SATA} is on ahci`) && /vfioctl did not move it/.test(r.stdout) && /holds .*\//.test(r.stdout)],
+      ['every device as before the detach', JSON.stringify(drivers(root)) === JSON.stringify(before)],
+      ['the journal is empty', Object.keys(journal(root).devices).length === 0],
+    ]);
+  });
+
+  it('a stale driver_override found on the GPU before the detach: reattach clears it and binds nouveau (exit 0)', () => {
+    const h = simulatedHost('workstation');
+    const before = drivers(h.root);
+    fs.writeFileSync(path.join(h.root, 'sys/bus/pci/devices', GPU, 'driver_override'), 'pci-stub\n');
+    expect(runBin(['detach', gpuXml(), '--root', h.root]).code).toBe(0);
+    const recorded = journal(h.root).devices[GPU] as { override: string | null };
+    const r = runBin(['reattach', '--all', '--root', h.root]);
+    const again = runBin(['reattach', '--all', '--root', h.root]);
+    check('a stale driver_override', `exit ${r.code}: ${r.stdout.trim()} ${r.stderr.trim()}`, [
+      ['the journal recorded the override as found', recorded.override === 'pci-stub'],
+      ['exit 0', r.code === 0],
+      ['says the override is cleared', r.stdout.includes("driver_override 'pci-stub'")],
+      ['every device on its original driver', JSON.stringify(drivers(h.root)) === JSON.stringify(before)],
+      ['a second reattach has nothing to do', again.code === 0],
+    ]);
+  });
+
+  it('a failed reattach (EIO on nouveau/bind every time) names each device and its driver now (exit 11)', () => {
+    const { root } = detached();
+    injectFault(root, { kind: 'fail', path: '/sys/bus/pci/drivers/nouveau/bind', errno: 'EIO', times: 'always' });
+    const r = runBin(['reattach', '--all', '--root', root]);
+    check('a failed reattach names the drivers now', `exit ${r.code}: ${r.stderr.trim()}`, [
+      ['exit 11', r.code === 11],
+      ['names the GPU and its driver now', r.stderr.includes(`${GPU} is on no driver (recorded: nouveau)`)],
+      ['names the audio function and its driver now', r.stderr.includes(`${AUDIO} is on snd_hda_intel`)],
+      ['the journal keeps the GPU only', JSON.stringify(Object.keys(journal(root).devices)) === JSON.stringify([GPU])],
+    ]);
+  });
+});
+
+describe('the lock', () => {
+  it.each([
+    ['pid 0', { pid: 0, start: null, command: 'x', since: '' }],
+    ['pid 1', { pid: 1, start: null, command: 'x', since: '' }],
+    ['no pid', {}],
+  ])('a lock file naming %s names no holder: it is taken over, the detach runs', (name, owner) => {
+    const h = simulatedHost('workstation');
+    fs.mkdirSync(stateDir(h.root), { recursive: true });
+    fs.writeFileSync(path.join(stateDir(h.root), 'lock'), JSON.stringify(owner));
+    const r = runBin(['detach', gpuXml(), '--lock-timeout', '1', '--root', h.root]);
+    check(`a lock with ${name}`, `exit ${r.code}: ${r.stderr.trim()}`, [
+      ['exit 0', r.code === 0],
+      ['the GPU moved', drivers(h.root)[GPU] === 'vfio-pci'],
+      ['the lock is gone', !fs.existsSync(path.join(stateDir(h.root), 'lock'))],
     ]);
   });
 });
