@@ -101,17 +101,35 @@ export class HostLock {
     }
   }
 
-  /** O_EXCL: fails with EEXIST on anything there, a symlink included (it is never followed). */
+  /**
+   * The lock appears whole or not at all: its content is written to lock.PID.tmp, which is then hard-linked
+   * as `lock` (link(2) fails with EEXIST on anything there, a symlink included, and never follows one). A
+   * process killed between an O_EXCL create and its write would leave an empty lock that names no one and
+   * could never be taken over.
+   */
   private create(me: LockOwner): void {
-    const fd = openNoFollow(this.real, fs.constants.O_EXCL);
-    this.held = true;
+    const tmp = `${this.real}.${process.pid}.tmp`;
     try {
-      fs.writeSync(fd, JSON.stringify(me));
-    } catch (err) {
-      this.release();
-      throw err;
+      const fd = openNoFollow(tmp, fs.constants.O_TRUNC);
+      try {
+        fs.writeSync(fd, JSON.stringify(me));
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.linkSync(tmp, this.real);
+      this.held = true;
     } finally {
-      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+    }
+    this.sweepDeadTemps();
+  }
+
+  /** lock.PID.tmp and journal.json.PID.tmp files of processes killed before they could remove theirs. */
+  private sweepDeadTemps(): void {
+    const dir = path.dirname(this.real);
+    for (const name of fs.readdirSync(dir)) {
+      const m = /^(?:lock|journal\.json)\.(\d+)\.tmp$/.exec(name);
+      if (m && !alive({ pid: Number(m[1]), start: null, command: '', since: '' })) fs.rmSync(`${dir}/${name}`, { force: true });
     }
   }
 
