@@ -9,6 +9,8 @@ import { priorBindingOf, planDetachWrites, type PlanStep } from '../plan/writes.
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { beginDetach, failedDetach } from './detach-failure.js';
 import { executeSteps } from './execute.js';
+import type { PciDevice } from '../pci/device.js';
+import type { LinkState } from './journal.js';
 import type { WriteSession } from './session.js';
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
@@ -65,6 +67,16 @@ export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): 
   return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
 }
 
+/** Tells session.progress that a device is on its new driver, when step `i` is that device's last. */
+function reportMoved(session: WriteSession, analysis: Analysis, steps: PlanStep[], i: number): void {
+  const report = session.progress?.onDeviceMoved;
+  const device = steps[i]!.device;
+  if (!report || steps.slice(i + 1).some((s) => s.device === device)) return;
+  const order = [...new Set(steps.map((s) => s.device))];
+  const from = analysis.moves.find(({ dev }) => dev.name === device)?.dev.driver ?? null;
+  report({ device, from, to: steps[i]!.expectDriver, index: order.indexOf(device) + 1, total: order.length, kernel: session.kernel.kind });
+}
+
 export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
   const { host, kernel, journal } = session;
   let { analysis, steps } = planDetach(doc, host, force, owner);
@@ -76,15 +88,26 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
-  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
+  // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
+  const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));
+  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, { ...priorBindingOf(dev), ...(dev.netInterfaces.length > 0 ? { links: links(dev) } : {}) }]), command, owner);
   beginDetach(journal, command, steps);
+  const performedBefore = kernel.performed.length;
   let done = 0;
   try {
-    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => { done = i + 1; journal.stepDone(i); } });
+    executeSteps(steps, {
+      kernel,
+      reader: host.reader,
+      onStepDone: (i) => {
+        done = i + 1;
+        journal.stepDone(i);
+        reportMoved(session, analysis, steps, i);
+      },
+    });
     journal.finish();
   } catch (err) {
     // Any failure after the first write rolls back: a refused write, a journal that cannot be saved, a read error.
-    throw failedDetach(err, session, analysis.moves, done, steps.length);
+    throw failedDetach(err, session, analysis.moves, { done, total: steps.length, performedBefore });
   }
   return { changed: true, dryRun: false, writes: asWrites(steps), devices: outcomes(analysis, true), groups: analysis.groups, notes: analysis.notes };
 }

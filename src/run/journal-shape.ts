@@ -25,7 +25,10 @@ const owner: Check = (v) => {
   return typeof v.name === 'string' && typeof v.uuid === 'string' ? null : 'has no string name and uuid';
 };
 
-const DEVICE_FIELDS: Record<string, Check> = { driver: driverOrNull, override: driverOrNull, method, vendor: hex4, device: hex4, since: str, by: str, owner };
+const links: Check = (v) =>
+  v === undefined || (Array.isArray(v) && v.every((l) => isObject(l) && typeof l.name === 'string' && typeof l.operstate === 'string')) ? null : `is ${what(v)}, not a list of interfaces (name, operstate)`;
+
+const DEVICE_FIELDS: Record<string, Check> = { driver: driverOrNull, override: driverOrNull, method, vendor: hex4, device: hex4, since: str, by: str, owner, links };
 
 function damaged(file: string, field: string, why: string): HostTreeError {
   return new HostTreeError(

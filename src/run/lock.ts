@@ -74,10 +74,12 @@ export class HostLock {
     this.state = new StateDir(root, dir);
   }
 
-  acquire(command: string, timeoutMs: number): void {
+  /** `onWait`: called once, with the holder described, when the lock is held by a live process and we wait. */
+  acquire(command: string, timeoutMs: number, onWait?: (holder: string) => void): void {
     this.real = `${this.state.ensure()}/lock`;
     const me: LockOwner = { pid: process.pid, start: processStart(process.pid), command, since: new Date().toISOString() };
     const deadline = Date.now() + timeoutMs;
+    let told = false;
     for (;;) {
       try {
         this.create(me);
@@ -89,6 +91,10 @@ export class HostLock {
       if (owner && !alive(owner)) {
         this.takeOver(owner);
         continue;
+      }
+      if (!told && onWait && Date.now() < deadline) {
+        told = true;
+        onWait(describeHolder(owner));
       }
       if (Date.now() >= deadline) {
         const who = describeHolder(owner);

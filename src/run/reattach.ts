@@ -102,6 +102,7 @@ export function runReattach(session: WriteSession, doc: LibvirtDocument | null, 
     throw new RollbackIncompleteError(
       `Reattach could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}\nNow: ${now.join('; ')}.`,
       `Restored: ${outcome.restored.join(', ') || 'none'}. The journal ${journal.file} keeps the rest; run \`vfioctl reattach --all\` again once the cause is fixed.`,
+      { writes, restored: outcome.restored, left: outcome.left },
     );
   }
   return {
