@@ -91,7 +91,7 @@ describe('a full or read-only run/', () => {
     ['EROFS', 1, 'before the first write'],
     ['ENOSPC', 2, 'after the first write'],
     ['EROFS', 3, 'after the second write'],
-  ])('the journal cannot be saved (%s, save %i, %s): exit 15 naming it, every device back, no temp file left', async (errno, from, when) => {
+  ])('the journal cannot be saved (%s, save %i, %s): exit 16 naming it, every device back, no temp file left', async (errno, from, when) => {
     const h = simulatedHost('workstation');
     const before = drivers(h.root);
     failJournalSaves(errno, from);
@@ -100,7 +100,7 @@ describe('a full or read-only run/', () => {
     const after = drivers(h.root);
     const back = await runCli(['reattach', '--all', '--root', h.root]);
     check(`journal save fails with ${errno} ${when}`, `exit ${r.code}: ${r.stderr.trim()}`, [
-      ['exit 15', r.code === 15],
+      ['exit 16', r.code === 16],
       ['names the journal and the errno', r.stderr.includes('journal.json') && r.stderr.includes(errno)],
       ['says why in words', /file system is (full|read-only)/.test(r.stderr)],
       ['says what was undone', from === 1 ? /Nothing was detached/.test(r.stderr) : /Rolled back/.test(r.stderr)],
