@@ -20,6 +20,7 @@ export const ExitCode = {
   hostTree: 13,
   persistCheck: 14,
   output: 15,
+  journalWrite: 16,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -100,6 +101,14 @@ export class PersistCheckError extends VfioctlError {
 /** vfioctl could not write its own output: standard output or an -o file (a full disk, a read-only file system). */
 export class OutputError extends VfioctlError {
   readonly exitCode = ExitCode.output;
+}
+
+/**
+ * vfioctl could not write its journal or lock in ROOT/run/vfioctl (a full or read-only file system): nothing
+ * was left moved (a detach that had begun was rolled back), or the message says what is left.
+ */
+export class JournalWriteError extends VfioctlError {
+  readonly exitCode = ExitCode.journalWrite;
 }
 
 /** A failed sysfs write, in libvirt's shape: the value, the file and the errno. */

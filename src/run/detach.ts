@@ -1,4 +1,3 @@
-import { KernelWriteError, RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { VFIO_PCI } from '../pci/driver.js';
@@ -7,11 +6,11 @@ import { blockersError } from '../plan/blocker-error.js';
 import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
 import { recordedInterfaces, type RecordedInterfaces } from '../plan/resolve.js';
-import { priorBindingOf, planDetachWrites, type PriorBinding, type PlanStep } from '../plan/writes.js';
+import { priorBindingOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
-import { executeSteps, StepError } from './execute.js';
+import { beginDetach, failedDetach } from './detach-failure.js';
+import { executeSteps } from './execute.js';
 import { Journal } from './journal.js';
-import { restore } from './restore.js';
 import type { PciDevice } from '../pci/device.js';
 import type { LinkState } from './journal.js';
 import type { WriteSession } from './session.js';
@@ -108,37 +107,23 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
   // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
   const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));
   journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, { ...priorBindingOf(dev), ...(dev.netInterfaces.length > 0 ? { links: links(dev) } : {}) }]), command, owner);
-  journal.begin(command, steps.map((s) => s.write));
+  beginDetach(journal, command, steps);
   const performedBefore = kernel.performed.length;
+  let done = 0;
   try {
-    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => { journal.stepDone(i); reportMoved(session, analysis, steps, i); } });
-  } catch (err) {
-    if (!(err instanceof StepError)) throw err;
-    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, PriorBinding | null]);
-    const outcome = restore(host, kernel, entries);
-    journal.forget(outcome.restored);
+    executeSteps(steps, {
+      kernel,
+      reader: host.reader,
+      onStepDone: (i) => {
+        done = i + 1;
+        journal.stepDone(i);
+        reportMoved(session, analysis, steps, i);
+      },
+    });
     journal.finish();
-    const failedAt = `step ${err.failure.index + 1} of ${steps.length}`;
-    // What --json adds to the error (README, "JSON output"): every write made, the one refused, what went back.
-    const details = {
-      writes: kernel.performed.slice(performedBefore).map(toHostWrite),
-      failedStep: { index: err.failure.index, of: steps.length, ...toHostWrite(err.failure.step.write), reason: err.failure.reason },
-      restored: outcome.restored,
-      left: outcome.left,
-    };
-    if (outcome.left.length === 0) {
-      throw new KernelWriteError(
-        `Detach failed at ${failedAt}: ${err.failure.reason}\nRolled back: ${outcome.restored.join(', ')} ${outcome.restored.length === 1 ? 'is' : 'are'} back on ${outcome.restored.length === 1 ? 'its' : 'their'} original driver${outcome.restored.length === 1 ? '' : 's'}.`,
-        undefined,
-        details,
-      );
-    }
-    throw new RollbackIncompleteError(
-      `Detach failed at ${failedAt}: ${err.failure.reason}\nThe rollback could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
-      `The journal in ${journal.file} still records them; fix the cause and run \`vfioctl reattach --all\`.`,
-      details,
-    );
+  } catch (err) {
+    // Any failure after the first write rolls back: a refused write, a journal that cannot be saved, a read error.
+    throw failedDetach(err, session, analysis.moves, { done, total: steps.length, performedBefore });
   }
-  journal.finish();
   return { changed: true, dryRun: false, writes: asWrites(steps), devices: outcomes(analysis, true), groups: analysis.groups, notes: analysis.notes };
 }

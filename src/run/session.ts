@@ -42,11 +42,11 @@ export function openWriteSession(root: string, command: string, lockTimeout: num
     );
   }
   const host = new Host(root);
-  const lock = new HostLock(host.reader.layout.stateDir);
+  const lock = new HostLock(host.reader.layout.stateDir, host.root);
   const onWait = progress?.onLockWait;
   lock.acquire(command, lockTimeout, onWait && ((holder) => onWait(path.join(host.reader.layout.stateDir, 'lock'), holder)));
   try {
-    const journal = new Journal(host.reader.layout.stateDir);
+    const journal = new Journal(host.reader.layout.stateDir, host.root);
     return { host, kernel, journal, close: () => lock.release(), ...(progress ? { progress } : {}) };
   } catch (err) {
     lock.release();
