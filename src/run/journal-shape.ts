@@ -1,5 +1,6 @@
 import { HostTreeError, printable } from '../errors.js';
 import { parseSysfsAddress } from '../pci/address.js';
+import { parseInterfaceName } from '../pci/interface-name.js';
 import type { JournalData } from './journal.js';
 
 /**
@@ -28,7 +29,22 @@ const owner: Check = (v) => {
 const links: Check = (v) =>
   v === undefined || (Array.isArray(v) && v.every((l) => isObject(l) && typeof l.name === 'string' && typeof l.operstate === 'string')) ? null : `is ${what(v)}, not a list of interfaces (name, operstate)`;
 
-const DEVICE_FIELDS: Record<string, Check> = { driver: driverOrNull, override: driverOrNull, method, vendor: hex4, device: hex4, since: str, by: str, owner, links };
+/** The interface names a device had when it moved (a pool named by interface is found again by them). */
+const interfaces: Check = (v) => {
+  if (v === undefined) return null;
+  if (!Array.isArray(v)) return `is ${what(v)}, not a list of interface names`;
+  for (const name of v) {
+    try {
+      parseInterfaceName(String(name));
+    } catch {
+      return `holds ${what(name)}, not an interface name`;
+    }
+    if (typeof name !== 'string') return `holds ${what(name)}, not an interface name`;
+  }
+  return null;
+};
+
+const DEVICE_FIELDS: Record<string, Check> = { driver: driverOrNull, override: driverOrNull, method, vendor: hex4, device: hex4, since: str, by: str, owner, links, interfaces };
 
 function damaged(file: string, field: string, why: string): HostTreeError {
   return new HostTreeError(

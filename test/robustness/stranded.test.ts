@@ -170,6 +170,7 @@ describe('damaged journals', () => {
     ['an operation whose steps are a string', (d) => (d.operation = { command: 'x', pid: 1, started: '', steps: 'all', done: 0 }), /operation\.steps is 'all', not a list/],
     ['an operation done past its steps', (d) => (d.operation = { command: 'x', pid: 1, started: '', steps: [], done: 3 }), /operation\.done is 3, more than its 0 steps/],
     ['version 2', (d) => (d.version = 2), /version is a number, not 1/],
+    ['an interface name with a slash', (d) => (d.devices[GPU].interfaces = ['../eth0']), /devices\["0000:01:00\.0"\]\.interfaces holds '\.\.\/eth0', not an interface name/],
   ];
   it.each(damages)('%s: reattach --all exits 13 naming the field, nothing written', (name, damage, message) => {
     const { root, file, data } = detached();
