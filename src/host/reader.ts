@@ -542,6 +542,23 @@ export class HostReader {
   }
 
   /** Whether a PCI driver is registered (sys/bus/pci/drivers/NAME exists). */
+  /**
+   * A small text attribute of a function's own directory (modalias, reset_method ...), read through its checked
+   * directory; undefined when the function or the file does not exist.
+   */
+  deviceText(addr: PciAddress, file: string): string | undefined {
+    if (!/^[a-z_]{1,32}$/.test(file)) throw new Error(`internal: not a device attribute name: ${file}`);
+    const dir = this.deviceDir(formatAddress(addr));
+    return dir === undefined ? undefined : readOptional(`${dir}/${file}`);
+  }
+
+  /** The entries of a subdirectory of a function's directory (vfio-dev ...); undefined when absent. */
+  deviceSubdir(addr: PciAddress, sub: string): string[] | undefined {
+    if (!/^[a-z_-]{1,32}$/.test(sub)) throw new Error(`internal: not a device subdirectory name: ${sub}`);
+    const dir = this.deviceDir(formatAddress(addr));
+    return dir === undefined ? undefined : listDir(`${dir}/${sub}`);
+  }
+
   driverLoaded(name: DriverName): boolean {
     return listDir(this.layout.driverDir(name)) !== undefined;
   }

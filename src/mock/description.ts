@@ -78,6 +78,12 @@ export interface IdMatch {
   /** 6 hex digits and the mask applied to the device's class before comparing. */
   class?: string;
   classMask?: string;
+  /**
+   * PCI_DRIVER_OVERRIDE_DEVICE_VFIO: the entry matches only a device whose driver_override names the driver
+   * (pci_match_device). The ID tables of vfio-pci variant drivers are made of these; depmod lists them in
+   * modules.alias as `alias vfio_pci:...` instead of `alias pci:...`.
+   */
+  overrideOnly?: boolean;
 }
 
 export interface DriverDescription {

@@ -67,6 +67,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (id.subdevice !== undefined) anyOr(id.subdevice, `${what}.subdevice`);
     if (id.class !== undefined) str(id.class, `${what}.class`, /^[0-9a-f]{6}$/);
     if (id.classMask !== undefined) str(id.classMask, `${what}.classMask`, /^[0-9a-f]{6}$/);
+    if (id.overrideOnly !== undefined) bool(id.overrideOnly, `${what}.overrideOnly`);
   };
   const driverNames = new Set<string>();
   arr(root.drivers, 'drivers').forEach((d, i) => {

@@ -74,8 +74,8 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
     assignments: collected.resolved.map(assignmentReport),
     groups,
     moves: planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address)),
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
-    notes: [...collected.notes, ...preconditions.notes, ...perGroup.flatMap((g) => g.notes)],
+    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
   };
 }

@@ -11,7 +11,10 @@ export type BlockerKind =
   | 'bridge'
   | 'sriov-pf'
   | 'host-needs'
-  | 'held';
+  | 'held'
+  /** A `<driver model=>` that does not fit the device (input error) / is not installed (vfio unavailable). */
+  | 'model-mismatch'
+  | 'model-missing';
 
 export interface Blocker {
   kind: BlockerKind;

@@ -32,7 +32,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
   for (const g of a.groups) {
     out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${g.viableAfter ? c.green('yes') : c.red('no')}\n`);
     for (const m of g.members) {
-      const to = m.fate === 'move' ? ` → vfio-pci` : '';
+      const to = m.fate === 'move' ? ` → ${m.target ?? 'no vfio driver (see the blockers)'}` : '';
       const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : FATE_TEXT[m.fate];
       out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);

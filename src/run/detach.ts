@@ -77,6 +77,13 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force, owner));
   }
+  // A variant driver chosen for a move and not registered yet: modprobe it, as libvirt does before binding.
+  const unloaded = [...new Set(analysis.moves.map((m) => m.target))].filter((t) => t !== VFIO_PCI && !host.reader.driverLoaded(t));
+  if (unloaded.length > 0) {
+    unloaded.forEach((t) => kernel.loadModule(t));
+    host.reader.invalidate();
+    ({ analysis, steps } = planDetach(doc, host, force, owner));
+  }
   journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
   journal.begin(command, steps.map((s) => s.write));
   try {

@@ -101,5 +101,6 @@ function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Eleme
     groupModeSource: driver.groupModeExplicit ? 'attribute' : 'default',
     groupModeRef: driver.groupModeRef,
     target: { type: 'address', address: parsePciAddress(file, address) },
+    ...(driver.model ? { driverModel: driver.model } : {}),
   };
 }

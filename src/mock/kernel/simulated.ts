@@ -240,7 +240,8 @@ export class SimulatedKernel implements Kernel {
   /** pci_match_device(): an override naming another driver stops the match; a matching override always matches. */
   private matches(drv: SimDriver, dev: SimDevice): boolean {
     if (dev.override !== null) return dev.override === drv.name;
-    return drv.dynamicIds.some((id) => idMatches(id, dev)) || drv.ids.some((id) => idMatches(id, dev));
+    // Override-only entries (a variant driver's table) never match without an override: they are skipped here.
+    return drv.dynamicIds.some((id) => idMatches(id, dev)) || drv.ids.some((id) => !id.overrideOnly && idMatches(id, dev));
   }
 
   /** What a driver's probe() answers: the errno of its first refusal that applies (its description's probeRefusals). */
