@@ -157,6 +157,12 @@ export interface DeviceDescription extends MatchableIds {
   block?: { name: string; partitions?: string[] }[];
   /** SR-IOV physical function facts. */
   sriov?: { totalvfs: number; numvfs: number; driversAutoprobe: boolean };
+  /**
+   * DEV/reset_method (kernels >= 5.15), the kernel's methods in order: flr, af_flr, pm, bus, cxl_bus,
+   * device_specific, acpi. Empty: no method (no reset_method, no reset file). Absent: ['flr'] for an endpoint,
+   * ['pm'] for a bridge. DEV/reset exists when there is a method, on every kernel.
+   */
+  reset?: string[];
   /** For a virtual function: its PF and index (virtfnN on the PF). */
   physfn?: string;
   vfIndex?: number;

@@ -149,6 +149,11 @@ function writeAttributes(devDir: string, dev: DeviceDescription, desc: HostDescr
   w('resource', `${'0x0000000000000000 0x0000000000000000 0x0000000000000000\n'.repeat(13)}`);
   if (desc.kernel.driverOverride) w('driver_override', dev.driverOverride === null ? '(null)\n' : `${dev.driverOverride}\n`, 0o644);
   if (dev.bootVga !== undefined) w('boot_vga', dev.bootVga ? '1\n' : '0\n');
+  const reset = dev.reset ?? (dev.headerType === 0 ? ['flr'] : ['pm']);
+  if (reset.length > 0) {
+    w('reset', '', 0o200);
+    if (releaseAtLeast(desc.kernel.release, 5, 15)) w('reset_method', `${reset.join(' ')}\n`, 0o644);
+  }
   if (dev.sriov) {
     w('sriov_totalvfs', `${dev.sriov.totalvfs}\n`);
     w('sriov_numvfs', `${dev.sriov.numvfs}\n`, 0o644);

@@ -39,6 +39,11 @@ export function snapshotHost(host: Host, name: string): HostDescription {
     if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
     if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
     if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
+    // reset_method, kept when it is not what a description without `reset` gets (materialize.ts); before 5.15, none.
+    if (dev.resetMethod !== undefined && (dev.resetMethod !== null || !dev.resetFile)) {
+      const methods = (dev.resetMethod ?? '').trim().split(/\s+/).filter((m) => m.length > 0);
+      if (methods.join(' ') !== (d.headerType === 0 ? 'flr' : 'pm')) d.reset = methods;
+    }
     if (dev.netInterfaces.length > 0) d.net = dev.netInterfaces.map((n) => ({ name: n, operstate: reader.interfaceOperstate(n) ?? 'unknown' }));
     const blocks = blockByController.get(dev.name);
     if (blocks) d.block = blocks;

@@ -113,6 +113,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (o.driverOverride !== null) driver(o.driverOverride, `${w}: driverOverride`);
     if (o.iommuGroup !== null) int(o.iommuGroup, `${w}: iommuGroup`, 0xffffff);
     if (o.bootVga !== undefined) bool(o.bootVga, `${w}: bootVga`);
+    if (o.reset !== undefined) arr(o.reset, `${w}: reset`).forEach((m, j) => str(m, `${w}: reset[${j}]`, /^(flr|af_flr|pm|bus|cxl_bus|device_specific|acpi)$/));
     if (o.net !== undefined) {
       arr(o.net, `${w}: net`).forEach((n, j) => {
         const no = obj(n, `${w}: net[${j}]`);

@@ -7,6 +7,7 @@ import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
 import type { Move } from './vfio-driver.js';
+import { resetNotes } from './reset-notes.js';
 
 export type { AssignmentReport } from './assignments.js';
 export type { Blocker, BlockerKind } from './blocker.js';
@@ -69,13 +70,14 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
   const planned = grouped.requests.map((r) => planGroup(r, host));
   const perGroup = planned.map((g) => groupBlockers(g, host, opts.force, doc));
   const groups = planned.map((g) => g.plan);
+  const moves = planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address));
   return {
     document: { kind: doc.kind, name: doc.name, file: doc.file },
     assignments: collected.resolved.map(assignmentReport),
     groups,
-    moves: planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address)),
+    moves,
     blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
-    notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...perGroup.flatMap((g) => g.notes)],
+    notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...resetNotes(moves, host), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
   };
 }

@@ -5,6 +5,7 @@ import { className } from '../pci/class-names.js';
 import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
+import { readReset, type ResetReport } from '../host/reset.js';
 import { hostNeeds } from './host-needs.js';
 import { memberAction, type MemberAction } from './member-action.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
@@ -30,6 +31,8 @@ export interface DeviceReport {
   sriov: { role: 'pf'; vfs: string[] } | { role: 'vf'; pf: string } | null;
   /** Why the host needs it (boot GPU, a NIC with traffic, a disk controller in use); empty when it does not. */
   hostNeeds: string[];
+  /** How the kernel can reset it (src/host/reset.ts). */
+  reset: ResetReport;
 }
 
 export interface GroupReport {
@@ -53,6 +56,8 @@ export interface ReportContext {
   usage: HostUsage;
   ids: PciIds;
   rules: KernelRules;
+  /** The kernel release (proc/sys/kernel/osrelease): whether reset_method exists. */
+  release?: string;
 }
 
 export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
@@ -81,6 +86,7 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
           ? { role: 'pf', vfs: dev.virtfns.map(formatAddress) }
           : null,
     hostNeeds: hostNeeds(dev, use),
+    reset: readReset(ctx.reader, dev, ctx.release),
   };
 }
 
