@@ -19,6 +19,11 @@ export interface HostDescription {
     driverOverride: boolean;
     /** sys/bus/pci/drivers_autoprobe. */
     driversAutoprobe: boolean;
+    /**
+     * CONFIG_VFIO_DEVICE_CDEV (>= 6.2, with IOMMUFD): a device on a vfio driver has DEV/vfio-dev/vfioN (its
+     * /dev/vfio/devices/vfioN), and /dev/iommu exists (ROOT/dev/iommu, a plain file standing for the node).
+     */
+    vfioDeviceCdev?: boolean;
   };
   /** PCI drivers known to the kernel: loaded ones have sys/bus/pci/drivers/NAME. */
   drivers: DriverDescription[];

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { SIM_FORMAT, simDir, writeSimState, type SimState } from './kernel/sim-state.js';
 import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
+import { addVfioCdev } from './kernel/vfio-cdev.js';
 import { formatPciUevent } from '../pci/uevent.js';
 import { defaultProbeRefusals, type DeviceDescription, type HostDescription, type IdMatch } from './description.js';
 import { releaseAtLeast } from '../pci/kernel-rules.js';
@@ -43,6 +44,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     if (dev.driver !== null) {
       if (!loaded.has(dev.driver)) throw new InputError(`${dev.address} is bound to ${dev.driver}, but that driver is not loaded in the description.`);
       linkDriver(root, devDir, dev.address, dev.driver);
+      if (desc.kernel.vfioDeviceCdev) addVfioCdev(root, devDir, dev.driver);
     }
     if (dev.iommuGroup !== null) {
       const g = path.join(sys, 'kernel/iommu_groups', String(dev.iommuGroup));
@@ -87,6 +89,10 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     relLink(vf, path.join(pf, `virtfn${dev.vfIndex ?? 0}`));
   }
 
+  if (desc.kernel.vfioDeviceCdev) {
+    fs.mkdirSync(path.join(root, 'dev'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
+  }
   writeProc(root, desc);
   materializeLayers(root, desc);
   writeModules(root, desc);

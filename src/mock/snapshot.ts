@@ -78,6 +78,7 @@ export function snapshotHost(host: Host, name: string): HostDescription {
     summary: `snapshot of a host running ${host.release ?? 'an unknown kernel'}`,
     kernel: {
       release: host.release ?? 'unknown',
+      ...(fs.existsSync(layout.onHost('/dev/iommu')) ? { vfioDeviceCdev: true } : {}),
       driverOverride: devices.length === 0 || addrs.some((a) => reader.device(a).overrideSupported),
       driversAutoprobe: readOptional(layout.onHost('/sys/bus/pci/drivers_autoprobe'))?.trim() !== '0',
     },

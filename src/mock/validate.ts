@@ -55,6 +55,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
   if (kernel.release === '.' || kernel.release === '..') fail(`kernel.release is not valid.`);
   bool(kernel.driverOverride, 'kernel.driverOverride');
   bool(kernel.driversAutoprobe, 'kernel.driversAutoprobe');
+  if (kernel.vfioDeviceCdev !== undefined) bool(kernel.vfioDeviceCdev, 'kernel.vfioDeviceCdev');
 
   const idMatch = (v: unknown, what: string): void => {
     const id = obj(v, what) as Partial<Record<keyof IdMatch, unknown>>;

@@ -8,6 +8,7 @@ import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
 import type { Move } from './vfio-driver.js';
 import { resetNotes } from './reset-notes.js';
+import { vfioOpens } from './vfio-open.js';
 
 export type { AssignmentReport } from './assignments.js';
 export type { Blocker, BlockerKind } from './blocker.js';
@@ -28,6 +29,8 @@ export interface Analysis {
   /** Information: unhandled devices, forced safety overrides, a module to load. */
   notes: string[];
   vfio: ModuleState;
+  /** What the VM will open: its groups' /dev/vfio/N, or /dev/iommu and the vfio cdevs with iommufd='yes'; null when nothing is assigned. */
+  opens: string | null;
 }
 
 export interface HostPreconditions {
@@ -79,5 +82,6 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
     blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
     notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...resetNotes(moves, host), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
+    opens: vfioOpens(collected.resolved, groups, host),
   };
 }

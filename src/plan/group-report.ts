@@ -6,6 +6,7 @@ import type { PciDevice } from '../pci/device.js';
 import type { PciIds } from '../pci/ids.js';
 import type { KernelRules } from '../pci/kernel-rules.js';
 import { readReset, type ResetReport } from '../host/reset.js';
+import { vfioNodes, type VfioNodes } from './vfio-nodes.js';
 import { hostNeeds } from './host-needs.js';
 import { memberAction, type MemberAction } from './member-action.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
@@ -33,6 +34,8 @@ export interface DeviceReport {
   hostNeeds: string[];
   /** How the kernel can reset it (src/host/reset.ts). */
   reset: ResetReport;
+  /** On a vfio driver: the nodes a VM opens (src/host/vfio-nodes.ts); null otherwise. */
+  vfio: VfioNodes | null;
 }
 
 export interface GroupReport {
@@ -87,6 +90,7 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
           : null,
     hostNeeds: hostNeeds(dev, use),
     reset: readReset(ctx.reader, dev, ctx.release),
+    vfio: vfioNodes(ctx.reader, dev),
   };
 }
 

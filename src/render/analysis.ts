@@ -38,6 +38,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
     }
   }
+  if (a.opens) out.stdout(`\n  ${a.opens}\n`);
   if (a.notes.length > 0) {
     out.stdout('\n  Notes:\n');
     for (const n of a.notes) out.stdout(`    - ${n}\n`);
@@ -48,6 +49,6 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
     out.stdout(`\n${c.red('A detach would fail')} (exit ${code}).\n`);
   } else {
     const n = a.moves.length;
-    out.stdout(`\n${c.green('A detach would succeed')}: ${n === 0 ? 'nothing to move' : `${n} device${n === 1 ? '' : 's'} to vfio-pci`}.\n`);
+    out.stdout(`\n${c.green('A detach would succeed')}: ${n === 0 ? 'nothing to move' : `${n} device${n === 1 ? '' : 's'} to ${[...new Set(a.moves.map((m) => m.target))].join(', ')}`}.\n`);
   }
 }

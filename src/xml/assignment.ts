@@ -44,6 +44,8 @@ export interface Assignment {
   target: AssignmentTarget;
   /** `<driver model=>`: the vfio driver to bind (a variant, or `vfio-pci`); absent: chosen as libvirt chooses. */
   driverModel?: { name: string; ref: SourceRef };
+  /** `<driver iommufd='yes'/>`: the VM opens /dev/iommu and the device's vfio cdev instead of /dev/vfio/N. */
+  iommufd?: boolean;
 }
 
 /** A device element vfioctl understands but does not handle (USB, SCSI, mdev hostdevs): information only. */

@@ -102,5 +102,6 @@ function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Eleme
     groupModeRef: driver.groupModeRef,
     target: { type: 'address', address: parsePciAddress(file, address) },
     ...(driver.model ? { driverModel: driver.model } : {}),
+    ...(driver.iommufd ? { iommufd: true } : {}),
   };
 }

@@ -15,6 +15,8 @@ export interface DriverSpec {
   groupModeExplicit: boolean;
   /** The `<driver>` element, when it has a group attribute. */
   groupModeRef?: SourceRef;
+  /** `<driver iommufd='yes'/>` (libvirt 12.1): QEMU opens /dev/iommu and the device's vfio cdev. */
+  iommufd?: boolean;
   /** `<driver model=>` (libvirt >= 10.0): the vfio driver to bind, a variant or `vfio-pci`; and where it is written. */
   model?: { name: string; ref: SourceRef };
 }
@@ -43,7 +45,9 @@ export function parseDriverElement(file: string, driver: Element | undefined, me
   if (!driver) return { name: undefined, groupMode: 'manual', groupModeExplicit: false };
   const spec = parseNameAndGroup(file, driver, messages);
   const model = parseModel(file, driver, spec.name);
-  return model ? { ...spec, model } : spec;
+  const iommufd = attr(driver, 'iommufd');
+  if (iommufd !== undefined && iommufd !== 'yes' && iommufd !== 'no') fail(ref(file, driver), `iommufd='${printable(iommufd)}' is not 'yes' or 'no'.`);
+  return { ...spec, ...(model ? { model } : {}), ...(iommufd === 'yes' ? { iommufd: true } : {}) };
 }
 
 /**

@@ -11,6 +11,7 @@ import { boundDriver, createDriverDir, deviceDir, driversDir, linkDriver, readAt
 import { confined, type ConfinedTree } from './confined.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 import { removeDisablesSriov, removeVfs } from './sriov.js';
+import { addVfioCdev, removeVfioCdev } from './vfio-cdev.js';
 
 /**
  * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
@@ -218,6 +219,7 @@ export class SimulatedKernel implements Kernel {
   private attach(dev: SimDevice, driver: string): void {
     this.checkDriverDir(driver);
     restoreClassDevices(this.root, dev.dir, dev.address, driver);
+    if (this.state.kernel.vfioDeviceCdev) addVfioCdev(this.root, dev.dir, driver);
     linkDriver(this.root, dev.dir, dev.address, driver);
   }
 
@@ -229,6 +231,7 @@ export class SimulatedKernel implements Kernel {
     if (dev.driver !== null) this.checkDriverDir(dev.driver);
     if (dev.driver !== null && dev.numvfs > 0 && removeDisablesSriov(dev.driver)) removeVfs(this.root, dev.dir);
     if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
+    removeVfioCdev(this.root, dev.dir);
     unlinkDriver(this.root, dev.dir, dev.address);
   }
 
