@@ -9,6 +9,7 @@ import { defaultProbeRefusals, type DeviceDescription, type HostDescription, typ
 import { releaseAtLeast } from '../pci/kernel-rules.js';
 import { validateDescription } from './validate.js';
 import { materializeLayers } from './layers.js';
+import { writeHostPciIds } from './snapshot-names.js';
 
 /**
  * Builds a simulated host from its description: a directory tree with the kernel's layout (real device
@@ -94,6 +95,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
   }
   writeProc(root, desc);
+  writeHostPciIds(root, desc.devices);
   materializeLayers(root, desc);
   writeModules(root, desc);
   const state: SimState = {

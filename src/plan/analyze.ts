@@ -5,7 +5,10 @@ import { assignmentReport, collectAssignments, duplicateBlockers, requestedDevic
 import type { Blocker } from './blocker.js';
 import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
+import { moduleLoadBlockers } from './module-load.js';
+import { newIdBlockers } from './new-id.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
+import type { RecordedInterfaces } from './resolve.js';
 import type { Move } from './vfio-driver.js';
 import { resetNotes } from './reset-notes.js';
 import { vfioOpens } from './vfio-open.js';
@@ -60,13 +63,21 @@ export function hostBlockers(requested: Map<string, RequestedDevice>, host: Host
   return { iommuOn, vfio, blockers, notes };
 }
 
+export interface AnalyzeOptions {
+  force: boolean;
+  /** A libvirt hook's domain or network: groups vfioctl holds for another one block. */
+  owner?: Owner;
+  /** Interfaces of devices vfioctl moved, from its journal: a pool member named by an interface that is gone since. */
+  recorded?: RecordedInterfaces;
+}
+
 /**
  * Assignments → requested devices → host preconditions → their IOMMU groups → a plan per group → the
- * blockers of each group → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
+ * blockers of each group → devices new_id (kernels without driver_override) or loading vfio-pci would take along → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
  * Blockers and notes keep that order.
  */
-export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean; owner?: Owner }): Analysis {
-  const collected = collectAssignments(doc, host);
+export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions): Analysis {
+  const collected = collectAssignments(doc, host, opts.recorded);
   const requested = requestedDevices(collected.resolved);
   const preconditions = hostBlockers(requested, host);
   const grouped = groupRequests(requested, preconditions.iommuOn);
@@ -79,7 +90,7 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean
     assignments: collected.resolved.map(assignmentReport),
     groups,
     moves,
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
     notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...resetNotes(moves, host), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
     opens: vfioOpens(collected.resolved, groups, host),

@@ -22,6 +22,14 @@ export interface JournalDevice extends PriorBinding {
   by: string;
   /** The libvirt domain or network whose hook moved it (src/libvirt); absent for a plain `detach`. */
   owner?: Owner;
+  /** Its network interfaces and their operstate at detach (absent in journals written before this field). */
+  links?: LinkState[];
+}
+
+/** A network interface of a moved device, as it was before the move: reattach says which came back down. */
+export interface LinkState {
+  name: string;
+  operstate: string;
 }
 
 export interface JournalOperation {

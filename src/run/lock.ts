@@ -61,7 +61,8 @@ export class HostLock {
     this.file = path.join(dir, 'lock');
   }
 
-  acquire(command: string, timeoutMs: number): void {
+  /** `onWait`: called once, with the holder described, when the lock is held by a live process and we wait. */
+  acquire(command: string, timeoutMs: number, onWait?: (holder: string) => void): void {
     try {
       fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     } catch (err) {
@@ -69,6 +70,7 @@ export class HostLock {
     }
     const me: LockOwner = { pid: process.pid, start: processStart(process.pid), command, since: new Date().toISOString() };
     const deadline = Date.now() + timeoutMs;
+    let told = false;
     for (;;) {
       try {
         const fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
@@ -84,6 +86,10 @@ export class HostLock {
       if (owner && !alive(owner)) {
         this.takeOver(owner);
         continue;
+      }
+      if (!told && onWait && Date.now() < deadline) {
+        told = true;
+        onWait(describeHolder(owner));
       }
       if (Date.now() >= deadline) {
         const who = describeHolder(owner);

@@ -3,6 +3,7 @@ import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { analyze } from '../plan/analyze.js';
 import { sameOwner, type Owner } from '../plan/ownership.js';
+import { recordedInterfaces } from '../plan/resolve.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
 import { planRestoreWrites, type PriorBinding } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
@@ -28,7 +29,7 @@ export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocume
     if (journal.data.operation) notes.push(`Completing an interrupted '${journal.data.operation.command}' (${journal.data.operation.done} of ${journal.data.operation.steps.length} writes had been done).`);
     return { entries, notes };
   }
-  const analysis = analyze(doc, host, { force: true });
+  const analysis = analyze(doc, host, { force: true, recorded: recordedInterfaces(journal.data.devices) });
   const wanted = new Map<string, PriorBinding | null>();
   for (const g of analysis.groups) {
     for (const m of g.members) {
@@ -91,6 +92,7 @@ export function runReattach(session: WriteSession, doc: LibvirtDocument | null, 
     throw new RollbackIncompleteError(
       `Reattach could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
       `Restored: ${outcome.restored.join(', ') || 'none'}. The journal ${journal.file} keeps the rest; run \`vfioctl reattach --all\` again once the cause is fixed.`,
+      { writes, restored: outcome.restored, left: outcome.left },
     );
   }
   return {

@@ -5,6 +5,7 @@ import { dryRunDetach, runDetach } from '../../run/detach.js';
 import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../program.js';
+import { cliProgress } from '../progress.js';
 
 export interface DetachOptions extends GlobalOptions {
   dryRun: boolean;
@@ -20,7 +21,7 @@ export async function detachCommand(file: string, o: DetachOptions, out: Output)
   if (o.dryRun) {
     result = dryRunDetach(doc, new Host(o.root), o.force);
   } else {
-    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command));
+    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command), cliProgress(out, process.env));
   }
   if (o.json) printJson(out, result);
   else renderDetach(out, result);
