@@ -36,6 +36,8 @@ export type VfioChoice =
  */
 export function targetDriver(dev: PciDevice, drivers: VfioDrivers, request?: ModelRequest): VfioChoice {
   if (request) return namedModel(dev, drivers, request);
+  // Without a variant's alias on the host, vfio-pci, and no modalias to read (list plans every group).
+  if (!drivers.aliases().some((a) => a.module !== 'vfio_pci')) return { ok: true, driver: VFIO_PCI, why: 'no vfio_pci variant alias in modules.alias', variant: false };
   const pick = bestVariant(drivers.modalias(dev), drivers.aliases());
   if (!pick.alias || pick.driver === VFIO_PCI) {
     return { ok: true, driver: VFIO_PCI, why: pick.alias ? 'only the generic vfio_pci alias matches it' : 'no vfio_pci variant alias in modules.alias matches it', variant: false };
