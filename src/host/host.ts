@@ -4,6 +4,7 @@ import { VFIO_PCI } from '../pci/driver.js';
 import { HostReader, type ReaderMode } from './reader.js';
 import { readOptional, readTextFile } from './sysfs-read.js';
 import { HostUsage } from './usage.js';
+import { VfioDrivers } from './vfio-variants.js';
 
 export type ModuleState = 'loaded' | 'available' | 'missing';
 
@@ -14,6 +15,8 @@ export class Host {
   readonly ids: PciIds;
   readonly release: string | undefined;
   readonly rules: KernelRules;
+  /** The host's vfio drivers: modules.alias's vfio_pci aliases and installed modules (variant choice). */
+  readonly vfioDrivers: VfioDrivers;
 
   constructor(root: string, mode?: ReaderMode) {
     this.reader = new HostReader(root, mode);
@@ -21,6 +24,7 @@ export class Host {
     this.ids = new PciIds(this.reader.root);
     this.release = readOptional(this.reader.layout.osRelease)?.trim() || undefined;
     this.rules = kernelRules(this.release);
+    this.vfioDrivers = new VfioDrivers(this);
   }
 
   get root(): string {

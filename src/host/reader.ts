@@ -355,6 +355,7 @@ export class HostReader {
     // and an unbind's steps so that a run killed between them leaves uevent without DRIVER= beside the link,
     // never the other way round. So a bound function costs no more than one read, and an unbound one (rare on
     // a host) one more readlink.
+    const resetText = readOptional(`${dir}/reset_method`);
     const fromUevent = typeof ids.driver === 'string';
     const driver = fromUevent ? ids.driver! : this.linkBasename(`${dir}/driver`, this.driversDir, name);
     return {
@@ -375,6 +376,9 @@ export class HostReader {
       physfn,
       virtfns: this.virtfnsOf(loc),
       netInterfaces: this.interfacesOf(dir, ids.vendor === '1af4'),
+      // reset_method and reset exist together on kernels >= 5.15; `reset` is looked at only without the first.
+      resetMethod: resetText ?? null,
+      resetFile: resetText !== undefined || exists(`${dir}/reset`),
     };
   }
 
@@ -542,6 +546,30 @@ export class HostReader {
   }
 
   /** Whether a PCI driver is registered (sys/bus/pci/drivers/NAME exists). */
+  /**
+   * A small text attribute of a function's own directory (modalias, reset_method ...), read through its checked
+   * directory; undefined when the function or the file does not exist.
+   */
+  deviceText(addr: PciAddress, file: string): string | undefined {
+    if (!/^[a-z_]{1,32}$/.test(file)) throw new Error(`internal: not a device attribute name: ${file}`);
+    const dir = this.deviceDir(formatAddress(addr));
+    return dir === undefined ? undefined : readOptional(`${dir}/${file}`);
+  }
+
+  /** Whether a function's directory has this entry (a write-only attribute such as `reset`: never read). */
+  deviceHas(addr: PciAddress, entry: string): boolean {
+    if (!/^[a-z_-]{1,32}$/.test(entry)) throw new Error(`internal: not a device entry name: ${entry}`);
+    const dir = this.deviceDir(formatAddress(addr));
+    return dir !== undefined && exists(`${dir}/${entry}`);
+  }
+
+  /** The entries of a subdirectory of a function's directory (vfio-dev ...); undefined when absent. */
+  deviceSubdir(addr: PciAddress, sub: string): string[] | undefined {
+    if (!/^[a-z_-]{1,32}$/.test(sub)) throw new Error(`internal: not a device subdirectory name: ${sub}`);
+    const dir = this.deviceDir(formatAddress(addr));
+    return dir === undefined ? undefined : listDir(`${dir}/${sub}`);
+  }
+
   driverLoaded(name: DriverName): boolean {
     return listDir(this.layout.driverDir(name)) !== undefined;
   }

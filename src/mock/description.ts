@@ -19,6 +19,11 @@ export interface HostDescription {
     driverOverride: boolean;
     /** sys/bus/pci/drivers_autoprobe. */
     driversAutoprobe: boolean;
+    /**
+     * CONFIG_VFIO_DEVICE_CDEV (>= 6.2, with IOMMUFD): a device on a vfio driver has DEV/vfio-dev/vfioN (its
+     * /dev/vfio/devices/vfioN), and /dev/iommu exists (ROOT/dev/iommu, a plain file standing for the node).
+     */
+    vfioDeviceCdev?: boolean;
   };
   /** PCI drivers known to the kernel: loaded ones have sys/bus/pci/drivers/NAME. */
   drivers: DriverDescription[];
@@ -78,6 +83,12 @@ export interface IdMatch {
   /** 6 hex digits and the mask applied to the device's class before comparing. */
   class?: string;
   classMask?: string;
+  /**
+   * PCI_DRIVER_OVERRIDE_DEVICE_VFIO: the entry matches only a device whose driver_override names the driver
+   * (pci_match_device). The ID tables of vfio-pci variant drivers are made of these; depmod lists them in
+   * modules.alias as `alias vfio_pci:...` instead of `alias pci:...`.
+   */
+  overrideOnly?: boolean;
 }
 
 export interface DriverDescription {
@@ -154,6 +165,12 @@ export interface DeviceDescription extends MatchableIds {
   block?: { name: string; partitions?: string[] }[];
   /** SR-IOV physical function facts. */
   sriov?: { totalvfs: number; numvfs: number; driversAutoprobe: boolean };
+  /**
+   * DEV/reset_method (kernels >= 5.15), the kernel's methods in order: flr, af_flr, pm, bus, cxl_bus,
+   * device_specific, acpi. Empty: no method (no reset_method, no reset file). Absent: ['flr'] for an endpoint,
+   * ['pm'] for a bridge. DEV/reset exists when there is a method, on every kernel.
+   */
+  reset?: string[];
   /** For a virtual function: its PF and index (virtfnN on the PF). */
   physfn?: string;
   vfIndex?: number;

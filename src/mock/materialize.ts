@@ -3,8 +3,10 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { SIM_FORMAT, simDir, writeSimState, type SimState } from './kernel/sim-state.js';
 import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
+import { addVfioCdev } from './kernel/vfio-cdev.js';
 import { formatPciUevent } from '../pci/uevent.js';
-import { defaultProbeRefusals, type DeviceDescription, type HostDescription } from './description.js';
+import { defaultProbeRefusals, type DeviceDescription, type HostDescription, type IdMatch } from './description.js';
+import { releaseAtLeast } from '../pci/kernel-rules.js';
 import { validateDescription } from './validate.js';
 import { materializeLayers } from './layers.js';
 import { writeHostPciIds } from './snapshot-names.js';
@@ -43,6 +45,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     if (dev.driver !== null) {
       if (!loaded.has(dev.driver)) throw new InputError(`${dev.address} is bound to ${dev.driver}, but that driver is not loaded in the description.`);
       linkDriver(root, devDir, dev.address, dev.driver);
+      if (desc.kernel.vfioDeviceCdev) addVfioCdev(root, devDir, dev.driver);
     }
     if (dev.iommuGroup !== null) {
       const g = path.join(sys, 'kernel/iommu_groups', String(dev.iommuGroup));
@@ -87,6 +90,10 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     relLink(vf, path.join(pf, `virtfn${dev.vfIndex ?? 0}`));
   }
 
+  if (desc.kernel.vfioDeviceCdev) {
+    fs.mkdirSync(path.join(root, 'dev'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
+  }
   writeProc(root, desc);
   writeHostPciIds(root, desc.devices);
   materializeLayers(root, desc);
@@ -143,12 +150,18 @@ function writeAttributes(devDir: string, dev: DeviceDescription, desc: HostDescr
   w('config', configSpace(dev, desc), 0o644);
   // The driver core's DRIVER= line is added by linkDriver() when the device is bound (sim-tree.ts).
   w('uevent', formatPciUevent({ driver: null, vendor: dev.vendor, device: dev.device, subsystemVendor: dev.subsystemVendor, subsystemDevice: dev.subsystemDevice, class: dev.class, slot: dev.address }), 0o644);
+  w('modalias', `${pciModalias(dev)}\n`);
   w('irq', '0\n');
   w('numa_node', '-1\n');
   w('enable', dev.driver ? '1\n' : '0\n', 0o644);
   w('resource', `${'0x0000000000000000 0x0000000000000000 0x0000000000000000\n'.repeat(13)}`);
   if (desc.kernel.driverOverride) w('driver_override', dev.driverOverride === null ? '(null)\n' : `${dev.driverOverride}\n`, 0o644);
   if (dev.bootVga !== undefined) w('boot_vga', dev.bootVga ? '1\n' : '0\n');
+  const reset = dev.reset ?? (dev.headerType === 0 ? ['flr'] : ['pm']);
+  if (reset.length > 0) {
+    w('reset', '', 0o200);
+    if (releaseAtLeast(desc.kernel.release, 5, 15)) w('reset_method', `${reset.join(' ')}\n`, 0o644);
+  }
   if (dev.sriov) {
     w('sriov_totalvfs', `${dev.sriov.totalvfs}\n`);
     w('sriov_numvfs', `${dev.sriov.numvfs}\n`, 0o644);
@@ -228,7 +241,26 @@ function writeProc(root: string, desc: HostDescription): void {
   fs.writeFileSync(path.join(proc, 'net/if_inet6'), '');
 }
 
-/** lib/modules/RELEASE/modules.dep names every module modprobe could load (what Host.vfioState reads). */
+/** The kernel's modalias of a PCI function (drivers/pci/pci-sysfs.c modalias_show). */
+export function pciModalias(d: { vendor: string; device: string; subsystemVendor: string; subsystemDevice: string; class: string }): string {
+  const h = (s: string, n: number): string => s.toUpperCase().padStart(n, '0');
+  return `pci:v${h(d.vendor, 8)}d${h(d.device, 8)}sv${h(d.subsystemVendor, 8)}sd${h(d.subsystemDevice, 8)}bc${h(d.class.slice(0, 2), 2)}sc${h(d.class.slice(2, 4), 2)}i${h(d.class.slice(4, 6), 2)}`;
+}
+
+/** One modules.alias line of a driver's ID entry, as scripts/mod/file2alias.c writes it. */
+function aliasLine(id: IdMatch, module: string): string {
+  const f = (v: string | undefined): string => (v === undefined || v === '*' ? '*' : v.toUpperCase().padStart(8, '0'));
+  const mask = parseInt(id.classMask ?? '000000', 16);
+  const cls = parseInt(id.class ?? '000000', 16);
+  const byte = (shift: number): string => ((mask >> shift) & 0xff) === 0xff ? ((cls >> shift) & 0xff).toString(16).toUpperCase().padStart(2, '0') : '*';
+  return `alias ${id.overrideOnly ? 'vfio_pci' : 'pci'}:v${f(id.vendor)}d${f(id.device)}sv${f(id.subvendor)}sd${f(id.subdevice)}bc${byte(16)}sc${byte(8)}i${byte(0)} ${module}`;
+}
+
+/**
+ * lib/modules/RELEASE/modules.dep names every module modprobe could load (what Host.vfioState reads);
+ * modules.alias their ID tables (a variant's vfio_pci: lines are what vfioctl chooses a variant from), with
+ * vfio-pci's own match-all override-only entry from 5.16 on.
+ */
 function writeModules(root: string, desc: HostDescription): void {
   const dir = path.join(root, 'lib/modules', desc.kernel.release);
   fs.mkdirSync(dir, { recursive: true });
@@ -236,5 +268,12 @@ function writeModules(root: string, desc: HostDescription): void {
     .filter((d) => d.state !== 'missing' && d.module !== null)
     .map((d) => `kernel/drivers/${d.name === 'vfio-pci' ? 'vfio/pci/vfio-pci' : `pci/${d.module}`}.ko:`);
   fs.writeFileSync(path.join(dir, 'modules.dep'), lines.join('\n') + (lines.length ? '\n' : ''));
+  const aliases = desc.drivers
+    .filter((d) => d.state !== 'missing' && d.module !== null)
+    .flatMap((d) => [
+      ...d.ids.map((id) => aliasLine(id, d.module!)),
+      ...(d.name === 'vfio-pci' && releaseAtLeast(desc.kernel.release, 5, 16) ? [aliasLine({ vendor: '*', device: '*', overrideOnly: true }, d.module!)] : []),
+    ]);
+  fs.writeFileSync(path.join(dir, 'modules.alias'), '# Aliases extracted from modules themselves.\n' + aliases.map((l) => `${l}\n`).join(''));
   fs.writeFileSync(path.join(dir, 'modules.builtin'), '');
 }

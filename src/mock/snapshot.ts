@@ -43,6 +43,11 @@ export function snapshotHost(host: Host, name: string): HostDescription {
     if (names.vendor !== undefined && NAME_PATTERN.test(names.vendor)) d.vendorName = names.vendor;
     if (names.device !== undefined && NAME_PATTERN.test(names.device)) d.deviceName = names.device;
     if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
+    // reset_method, kept when it is not what a description without `reset` gets (materialize.ts); before 5.15, none.
+    if (dev.resetMethod !== undefined && (dev.resetMethod !== null || !dev.resetFile)) {
+      const methods = (dev.resetMethod ?? '').trim().split(/\s+/).filter((m) => m.length > 0);
+      if (methods.join(' ') !== (d.headerType === 0 ? 'flr' : 'pm')) d.reset = methods;
+    }
     if (dev.netInterfaces.length > 0) d.net = dev.netInterfaces.map((n) => ({ name: n, operstate: reader.interfaceOperstate(n) ?? 'unknown' }));
     const blocks = blockByController.get(dev.name);
     if (blocks) d.block = blocks;
@@ -77,6 +82,7 @@ export function snapshotHost(host: Host, name: string): HostDescription {
     summary: `snapshot of a host running ${host.release ?? 'an unknown kernel'}`,
     kernel: {
       release: host.release ?? 'unknown',
+      ...(fs.existsSync(layout.onHost('/dev/iommu')) ? { vfioDeviceCdev: true } : {}),
       driverOverride: devices.length === 0 || addrs.some((a) => reader.device(a).overrideSupported),
       driversAutoprobe: readOptional(layout.onHost('/sys/bus/pci/drivers_autoprobe'))?.trim() !== '0',
     },

@@ -56,6 +56,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
   if (kernel.release === '.' || kernel.release === '..') fail(`kernel.release is not valid.`);
   bool(kernel.driverOverride, 'kernel.driverOverride');
   bool(kernel.driversAutoprobe, 'kernel.driversAutoprobe');
+  if (kernel.vfioDeviceCdev !== undefined) bool(kernel.vfioDeviceCdev, 'kernel.vfioDeviceCdev');
 
   const idMatch = (v: unknown, what: string): void => {
     const id = obj(v, what) as Partial<Record<keyof IdMatch, unknown>>;
@@ -68,6 +69,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (id.subdevice !== undefined) anyOr(id.subdevice, `${what}.subdevice`);
     if (id.class !== undefined) str(id.class, `${what}.class`, /^[0-9a-f]{6}$/);
     if (id.classMask !== undefined) str(id.classMask, `${what}.classMask`, /^[0-9a-f]{6}$/);
+    if (id.overrideOnly !== undefined) bool(id.overrideOnly, `${what}.overrideOnly`);
   };
   const driverNames = new Set<string>();
   arr(root.drivers, 'drivers').forEach((d, i) => {
@@ -114,6 +116,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (o.driverOverride !== null) driver(o.driverOverride, `${w}: driverOverride`);
     if (o.iommuGroup !== null) int(o.iommuGroup, `${w}: iommuGroup`, 0xffffff);
     if (o.bootVga !== undefined) bool(o.bootVga, `${w}: bootVga`);
+    if (o.reset !== undefined) arr(o.reset, `${w}: reset`).forEach((m, j) => str(m, `${w}: reset[${j}]`, /^(flr|af_flr|pm|bus|cxl_bus|device_specific|acpi)$/));
     if (o.net !== undefined) {
       arr(o.net, `${w}: net`).forEach((n, j) => {
         const no = obj(n, `${w}: net[${j}]`);

@@ -30,6 +30,10 @@ export interface PciDevice {
   virtfns: PciAddress[];
   /** Network interfaces of this function (names from DEV/net). */
   netInterfaces: string[];
+  /** DEV/reset_method as read (null: no such file); undefined when not read (src/host/reset.ts reads it then). */
+  resetMethod?: string | null;
+  /** DEV/reset exists (looked at only when reset_method does not). */
+  resetFile?: boolean;
 }
 
 /**

@@ -10,6 +10,8 @@ import { newIdBlockers } from './new-id.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
 import type { RecordedInterfaces } from './resolve.js';
 import type { Move } from './vfio-driver.js';
+import { resetNotes } from './reset-notes.js';
+import { vfioOpens } from './vfio-open.js';
 
 export type { AssignmentReport } from './assignments.js';
 export type { Blocker, BlockerKind } from './blocker.js';
@@ -30,6 +32,8 @@ export interface Analysis {
   /** Information: unhandled devices, forced safety overrides, a module to load. */
   notes: string[];
   vfio: ModuleState;
+  /** What the VM will open: its groups' /dev/vfio/N, or /dev/iommu and the vfio cdevs with iommufd='yes'; null when nothing is assigned. */
+  opens: string | null;
 }
 
 export interface HostPreconditions {
@@ -86,8 +90,9 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions):
     assignments: collected.resolved.map(assignmentReport),
     groups,
     moves,
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
-    notes: [...collected.notes, ...preconditions.notes, ...perGroup.flatMap((g) => g.notes)],
+    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...resetNotes(moves, host), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
+    opens: vfioOpens(collected.resolved, groups, host),
   };
 }

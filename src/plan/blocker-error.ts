@@ -11,12 +11,13 @@ import {
 import type { Blocker, BlockerKind } from './blocker.js';
 
 /** The order in which blocker kinds decide the exit code: the first present wins. */
-const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs', 'new-id-grab', 'vfio-load-grab', 'held'];
+const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'model-mismatch', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'model-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs', 'new-id-grab', 'vfio-load-grab', 'held'];
 
 function errorFor(kind: BlockerKind, message: string): VfioctlError {
   switch (kind) {
     case 'duplicate':
     case 'conflict':
+    case 'model-mismatch':
       return new InputError(message);
     case 'missing':
       return new NotFoundError(message);
@@ -24,6 +25,7 @@ function errorFor(kind: BlockerKind, message: string): VfioctlError {
     case 'no-group':
       return new IommuError(message);
     case 'vfio-missing':
+    case 'model-missing':
       return new VfioUnavailableError(message);
     case 'bridge':
     case 'sriov-pf':

@@ -15,7 +15,10 @@ export type BlockerKind =
   | 'new-id-grab'
   /** Loading vfio-pci would bind an unbound device elsewhere whose driver_override already names it. */
   | 'vfio-load-grab'
-  | 'held';
+  | 'held'
+  /** A `<driver model=>` that does not fit the device (input error) / is not installed (vfio unavailable). */
+  | 'model-mismatch'
+  | 'model-missing';
 
 export interface Blocker {
   kind: BlockerKind;

@@ -1,12 +1,13 @@
 import type { Host } from '../host/host.js';
 import type { PciDevice } from '../pci/device.js';
+import { VFIO_PCI } from '../pci/driver.js';
 import type { GroupMode } from '../xml/assignment.js';
 import type { RequestedDevice } from './assignments.js';
 import type { Blocker } from './blocker.js';
 import { hostNeeds } from './host-needs.js';
 import { memberAction, moveScope, type MemberAction } from './member-action.js';
 import type { ResolvedAssignment } from './resolve.js';
-import { targetDriver, type Move } from './vfio-driver.js';
+import { targetDriver, type ModelRequest, type Move } from './vfio-driver.js';
 import { viabilityBlocker } from './viability.js';
 
 /** One member of a group as check reports it (also its JSON shape). */
@@ -16,6 +17,8 @@ export interface MemberPlan {
   bridge: boolean;
   /** What a detach does with it (the JSON keeps the name `fate`). */
   fate: MemberAction;
+  /** The vfio driver a detach binds it to (vfio-pci or a variant: src/plan/vfio-driver.ts); null when it does not move. */
+  target: string | null;
   /** Named by the XML (not just a group mate). */
   requested: boolean;
   hostNeeds: string[];
@@ -74,6 +77,10 @@ export interface PlannedGroup {
   inTheWay: PciDevice[];
   /** Devices named by a managed='yes' assignment of this group. */
   managedRequested: Set<string>;
+  /** A `<driver model=>` that cannot be honoured, per device: refused before any write. */
+  driverBlockers: Blocker[];
+  /** Which vfio driver each member goes to, and why, when it is not plain vfio-pci by default. */
+  driverNotes: string[];
 }
 
 /** With group='auto' anywhere in the group, the whole group moves (a conflict of modes is a blocker). */
@@ -91,9 +98,12 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
   const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
   const members = given ?? host.reader.groupMembers(group).map((a) => host.reader.device(a));
   const actions = new Map(members.map((m) => [m.name, memberAction(m, host.rules, moveScope(mode, managedRequested, m.name))]));
-  const moves = members.filter((m) => actions.get(m.name) === 'move').map((dev) => ({ dev, target: targetDriver(dev) }));
+  const drivers = vfioTargets(members.filter((m) => actions.get(m.name) === 'move'), refs, host);
+  const { moves } = drivers;
   const targets = new Map(moves.map((m) => [m.dev.name, m.target]));
-  const after = (m: PciDevice): PciDevice => ({ ...m, driver: targets.get(m.name) ?? m.driver });
+  // A member whose named model is refused still counts as moving for the verdict: its blocker says the rest.
+  const refused = new Set(drivers.blockers.map((b) => b.device));
+  const after = (m: PciDevice): PciDevice => ({ ...m, driver: targets.get(m.name) ?? (refused.has(m.name) ? VFIO_PCI : m.driver) });
   const inTheWay = members.map(after).filter((m) => viabilityBlocker(m, host.rules) !== null);
   const plan: GroupPlan = {
     group,
@@ -103,11 +113,37 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
       driver: m.driver,
       bridge: m.isBridge,
       fate: actions.get(m.name)!,
+      target: targets.get(m.name) ?? null,
       requested: request.requested.has(m.name),
       hostNeeds: hostNeeds(m, host.usage.of(m)),
     })),
     viableNow: members.every((m) => viabilityBlocker(m, host.rules) === null),
     viableAfter: inTheWay.length === 0,
   };
-  return { request, plan, members, moves, inTheWay, managedRequested };
+  return { request, plan, members, moves, inTheWay, managedRequested, driverBlockers: drivers.blockers, driverNotes: drivers.notes };
+}
+
+/** The `<driver model=>` of the assignment naming a device; a group mate moved by group='auto' has none. */
+function modelRequest(dev: PciDevice, refs: ResolvedAssignment[]): ModelRequest | undefined {
+  const r = refs.find((x) => x.assignment.driverModel && x.devices.some((d) => d.name === dev.name));
+  const m = r?.assignment.driverModel;
+  return m ? { model: m.name, where: `<driver model='${m.name}'/> at ${m.ref.file}:${m.ref.line}` } : undefined;
+}
+
+/** Each moving member's vfio driver (src/plan/vfio-driver.ts), with a note saying why a variant or a named model. */
+function vfioTargets(moving: PciDevice[], refs: ResolvedAssignment[], host: Host): { moves: Move[]; blockers: Blocker[]; notes: string[] } {
+  const moves: Move[] = [];
+  const blockers: Blocker[] = [];
+  const notes: string[] = [];
+  for (const dev of moving) {
+    const request = modelRequest(dev, refs);
+    const choice = targetDriver(dev, host.vfioDrivers, request);
+    if (!choice.ok) {
+      blockers.push({ kind: choice.kind, device: dev.name, message: choice.message });
+      continue;
+    }
+    moves.push({ dev, target: choice.driver });
+    if (choice.variant || request) notes.push(`${dev.name} goes to ${choice.driver}: ${choice.why}.`);
+  }
+  return { moves, blockers, notes };
 }

@@ -3,6 +3,8 @@ import type { BlockUse, NetUse } from '../host/usage.js';
 import { formatAddress, type PciAddress } from '../pci/address.js';
 import { className } from '../pci/class-names.js';
 import type { PciDevice } from '../pci/device.js';
+import { readReset, type ResetReport } from '../host/reset.js';
+import { vfioNodes, type VfioNodes } from './vfio-nodes.js';
 import { autoVerdict } from './auto-verdict.js';
 import { hostNeeds } from './host-needs.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
@@ -28,6 +30,10 @@ export interface DeviceReport {
   sriov: { role: 'pf'; vfs: string[] } | { role: 'vf'; pf: string } | null;
   /** Why the host needs it (boot GPU, a NIC with traffic, a disk controller in use); empty when it does not. */
   hostNeeds: string[];
+  /** How the kernel can reset it (src/host/reset.ts). */
+  reset: ResetReport;
+  /** On a vfio driver: the nodes a VM opens (src/host/vfio-nodes.ts); null otherwise. */
+  vfio: VfioNodes | null;
 }
 
 export interface GroupReport {
@@ -80,6 +86,8 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
           ? { role: 'pf', vfs: dev.virtfns.map(formatAddress) }
           : null,
     hostNeeds: hostNeeds(dev, use),
+    reset: readReset(ctx.reader, dev, ctx.release),
+    vfio: vfioNodes(ctx.reader, dev),
   };
 }
 

@@ -32,12 +32,13 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
   for (const g of a.groups) {
     out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${g.viableAfter ? c.green('yes') : c.red('no')}\n`);
     for (const m of g.members) {
-      const to = m.fate === 'move' ? ` → vfio-pci` : '';
+      const to = m.fate === 'move' ? ` → ${m.target ?? 'no vfio driver (see the blockers)'}` : '';
       const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : FATE_TEXT[m.fate];
       out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
     }
   }
+  if (a.opens) out.stdout(`\n  ${a.opens}\n`);
   if (a.notes.length > 0) {
     out.stdout('\n  Notes:\n');
     for (const n of a.notes) out.stdout(`    - ${n}\n`);
@@ -48,6 +49,6 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
     out.stdout(`\n${c.red('A detach would fail')} (exit ${code}).\n`);
   } else {
     const n = a.moves.length;
-    out.stdout(`\n${c.green('A detach would succeed')}: ${n === 0 ? 'nothing to move' : `${n} device${n === 1 ? '' : 's'} to vfio-pci`}.\n`);
+    out.stdout(`\n${c.green('A detach would succeed')}: ${n === 0 ? 'nothing to move' : `${n} device${n === 1 ? '' : 's'} to ${[...new Set(a.moves.map((m) => m.target))].join(', ')}`}.\n`);
   }
 }

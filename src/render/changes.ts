@@ -20,16 +20,18 @@ export function renderDetach(out: Output, r: DetachResult): void {
   for (const d of r.devices) {
     const what =
       d.action === 'moved'
-        ? `${d.from ?? 'no driver'} → ${c.green('vfio-pci')}`
+        ? `${d.from ?? 'no driver'} → ${c.green(d.to ?? 'vfio-pci')}`
         : d.action === 'would-move'
-          ? `${d.from ?? 'no driver'} → vfio-pci (dry run)`
+          ? `${d.from ?? 'no driver'} → ${d.to ?? 'vfio-pci'} (dry run)`
           : d.action === 'already'
             ? 'already on vfio-pci'
             : `stays on ${d.from ?? 'no driver'}${d.action === 'bridge-stays' ? ' (bridge)' : ''}`;
     out.stdout(`  group ${d.group}  ${d.address}  ${what}\n`);
   }
   if (!r.dryRun) {
-    out.stdout(r.changed ? `${c.green('Detached')}: ${r.devices.filter((d) => d.action === 'moved').length} device(s) now on vfio-pci (${r.writes.length} writes).\n` : '');
+    const moved = r.devices.filter((d) => d.action === 'moved');
+    const on = [...new Set(moved.map((d) => d.to ?? 'vfio-pci'))].join(', ');
+    out.stdout(r.changed ? `${c.green('Detached')}: ${moved.length} device(s) now on ${on} (${r.writes.length} writes).\n` : '');
   }
 }
 

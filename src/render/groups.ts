@@ -43,6 +43,8 @@ function renderDevice(out: Output, d: DeviceReport): string {
   for (const b of d.block) flags.push(b.swap ? `${b.device} swap` : `${b.device} mounted at ${b.mountpoint}`);
   if (d.sriov?.role === 'pf') flags.push(`SR-IOV PF, ${d.sriov.vfs.length} VFs`);
   if (d.sriov?.role === 'vf') flags.push(`SR-IOV VF of ${d.sriov.pf}`);
+  if (d.vfio) flags.push(`opens ${[d.vfio.group, d.vfio.cdev ? `or ${d.vfio.cdev} with /dev/iommu` : d.vfio.iommu ? 'no vfio cdev' : 'no vfio cdev, no /dev/iommu'].filter(Boolean).join(', ')}`);
+  if (!d.bridge) flags.push(d.reset.methods?.length ? `reset: ${d.reset.methods.join(', ')}` : d.reset.resettable ? 'resettable' : 'no reset method');
   if (flags.length > 0) line += `  (${flags.join('; ')})`;
   line += '\n';
   for (const need of d.hostNeeds) line += `      ${c.yellow('host needs it:')} ${need}\n`;

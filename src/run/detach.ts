@@ -104,6 +104,13 @@ export function runDetach(doc: LibvirtDocument, session: WriteSession, force: bo
     host.reader.invalidate();
     ({ analysis, steps } = planDetach(doc, host, force, owner, recorded));
   }
+  // A variant driver chosen for a move and not registered yet: modprobe it, as libvirt does before binding.
+  const unloaded = [...new Set(analysis.moves.map((m) => m.target))].filter((t) => t !== VFIO_PCI && !host.reader.driverLoaded(t));
+  if (unloaded.length > 0) {
+    unloaded.forEach((t) => kernel.loadModule(t));
+    host.reader.invalidate();
+    ({ analysis, steps } = planDetach(doc, host, force, owner));
+  }
   // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
   const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));
   journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, { ...priorBindingOf(dev), ...(dev.netInterfaces.length > 0 ? { links: links(dev) } : {}) }]), command, owner);

@@ -42,6 +42,10 @@ export interface Assignment {
   /** The element that gave the mode: the `<driver>`, the `<vfioctl:device>` or the `<vfioctl:groups>`; none for 'default'. */
   groupModeRef?: SourceRef;
   target: AssignmentTarget;
+  /** `<driver model=>`: the vfio driver to bind (a variant, or `vfio-pci`); absent: chosen as libvirt chooses. */
+  driverModel?: { name: string; ref: SourceRef };
+  /** `<driver iommufd='yes'/>`: the VM opens /dev/iommu and the device's vfio cdev instead of /dev/vfio/N. */
+  iommufd?: boolean;
 }
 
 /** A device element vfioctl understands but does not handle (USB, SCSI, mdev hostdevs): information only. */

@@ -102,5 +102,7 @@ function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Eleme
     groupModeSource: driver.groupModeExplicit ? 'attribute' : 'default',
     groupModeRef: driver.groupModeRef,
     target: { type: 'address', address: parsePciAddress(file, address, readingNotes) },
+    ...(driver.model ? { driverModel: driver.model } : {}),
+    ...(driver.iommufd ? { iommufd: true } : {}),
   };
 }

@@ -15,6 +15,10 @@ export interface DriverSpec {
   groupModeExplicit: boolean;
   /** The `<driver>` element, when it has a group attribute. */
   groupModeRef?: SourceRef;
+  /** `<driver iommufd='yes'/>` (libvirt 12.1): QEMU opens /dev/iommu and the device's vfio cdev. */
+  iommufd?: boolean;
+  /** `<driver model=>` (libvirt >= 10.0): the vfio driver to bind, a variant or `vfio-pci`; and where it is written. */
+  model?: { name: string; ref: SourceRef };
 }
 
 /** libvirt's messages for a bad name= or group= value; they differ between devices and networks. */
@@ -39,6 +43,28 @@ export function networkDriverMessages(network: string): DriverMessages {
 
 export function parseDriverElement(file: string, driver: Element | undefined, messages: DriverMessages): DriverSpec {
   if (!driver) return { name: undefined, groupMode: 'manual', groupModeExplicit: false };
+  const spec = parseNameAndGroup(file, driver, messages);
+  const model = parseModel(file, driver, spec.name);
+  const iommufd = attr(driver, 'iommufd');
+  if (iommufd !== undefined && iommufd !== 'yes' && iommufd !== 'no') fail(ref(file, driver), `iommufd='${printable(iommufd)}' is not 'yes' or 'no'.`);
+  return { ...spec, ...(model ? { model } : {}), ...(iommufd === 'yes' ? { iommufd: true } : {}) };
+}
+
+/**
+ * `model=` names the vfio driver (libvirt >= 10.0: `mlx5_vfio_pci`, or `vfio-pci` for the generic one); libvirt
+ * takes it with name='vfio' or no name. `iommufd=` (libvirt 12.1) is accepted as it is: it changes what QEMU
+ * opens, not which driver holds the device.
+ */
+function parseModel(file: string, driver: Element, name: DriverSpec['name']): DriverSpec['model'] {
+  const model = attr(driver, 'model');
+  if (model === undefined) return undefined;
+  const r = ref(file, driver);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/.test(model)) fail(r, `model='${printable(model)}' is not a kernel driver name.`, "Write <driver model='vfio-pci'/> or the name of a vfio-pci variant driver, such as mlx5_vfio_pci.");
+  if (name !== undefined && name !== 'vfio') fail(r, `model='${model}' is only valid with <driver name='vfio'/>, not name='${name}': it names the VFIO driver to bind.`);
+  return { name: model, ref: r };
+}
+
+function parseNameAndGroup(file: string, driver: Element, messages: DriverMessages): DriverSpec {
   const r = ref(file, driver);
   // libvirt reads name= before group=, so a file wrong in both gets the name message, as libvirt gives it.
   const nameText = attr(driver, 'name');

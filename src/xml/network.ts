@@ -40,6 +40,7 @@ export function parseNetwork(root: Element, file: string): LibvirtDocument {
     groupModeSource: driver.groupModeExplicit ? ('attribute' as const) : ('default' as const),
     groupModeRef: driver.groupModeRef,
     target,
+    ...(driver.model ? { driverModel: driver.model } : {}),
   }));
   return { ...base, assignments, forwardMode: 'hostdev', ...(readingNotes.length > 0 ? { readingNotes } : {}) };
 }

@@ -63,6 +63,7 @@ describe('vfioctl completion bash', () => {
       'ci-machine',
       'hypervisor',
       'iommu-off',
+      'modern-vfio',
       'no-vfio',
       'pci-bridge',
       'qemu-q35-iommu',

@@ -11,6 +11,7 @@ import { boundDriver, createDriverDir, deviceDir, driversDir, linkDriver, readAt
 import { confined, type ConfinedTree } from './confined.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 import { removeDisablesSriov, removeVfs } from './sriov.js';
+import { addVfioCdev, removeVfioCdev } from './vfio-cdev.js';
 
 /**
  * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
@@ -218,6 +219,7 @@ export class SimulatedKernel implements Kernel {
   private attach(dev: SimDevice, driver: string): void {
     this.checkDriverDir(driver);
     restoreClassDevices(this.root, dev.dir, dev.address, driver);
+    if (this.state.kernel.vfioDeviceCdev) addVfioCdev(this.root, dev.dir, driver);
     linkDriver(this.root, dev.dir, dev.address, driver);
   }
 
@@ -229,6 +231,7 @@ export class SimulatedKernel implements Kernel {
     if (dev.driver !== null) this.checkDriverDir(dev.driver);
     if (dev.driver !== null && dev.numvfs > 0 && removeDisablesSriov(dev.driver)) removeVfs(this.root, dev.dir);
     if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
+    removeVfioCdev(this.root, dev.dir);
     unlinkDriver(this.root, dev.dir, dev.address);
   }
 
@@ -240,7 +243,8 @@ export class SimulatedKernel implements Kernel {
   /** pci_match_device(): an override naming another driver stops the match; a matching override always matches. */
   private matches(drv: SimDriver, dev: SimDevice): boolean {
     if (dev.override !== null) return dev.override === drv.name;
-    return drv.dynamicIds.some((id) => idMatches(id, dev)) || drv.ids.some((id) => idMatches(id, dev));
+    // Override-only entries (a variant driver's table) never match without an override: they are skipped here.
+    return drv.dynamicIds.some((id) => idMatches(id, dev)) || drv.ids.some((id) => !id.overrideOnly && idMatches(id, dev));
   }
 
   /** What a driver's probe() answers: the errno of its first refusal that applies (its description's probeRefusals). */

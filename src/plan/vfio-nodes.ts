@@ -1,0 +1,32 @@
+import type { PciDevice } from '../pci/device.js';
+import type { HostReader } from '../host/reader.js';
+import { exists } from '../host/sysfs-read.js';
+import { isVfioDriver } from './vfio-driver.js';
+
+/**
+ * The device nodes a VM opens for a device on a vfio driver (the JSON shape of `vfio` in list and group-info):
+ * its group's /dev/vfio/N (the group interface, with a VFIO container or, on iommufd kernels, the compat
+ * container), and, where the kernel has CONFIG_VFIO_DEVICE_CDEV, its own /dev/vfio/devices/vfioN, named by
+ * DEV/vfio-dev/vfioN, opened together with /dev/iommu by QEMU with iommufd (libvirt's `<driver iommufd='yes'/>`).
+ */
+export interface VfioNodes {
+  group: string | null;
+  cdev: string | null;
+  /** /dev/iommu exists: the kernel has IOMMUFD. */
+  iommu: boolean;
+}
+
+export function hasDevIommu(reader: HostReader): boolean {
+  return exists(reader.layout.onHost('/dev/iommu'));
+}
+
+/** The nodes of a device on a vfio driver; null for any other device. */
+export function vfioNodes(reader: HostReader, dev: PciDevice): VfioNodes | null {
+  if (!isVfioDriver(dev.driver)) return null;
+  const cdev = (reader.deviceSubdir(dev.address, 'vfio-dev') ?? []).find((e) => /^vfio[0-9]+$/.test(e));
+  return {
+    group: dev.iommuGroup === null ? null : `/dev/vfio/${dev.iommuGroup}`,
+    cdev: cdev ? `/dev/vfio/devices/${cdev}` : null,
+    iommu: hasDevIommu(reader),
+  };
+}

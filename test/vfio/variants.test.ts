@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { aliasMatches, bestVariant, parseVfioAliases } from '../../src/host/vfio-variants.js';
+import { loadHostDescription } from '../../src/mock/hosts.js';
+import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
+import { json, listedDevices, runBin } from '../helpers/cli.js';
+import { simulatedWrites, useSimulatedHosts } from '../helpers/sim-host.js';
+import { tempFile } from '../helpers/xml.js';
+
+const host = useSimulatedHosts();
+const VF = '0000:01:00.2';
+const USB = '0000:04:00.0';
+
+/** A domain with one hostdev and the given <driver> element. */
+function vm(address: string, driver: string): string {
+  const [, bus, sf] = address.split(':') as [string, string, string];
+  const [slot, fn] = sf.split('.') as [string, string];
+  return tempFile(
+    'vm.xml',
+    `<domain type='kvm'>
+  <name>nfv</name>
+  <devices>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      ${driver}
+      <source><address domain='0x0000' bus='0x${bus}' slot='0x${slot}' function='0x${fn}'/></source>
+    </hostdev>
+  </devices>
+</domain>
+`,
+  );
+}
+const driverOf = (root: string, addr: string): string | null => listedDevices(root).find((d: any) => d.address === addr).driver;
+
+describe('choosing a vfio driver as libvirt >= 10.0 does', () => {
+  it('modules.alias: the matching vfio_pci alias with the fewest wildcards wins; none: vfio-pci', () => {
+    const aliases = parseVfioAliases(
+      ['alias pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_core', 'alias vfio_pci:v*d*sv*sd*bc*sc*i* vfio_pci', 'alias vfio_pci:v000015B3d0000101Esv*sd*bc*sc*i* mlx5_vfio_pci', 'alias vfio_pci:v000015B3d*sv*sd*bc*sc*i* broad_vfio_pci'].join('\n'),
+    );
+    expect(aliases.map((a) => a.module)).toEqual(['vfio_pci', 'mlx5_vfio_pci', 'broad_vfio_pci']);
+    expect(bestVariant('pci:v000015B3d0000101Esv000015B3sd00000016bc02sc00i00', aliases).driver).toBe('mlx5_vfio_pci');
+    expect(bestVariant('pci:v000015B3d00001017sv000015B3sd00000016bc02sc00i00', aliases).driver).toBe('broad_vfio_pci');
+    expect(bestVariant('pci:v00008086d00001521sv00000000sd00000000bc02sc00i00', aliases)).toMatchObject({ driver: 'vfio-pci', alias: { module: 'vfio_pci' } });
+    expect(bestVariant(undefined, aliases)).toEqual({ driver: 'vfio-pci' });
+    expect(aliasMatches('v0000[12]*', 'v00001X')).toBe(true);
+    expect(aliasMatches('v0000[!12]*', 'v00001X')).toBe(false);
+  });
+
+  it('without a model, a detach binds the mlx5 VF to mlx5_vfio_pci (loading it), says why, and reattach gives it back', () => {
+    const h = host('modern-vfio');
+    const xml = vm(VF, "<driver name='vfio'/>");
+    const check = json(runBin(['check', xml, '--json', '--root', h.root]));
+    expect(check.exitCode).toBe(0);
+    expect(check.groups[0].members[0]).toMatchObject({ address: VF, fate: 'move', target: 'mlx5_vfio_pci' });
+    expect(check.notes.join('\n')).toContain("0000:01:00.2 goes to mlx5_vfio_pci: the vfio_pci alias 'v000015B3d0000101Esv*sd*bc*sc*i*' of mlx5_vfio_pci in modules.alias");
+    const human = runBin(['check', xml, '--root', h.root]).stdout;
+    expect(human).toContain('mlx5_core → mlx5_vfio_pci');
+    const dry = json(runBin(['detach', xml, '--dry-run', '--json', '--root', h.root]));
+    expect(dry.writes).toEqual([
+      { path: `/sys/bus/pci/devices/${VF}/driver_override`, value: 'mlx5_vfio_pci' },
+      { path: '/sys/bus/pci/drivers/mlx5_core/unbind', value: VF },
+      { path: '/sys/bus/pci/drivers_probe', value: VF },
+    ]);
+    const r = runBin(['detach', xml, '--root', h.root]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('now on mlx5_vfio_pci');
+    expect(driverOf(h.root, VF)).toBe('mlx5_vfio_pci');
+    const info = json(runBin(['group-info', VF, '--json', '--root', h.root]));
+    expect(info.viable).toBe(true);
+    expect(runBin(['reattach', xml, '--root', h.root]).code).toBe(0);
+    expect(driverOf(h.root, VF)).toBe('mlx5_core');
+  });
+
+  it("model='vfio-pci' forces the generic driver", () => {
+    const h = host('modern-vfio');
+    const xml = vm(VF, "<driver name='vfio' model='vfio-pci'/>");
+    const dry = json(runBin(['detach', xml, '--dry-run', '--json', '--root', h.root]));
+    expect(dry.writes[0]).toEqual({ path: `/sys/bus/pci/devices/${VF}/driver_override`, value: 'vfio-pci' });
+    expect(dry.notes.join('\n')).toContain("0000:01:00.2 goes to vfio-pci: <driver model='vfio-pci'/> at");
+    expect(runBin(['detach', xml, '--root', h.root]).code).toBe(0);
+    expect(driverOf(h.root, VF)).toBe('vfio-pci');
+  });
+
+  it('a named model that does not match the device is refused before any write (exit 3)', () => {
+    const h = host('modern-vfio');
+    const r = runBin(['detach', vm(USB, "<driver model='mlx5_vfio_pci'/>"), '--root', h.root]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('mlx5_vfio_pci does not support 0000:04:00.0 (1022:15b6): none of its vfio_pci aliases in modules.alias matches');
+    expect(simulatedWrites(h.root)).toEqual([]);
+    expect(driverOf(h.root, USB)).toBe('xhci_hcd');
+  });
+
+  it('a named model that is not installed is refused before any write (exit 8)', () => {
+    const h = host('modern-vfio');
+    const r = runBin(['check', vm(VF, "<driver name='vfio' model='nvgrace_gpu_vfio_pci'/>"), '--root', h.root]);
+    expect(r.code).toBe(8);
+    expect(r.stdout).toContain('nvgrace_gpu_vfio_pci is neither loaded nor installed for this kernel');
+    expect(runBin(['detach', vm(VF, "<driver model='nvgrace_gpu_vfio_pci'/>"), '--root', h.root]).code).toBe(8);
+    expect(simulatedWrites(h.root)).toEqual([]);
+  });
+
+  it("model= with name='kvm' is an XML error", () => {
+    const h = host('modern-vfio');
+    const r = runBin(['check', vm(VF, "<driver name='kvm' model='mlx5_vfio_pci'/>"), '--root', h.root]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain("model='mlx5_vfio_pci' is only valid with <driver name='vfio'/>");
+  });
+});
+
+describe('the simulated kernel binds a variant as Linux does', () => {
+  it('its override-only table matches no device without an override; an override naming it binds it', () => {
+    const desc = loadHostDescription('modern-vfio');
+    // Registered first, so a probe would try it before mlx5_core if its table matched without an override.
+    const variant = desc.drivers.find((d) => d.name === 'mlx5_vfio_pci')!;
+    variant.state = 'loaded';
+    desc.drivers = [variant, ...desc.drivers.filter((d) => d !== variant)];
+    const h = host(desc);
+    const kernel = new SimulatedKernel(h.root);
+    kernel.write({ hostPath: '/sys/bus/pci/drivers/mlx5_core/unbind', value: VF });
+    kernel.write({ hostPath: '/sys/bus/pci/drivers_probe', value: VF });
+    expect(driverOf(h.root, VF)).toBe('mlx5_core');
+    kernel.write({ hostPath: `/sys/bus/pci/devices/${VF}/driver_override`, value: 'mlx5_vfio_pci' });
+    kernel.write({ hostPath: '/sys/bus/pci/drivers/mlx5_core/unbind', value: VF });
+    kernel.write({ hostPath: '/sys/bus/pci/drivers_probe', value: VF });
+    expect(driverOf(h.root, VF)).toBe('mlx5_vfio_pci');
+  });
+});
