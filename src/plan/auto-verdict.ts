@@ -34,7 +34,7 @@ export function autoVerdict(group: number, members: PciDevice[], host: Host, nam
     return { moves: [], succeeds: false, blockers: [`IOMMU group ${group} has no device to assign: ${why}.`], bridgesStay: [], bridgesBlock: [] };
   }
   const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members);
-  const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' });
+  const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' }, named !== undefined);
   const withFate = (fate: string): string[] => planned.plan.members.filter((m) => m.fate === fate).map((m) => m.address);
   return {
     moves: planned.moves.map((m) => m.dev.name),

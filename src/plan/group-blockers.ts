@@ -78,9 +78,9 @@ function notViableBlocker(g: PlannedGroup, host: Host, doc: Pick<LibvirtDocument
  * the PF; with a driver that keeps them (pci-pf-stub, no remove()), vfio-pci's probe answers EBUSY
  * (test/vm/README.md). Either way vfioctl refuses (exit 7) and says what would happen to the VFs.
  */
-function sriovPfBlocker(m: PciDevice, host: Host): Blocker {
+function sriovPfBlocker(m: PciDevice, host: Host, readVfs: boolean): Blocker {
   const n = m.virtfns.length;
-  const vfs = m.virtfns.map((a) => host.reader.tryDevice(a)).filter((v): v is PciDevice => v !== null);
+  const vfs = readVfs ? m.virtfns.map((a) => host.reader.tryDevice(a)).filter((v): v is PciDevice => v !== null) : [];
   const onVfio = vfs.filter((v) => isVfioDriver(v.driver)).length;
   const inUse = onVfio > 0 ? `, ${onVfio} of them on vfio-pci (perhaps in a VM)` : '';
   return {
@@ -91,7 +91,7 @@ function sriovPfBlocker(m: PciDevice, host: Host): Blocker {
 }
 
 /** What refuses a move itself: a device the host needs (a note instead with --force), and an SR-IOV PF with VFs enabled. */
-function moveBlockers({ plan, moves }: PlannedGroup, host: Host, force: boolean): { blockers: Blocker[]; notes: string[] } {
+function moveBlockers({ plan, moves }: PlannedGroup, host: Host, force: boolean, readVfs: boolean): { blockers: Blocker[]; notes: string[] } {
   const blockers: Blocker[] = [];
   const notes: string[] = [];
   for (const { dev: m } of moves) {
@@ -101,14 +101,18 @@ function moveBlockers({ plan, moves }: PlannedGroup, host: Host, force: boolean)
       if (force) notes.push(`--force: taking ${text}`);
       else blockers.push({ kind: 'host-needs', device: m.name, message: `${text}. Detaching it would take it from the host; use --force if you really mean it.` });
     }
-    if (m.virtfns.length > 0) blockers.push(sriovPfBlocker(m, host));
+    if (m.virtfns.length > 0) blockers.push(sriovPfBlocker(m, host, readVfs));
   }
   return { blockers, notes };
 }
 
-/** Everything that keeps one planned group from being detached, in the order check lists it. */
-export function groupBlockers(g: PlannedGroup, host: Host, force: boolean, doc: Pick<LibvirtDocument, 'kind' | 'name'>): { blockers: Blocker[]; notes: string[] } {
-  const moved = moveBlockers(g, host, force);
+/**
+ * Everything that keeps one planned group from being detached, in the order check lists it. `readVfs`
+ * false (list's verdict for every group) leaves out how many of a PF's VFs are on vfio-pci, which would read
+ * every VF of the host a second time.
+ */
+export function groupBlockers(g: PlannedGroup, host: Host, force: boolean, doc: Pick<LibvirtDocument, 'kind' | 'name'>, readVfs = true): { blockers: Blocker[]; notes: string[] } {
+  const moved = moveBlockers(g, host, force, readVfs);
   return {
     blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host, doc), ...moved.blockers],
     notes: moved.notes,
