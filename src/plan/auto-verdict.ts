@@ -1,6 +1,7 @@
 import type { Host } from '../host/host.js';
 import type { PciDevice } from '../pci/device.js';
 import type { Assignment } from '../xml/assignment.js';
+import { hostBlockers } from './analyze.js';
 import { groupBlockers } from './group-blockers.js';
 import { planGroup } from './group-plan.js';
 import type { ResolvedAssignment } from './resolve.js';
@@ -15,6 +16,14 @@ export interface AutoVerdict {
   blockers: string[];
   bridgesStay: string[];
   bridgesBlock: string[];
+}
+
+/** What the host lacks for any detach (an IOMMU, a vfio-pci it has or can load): read once per host. */
+const hostWide = new WeakMap<Host, string[]>();
+function hostWideBlockers(host: Host, dev: PciDevice): string[] {
+  let found = hostWide.get(host);
+  if (!found) hostWide.set(host, (found = hostBlockers(new Map([[dev.name, { dev, refs: [] }]]), host).blockers.map((b) => b.message)));
+  return found;
 }
 
 /** A host bridge (class 0600): the root complex's own function, never a device to hand to a guest. */
@@ -36,10 +45,11 @@ export function autoVerdict(group: number, members: PciDevice[], host: Host, nam
   const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members);
   const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' }, named !== undefined);
   const withFate = (fate: string): string[] => planned.plan.members.filter((m) => m.fate === fate).map((m) => m.address);
+  const all = [...hostWideBlockers(host, dev), ...blockers.map((b) => b.message)];
   return {
     moves: planned.moves.map((m) => m.dev.name),
-    succeeds: blockers.length === 0,
-    blockers: blockers.map((b) => b.message),
+    succeeds: all.length === 0,
+    blockers: all,
     bridgesStay: withFate('bridge-stays'),
     bridgesBlock: withFate('bridge-blocks'),
   };

@@ -28,7 +28,7 @@ export async function targetGroup(root: string): Promise<{ members: string[]; xm
   if (r.code !== 0) return undefined;
   const { groups } = json(r);
   const candidates = groups.filter(
-    (g: any) => g.autoWouldMove.length > 0 && g.devices.every((d: any) => d.hostNeeds.length === 0 && !(d.sriov?.role === 'pf' && d.sriov.vfs.length > 0)),
+    (g: any) => g.autoWouldMove.length > 0 && g.autoWouldSucceed && g.devices.every((d: any) => d.hostNeeds.length === 0 && !(d.sriov?.role === 'pf' && d.sriov.vfs.length > 0)),
   );
   candidates.sort((a: any, b: any) => b.autoWouldMove.length - a.autoWouldMove.length);
   const g = candidates[0];
