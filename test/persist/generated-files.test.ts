@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generatedFiles } from '../../src/persist/generate.js';
 import type { PersistedDevice } from '../../src/persist/record.js';
 import { verifyUnit } from '../../src/persist/systemd-unit.js';
+import { isUnderRoot } from '../../src/persist/store.js';
 import { udevRule } from '../../src/persist/udev-rule.js';
 
 /**
@@ -120,5 +121,18 @@ describe('the boot check unit, as systemd reads it', () => {
     fs.writeFileSync(unit, verifyUnit({ node: '/nonexistent/node', vfioctl: '/nonexistent/vfioctl' }).replace('Type=oneshot', 'Type=oneshoot'));
     const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toContain('Failed to parse service type');
+  });
+});
+
+describe('the files are written under the root, and under / on a real host', () => {
+  // The real host's root is `/`: '/etc' is under it. (Found by test:vm, where `persist --root /` was refused
+  // with "/etc leads to /etc" because '/' + '/' is not a prefix of '/etc'.)
+  it('isUnderRoot', () => {
+    expect(isUnderRoot('/', '/etc')).toBe(true);
+    expect(isUnderRoot('/', '/')).toBe(true);
+    expect(isUnderRoot('/tmp/host', '/tmp/host')).toBe(true);
+    expect(isUnderRoot('/tmp/host', '/tmp/host/etc')).toBe(true);
+    expect(isUnderRoot('/tmp/host', '/tmp/hostile/etc')).toBe(false);
+    expect(isUnderRoot('/tmp/host', '/etc')).toBe(false);
   });
 });
