@@ -226,7 +226,10 @@ function writeProc(root: string, desc: HostDescription): void {
   fs.writeFileSync(path.join(proc, 'net/if_inet6'), '');
 }
 
-/** lib/modules/RELEASE/modules.dep names every module modprobe could load (what Host.vfioState reads). */
+/**
+ * lib/modules/RELEASE/modules.dep names every module modprobe could load (what Host.vfioState reads);
+ * modules.builtin every driver built into the kernel (`module: null`), named by the driver (what persist reads).
+ */
 function writeModules(root: string, desc: HostDescription): void {
   const dir = path.join(root, 'lib/modules', desc.kernel.release);
   fs.mkdirSync(dir, { recursive: true });
@@ -234,5 +237,10 @@ function writeModules(root: string, desc: HostDescription): void {
     .filter((d) => d.state !== 'missing' && d.module !== null)
     .map((d) => `kernel/drivers/${d.name === 'vfio-pci' ? 'vfio/pci/vfio-pci' : `pci/${d.module}`}.ko:`);
   fs.writeFileSync(path.join(dir, 'modules.dep'), lines.join('\n') + (lines.length ? '\n' : ''));
-  fs.writeFileSync(path.join(dir, 'modules.builtin'), '');
+  const builtin = desc.drivers.filter((d) => d.state !== 'missing' && d.module === null).map((d) => `kernel/drivers/pci/${d.name}.ko`);
+  fs.writeFileSync(path.join(dir, 'modules.builtin'), builtin.join('\n') + (builtin.length ? '\n' : ''));
+  if (desc.osRelease !== undefined) {
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/os-release'), desc.osRelease);
+  }
 }
