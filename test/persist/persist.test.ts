@@ -6,7 +6,7 @@ import { simulatedWrites, useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 import { CONF, drivers, etcFiles, NODE, RECORD, RULE, runBinWithInput, UNIT, VFIOCTL, WANTS } from './persist-sim.js';
 
-// qemu-q35-iommu: IOMMU group 9 is a PCIe-to-PCI bridge (0000:01:00.0) with two e1000 NICs behind it
+// qemu-q35-iommu: IOMMU group 10 is a PCIe-to-PCI bridge (0000:01:00.0) with two e1000 NICs behind it
 // (0000:02:01.0, 0000:02:02.0; 8086:100e, subsystem 1af4:1100).
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
@@ -17,7 +17,7 @@ const vmA = (): string => tempFile('vm-a.xml', domainXml('vm-a', [{ address: NIC
 const RULE_VM_A = `# Written by vfioctl persist from /etc/vfioctl/persist.json; vfioctl unpersist removes it. Do not edit.
 # Each device: driver_override=vfio-pci when it appears, only with the IDs persisted, then vfio-pci loaded
 # and the device probed. Another card at the address is left alone and logged to the kernel log (dmesg).
-# IOMMU group 9, group='auto'
+# IOMMU group 10, group='auto'
 ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:02:01.0", ATTR{vendor}=="0x8086", ATTR{device}=="0x100e", ATTR{subsystem_vendor}=="0x1af4", ATTR{subsystem_device}=="0x1100", ATTR{driver_override}="vfio-pci", RUN{builtin}+="kmod load vfio-pci", RUN+="/bin/sh -c 'echo $kernel > /sys/bus/pci/drivers_probe'", GOTO="vfioctl_end"
 ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:02:01.0", RUN+="/bin/sh -c 'echo vfioctl: $kernel is $attr{vendor}:$attr{device} subsystem $attr{subsystem_vendor}:$attr{subsystem_device}, not the persisted 0x8086:0x100e subsystem 0x1af4:0x1100, so it was left to its driver > /dev/kmsg'"
 ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:02:02.0", ATTR{vendor}=="0x8086", ATTR{device}=="0x100e", ATTR{subsystem_vendor}=="0x1af4", ATTR{subsystem_device}=="0x1100", ATTR{driver_override}="vfio-pci", RUN{builtin}+="kmod load vfio-pci", RUN+="/bin/sh -c 'echo $kernel > /sys/bus/pci/drivers_probe'", GOTO="vfioctl_end"
@@ -52,7 +52,7 @@ function recordDevice(address: string, file: string): object {
     device: '100e',
     subsystemVendor: '1af4',
     subsystemDevice: '1100',
-    group: 9,
+    group: 10,
     mode: 'auto',
     source: { file, kind: 'domain', name: 'vm-a' },
     since: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
@@ -66,7 +66,7 @@ describe('vfioctl persist FILE, on a simulated host', () => {
     const before = drivers(h.root);
     const r = runBin(['persist', xml, '--root', h.root]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toContain(`Persisted from ${xml} (domain 'vm-a'), on vfio-pci from boot:\n  ${NIC1}  8086:100e (subsystem 1af4:1100)  IOMMU group 9, group='auto'\n  ${NIC2}`);
+    expect(r.stdout).toContain(`Persisted from ${xml} (domain 'vm-a'), on vfio-pci from boot:\n  ${NIC1}  8086:100e (subsystem 1af4:1100)  IOMMU group 10, group='auto'\n  ${NIC2}`);
     const files = etcFiles(h.root);
     expect(Object.keys(files).sort()).toEqual([CONF, WANTS, UNIT, RULE, RECORD].sort());
     expect(files[RULE]).toBe(RULE_VM_A);
@@ -118,7 +118,7 @@ describe('vfioctl persist FILE, on a simulated host', () => {
     const xml = tempFile('manual.xml', domainXml('vm-m', [{ address: NIC1, group: 'manual' }]));
     const r = runBin(['persist', xml, '--root', h.root]);
     expect(r.code).toBe(7);
-    expect(r.stderr).toMatch(/^vfioctl: Nothing was persisted for .*manual\.xml, because:\n {2}- IOMMU group 9 would not be viable with group='manual': members in the way: 0000:02:02\.0 \(it is bound to the host driver e1000\)/);
+    expect(r.stderr).toMatch(/^vfioctl: Nothing was persisted for .*manual\.xml, because:\n {2}- IOMMU group 10 would not be viable with group='manual': members in the way: 0000:02:02\.0 \(it is bound to the host driver e1000\)/);
     expect(etcFiles(h.root)).toEqual({});
   });
 
@@ -194,7 +194,7 @@ describe('vfioctl persist --list', () => {
     const human = runBin(['persist', '--list', '--root', h.root]);
     expect(human.code).toBe(0);
     expect(human.stdout.split('\n')).toEqual([
-      expect.stringMatching(new RegExp(`^0000:02:01\\.0  8086:100e \\(subsystem 1af4:1100\\)  IOMMU group 9  group='auto'  domain 'vm-a' from ${xml}  since \\d{4}-`)),
+      expect.stringMatching(new RegExp(`^0000:02:01\\.0  8086:100e \\(subsystem 1af4:1100\\)  IOMMU group 10  group='auto'  domain 'vm-a' from ${xml}  since \\d{4}-`)),
       expect.stringMatching(/^0000:02:02\.0  8086:100e/),
       '',
     ]);

@@ -6,7 +6,7 @@ import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 import { drivers, etcFiles, RECORD, RULE } from './persist-sim.js';
 
-// qemu-q35-iommu: group 9 holds two e1000 behind a bridge (0000:02:01.0, 0000:02:02.0); group 10 is one
+// qemu-q35-iommu: group 10 holds two e1000 behind a bridge (0000:02:01.0, 0000:02:02.0); group 11 is one
 // e1000e (0000:03:00.0).
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
@@ -47,7 +47,7 @@ describe('vfioctl unpersist', () => {
     twoDomains(h.root);
     const r = runBin(['unpersist', '02:02.0', '--root', h.root]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`No longer persisted:\n  ${NIC1}  8086:100e (subsystem 1af4:1100)  IOMMU group 9, group='auto'\n  ${NIC2}`);
+    expect(r.stdout).toContain(`No longer persisted:\n  ${NIC1}  8086:100e (subsystem 1af4:1100)  IOMMU group 10, group='auto'\n  ${NIC2}`);
     expect(persisted(h.root)).toEqual([LONE]);
     const missing = runBin(['unpersist', NIC1, '--root', h.root]);
     expect(missing.code).toBe(4);

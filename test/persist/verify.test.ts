@@ -7,7 +7,7 @@ import { json, runBin } from '../helpers/cli.js';
 import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
-// qemu-q35-iommu: group 9 holds two e1000 behind a bridge (0000:02:01.0, 0000:02:02.0); group 10 is one
+// qemu-q35-iommu: group 10 holds two e1000 behind a bridge (0000:02:01.0, 0000:02:02.0); group 11 is one
 // e1000e (0000:03:00.0, 8086:10d3, subsystem 8086:0000).
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
@@ -39,10 +39,10 @@ describe('vfioctl persist --verify', () => {
     const r = runBin(['persist', '--verify', '--root', h.root]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toBe(
-      `${NIC1}: on vfio-pci (IOMMU group 9)\n${NIC2}: on vfio-pci (IOMMU group 9)\n${LONE}: on vfio-pci (IOMMU group 10)\nEvery persisted group is viable, with its 3 persisted devices on vfio-pci.\n`,
+      `${NIC1}: on vfio-pci (IOMMU group 10)\n${NIC2}: on vfio-pci (IOMMU group 10)\n${LONE}: on vfio-pci (IOMMU group 11)\nEvery persisted group is viable, with its 3 persisted devices on vfio-pci.\n`,
     );
     const j = json(runBin(['persist', '--verify', '--json', '--root', h.root]));
-    expect(j).toMatchObject({ ok: true, exitCode: 0, problems: [], groups: [{ group: 9, viable: true, inTheWay: [] }, { group: 10, viable: true, inTheWay: [] }] });
+    expect(j).toMatchObject({ ok: true, exitCode: 0, problems: [], groups: [{ group: 10, viable: true, inTheWay: [] }, { group: 11, viable: true, inTheWay: [] }] });
   });
 
   it('fails with exit 14 naming a persisted device that is on its host driver', () => {
@@ -53,7 +53,7 @@ describe('vfioctl persist --verify', () => {
     const r = runBin(['persist', '--verify', '--root', h.root]);
     expect(r.code).toBe(14);
     expect(r.stderr.split('\n')).toEqual([
-      expect.stringMatching(/^vfioctl: 0000:03:00\.0: on its host driver e1000e, not vfio-pci \(IOMMU group 10, persisted from .*vm-b\.xml\)\. `vfioctl detach .*vm-b\.xml` moves it now;/),
+      expect.stringMatching(/^vfioctl: 0000:03:00\.0: on its host driver e1000e, not vfio-pci \(IOMMU group 11, persisted from .*vm-b\.xml\)\. `vfioctl detach .*vm-b\.xml` moves it now;/),
       'vfioctl: persist --verify: 1 problem; the persisted groups are not all held on vfio-pci.',
       '',
     ]);
@@ -75,10 +75,10 @@ describe('vfioctl persist --verify', () => {
     persistAll(h.root, manual);
     expect(runBin(['reattach', '--all', '--root', h.root]).code).toBe(0); // a reboot: both on e1000 again
     const j = json(runBin(['persist', '--verify', '--json', '--root', h.root]));
-    expect(j.groups).toEqual([{ group: 9, viable: false, inTheWay: [NIC2] }]);
+    expect(j.groups).toEqual([{ group: 10, viable: false, inTheWay: [NIC2] }]);
     expect(j.problems).toEqual([
       expect.stringMatching(/^0000:02:01\.0: on its host driver e1000, not vfio-pci/),
-      "IOMMU group 9 is not viable: 0000:02:02.0 (on e1000, not persisted) in the way. Persist the domain with group='auto' to hold the whole group.",
+      "IOMMU group 10 is not viable: 0000:02:02.0 (on e1000, not persisted) in the way. Persist the domain with group='auto' to hold the whole group.",
     ]);
   });
 
@@ -92,14 +92,14 @@ describe('vfioctl persist --verify', () => {
     const r = runBin(['persist', '--verify', '--root', swapped]);
     expect(r.code).toBe(14);
     expect(r.stderr).toContain(
-      'vfioctl: 0000:03:00.0: the device there is 8086:10d4 (subsystem 8086:0000), not the persisted 8086:10d3 (subsystem 8086:0000), so the rule left it alone (IOMMU group 10, persisted from',
+      'vfioctl: 0000:03:00.0: the device there is 8086:10d4 (subsystem 8086:0000), not the persisted 8086:10d3 (subsystem 8086:0000), so the rule left it alone (IOMMU group 11, persisted from',
     );
     const gone = rebootedWith(h.root, (d) => {
       d.devices = d.devices.filter((x) => x.address !== LONE);
     });
     const g = json(runBin(['persist', '--verify', '--json', '--root', gone]));
-    expect(g.devices).toEqual([{ address: LONE, group: 10, state: 'missing', driver: null }]);
-    expect(g.problems).toEqual([expect.stringMatching(/^0000:03:00\.0: missing: there is no PCI device at this address now \(8086:10d3 \(subsystem 8086:0000\), IOMMU group 10, persisted from /)]);
+    expect(g.devices).toEqual([{ address: LONE, group: 11, state: 'missing', driver: null }]);
+    expect(g.problems).toEqual([expect.stringMatching(/^0000:03:00\.0: missing: there is no PCI device at this address now \(8086:10d3 \(subsystem 8086:0000\), IOMMU group 11, persisted from /)]);
   });
 
   it('with nothing persisted, passes and says so', () => {
