@@ -8,7 +8,7 @@ import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 
 // qemu-q35-iommu: the e1000e 0000:03:00.0 is alone in its group; 0000:00:05.0, 00:05.1 and 04:00.0 are e1000e
-// too (8086:10d3). Group 9 holds the two e1000 (8086:100e) behind a PCIe-to-PCI bridge.
+// too (8086:10d3). Group 10 holds the two e1000 (8086:100e) behind a PCIe-to-PCI bridge.
 const simHost = useSimulatedHosts();
 const DEBIAN = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nID=debian\n';
 const FEDORA = 'NAME="Fedora Linux"\nID=fedora\nPRETTY_NAME="Fedora Linux 40 (Server Edition)"\n';

@@ -4,7 +4,7 @@ import { simulatedWrites, useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 import { drivers } from './persist-sim.js';
 
-// qemu-q35-iommu: IOMMU group 9 holds a PCIe-to-PCI bridge and two e1000 NICs behind it.
+// qemu-q35-iommu: IOMMU group 10 holds a PCIe-to-PCI bridge and two e1000 NICs behind it.
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
 const simHost = useSimulatedHosts();
