@@ -2,8 +2,10 @@
 // Speed benchmark (issue 7): vfioctl against lspci, driverctl, a shell loop and `node -e 0`, on generated
 // simulated hosts of 100, 1,000 and 10,000 PCI functions, and the time the libvirt hook adds to a VM start
 // (bench/hook.mjs). Medians of several runs; results in bench/results.md.
-// Usage: npm run bench [-- --runs N --sizes 100,1000,10000 --only hook]
+// Usage: npm run bench [-- --runs N --sizes 100,1000,10000 --only hook|list]
 // --only hook: only the hook's part (under a minute), rewriting only its section of bench/results.md.
+// --only list: list against lspci and group-info against node -e 0 at each size, in rounds, with the user and
+// system CPU of list and lspci and their system calls; rewrites only its section of bench/results.md.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +24,7 @@ const opt = (name, dflt) => {
 const RUNS = Number(opt('runs', '15')); // 7 left the ratio of group-info to node -e 0 at 1.16x in one run and 1.27x in the next on a busy VM
 const SIZES = opt('sizes', '100,1000,10000').split(',').map(Number);
 const ONLY = opt('only', null);
-if (ONLY !== null && ONLY !== 'hook') throw new Error(`--only ${ONLY}: the only part that runs alone is 'hook'`);
+if (ONLY !== null && ONLY !== 'hook' && ONLY !== 'list') throw new Error(`--only ${ONLY}: the parts that run alone are 'hook' and 'list'`);
 const MACHINE = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
 
 if (!fs.existsSync(path.join(REPO, 'dist', 'vfioctl.cjs'))) spawnSync(process.execPath, [path.join(REPO, 'scripts/build.mjs')], { stdio: 'inherit' });
@@ -92,8 +94,28 @@ function peakMemoryMb(argv) {
   return Number(fs.readFileSync(out, 'utf8')) / 1024;
 }
 
+/**
+ * Median user and system CPU of a command over RUNS runs (GNU time's %U and %S), or null without /usr/bin/time:
+ * where the wall clock of a loaded machine says little, CPU says which part is vfioctl's own work and which the kernel's.
+ */
+function cpuTimes(cmd, argv, opts = {}) {
+  if (!fs.existsSync('/usr/bin/time')) return null;
+  const out = path.join(work, 'cpu.txt');
+  const user = [];
+  const sys = [];
+  for (let i = 0; i < RUNS; i++) {
+    const r = spawnSync('/usr/bin/time', ['-o', out, '-f', '%U %S', cmd, ...argv], { env, maxBuffer: 1 << 30, ...opts });
+    if (r.status !== 0) return null;
+    const [u, s] = fs.readFileSync(out, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+    user.push(u * 1000);
+    sys.push(s * 1000);
+  }
+  const median = (v) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  return { user: median(user), sys: median(sys) };
+}
+
 /** Times every command on a generated host of each of SIZES functions. */
-async function measureSizes() {
+async function measureSizes(listOnly = false) {
   // The host generator is TypeScript shared with the tests: bundle it for plain Node.
   await build({ entryPoints: [path.join(REPO, 'test/helpers/large-host.ts')], bundle: true, platform: 'node', format: 'esm', outfile: path.join(work, 'large-host.mjs'), logLevel: 'error' });
   const { largeHost } = await import(pathToFileURL(path.join(work, 'large-host.mjs')).href);
@@ -119,6 +141,7 @@ async function measureSizes() {
     };
     fs.writeFileSync(xml, `<domain type='kvm'>\n  <name>bench</name>\n  <devices>\n${[gen.gpu, gen.audio, gen.vf, gen.nvme].map(hostdev).join('\n')}\n  </devices>\n</domain>\n`);
     const vf = (argv) => [BIN, ...argv, '--root', root];
+    const lspciCmd = ['lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }];
     const r = { size, root, gpu: gen.gpu };
     Object.assign(
       r,
@@ -126,12 +149,20 @@ async function measureSizes() {
         nodeFloor: [process.execPath, ['-e', '0']],
         list: [process.execPath, vf(['list', '--json'])],
         groupInfo: [process.execPath, vf(['group-info', gen.gpu])],
-        check: [process.execPath, vf(['check', xml])],
-        dryRun: [process.execPath, vf(['detach', xml, '--dry-run'])],
-        ...(have('lspci') ? { lspci: ['lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }] } : {}),
+        ...(listOnly ? {} : { check: [process.execPath, vf(['check', xml])], dryRun: [process.execPath, vf(['detach', xml, '--dry-run'])] }),
+        ...(have('lspci') ? { lspci: lspciCmd } : {}),
       }),
     );
     r.lspci ??= null;
+    if (listOnly) {
+      r.listCpu = cpuTimes(process.execPath, vf(['list', '--json']));
+      r.lspciCpu = have('lspci') ? cpuTimes(...lspciCmd) : null;
+      r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
+      r.lspciSyscalls = have('lspci') ? syscalls(...lspciCmd) : null;
+      rows.push(r);
+      process.stderr.write(`${JSON.stringify({ ...r, root: undefined })}\n`);
+      continue;
+    }
     r.shell = time('bash', ['-c', `for d in "${root}"/sys/kernel/iommu_groups/*/devices/*; do echo "$(basename "$d") $(cat "$d/vendor") $(cat "$d/device") $(basename "$(readlink "$d/driver" 2>/dev/null)" 2>/dev/null)"; done`]);
     r.driverctl = null;
     if (!have('driverctl')) notes.add('driverctl: skipped, not installed (Debian: apt-get install driverctl).');
@@ -139,7 +170,7 @@ async function measureSizes() {
     else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
     r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
     r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
-    r.lspciSyscalls = have('lspci') ? syscalls('lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }) : null;
+    r.lspciSyscalls = have('lspci') ? syscalls(...lspciCmd) : null;
     rows.push(r);
     process.stderr.write(`${JSON.stringify({ ...r, root: undefined })}\n`);
   }
@@ -188,10 +219,50 @@ function sizesSection({ rows, notes }) {
   return lines;
 }
 
+const LIST_HEADING = '## list against lspci (--only list)';
+
+/** The part of bench/results.md that `--only list` writes: wall clock in rounds, CPU and system calls. */
+function listSection(rows) {
+  const f = (ms) => (ms === null ? 'skipped' : `${ms.toFixed(1)} ms`);
+  const cpu = (c) => (c === null ? '–' : `${c.user.toFixed(0)} + ${c.sys.toFixed(0)} ms`);
+  const n = (x) => (x === null ? 'no strace' : x.toLocaleString('en-US'));
+  return [
+    LIST_HEADING,
+    '',
+    `Run: \`npm run bench -- --only list --sizes ${SIZES.join(',')} --runs ${RUNS}\` on ${MACHINE}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; wall clock: median of ${RUNS} rounds after one warm-up, each command once per round; CPU (user + system, GNU time): median of ${RUNS} runs of its own; system calls: strace -f -c.`,
+    '',
+    '| functions | node -e 0 | group-info | list --json | lspci -nnk | list / lspci | list CPU (user + sys) | lspci CPU (user + sys) | list syscalls | lspci syscalls |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.size} | ${f(r.nodeFloor)} | ${f(r.groupInfo)} (${(r.groupInfo / r.nodeFloor).toFixed(2)}x) | ${f(r.list)} | ${f(r.lspci)} | ${r.lspci === null ? '–' : `${(r.list / r.lspci).toFixed(2)}x`} | ${cpu(r.listCpu)} | ${cpu(r.lspciCpu)} | ${n(r.listSyscalls)} | ${n(r.lspciSyscalls)} |`,
+    ),
+    '',
+  ];
+}
+
+/** Replaces (or adds) one `## ` section of bench/results.md, keeping the rest as it is. */
+function replaceSection(old, heading, lines) {
+  const at = old.indexOf(heading);
+  const head = at < 0 ? `${old.trimEnd()}\n\n` : old.slice(0, at);
+  const next = at < 0 ? -1 : old.indexOf('\n## ', at + heading.length);
+  return head + lines.join('\n') + (next < 0 ? '' : old.slice(next));
+}
+
+const resultsFile = path.join(REPO, 'bench', 'results.md');
+if (ONLY === 'list') {
+  const lines = listSection((await measureSizes(true)).rows);
+  const old = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '# vfioctl benchmark\n\n';
+  // Before the hook's section (or History) when it is new: the hosts' figures stay together.
+  const at = old.indexOf(LIST_HEADING) >= 0 ? -1 : old.indexOf(HOOK_HEADING);
+  fs.writeFileSync(resultsFile, at < 0 ? replaceSection(old, LIST_HEADING, lines) : `${old.slice(0, at)}${lines.join('\n')}\n${old.slice(at)}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  process.exit(0);
+}
+
 const hook = measureHook({ repo: REPO, bin: BIN, work, env, timeInterleaved, rounds: RUNS });
 process.stderr.write(`${JSON.stringify(hook)}\n`);
 const hookLines = hookSection(hook, { machine: MACHINE, rounds: RUNS, command: ONLY === 'hook' ? 'npm run bench -- --only hook' : 'npm run bench' });
-const resultsFile = path.join(REPO, 'bench', 'results.md');
 let results;
 if (ONLY === 'hook') {
   // Only the hook's section is replaced (or added): the hosts' figures stay those of the last whole run.

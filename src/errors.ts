@@ -19,6 +19,8 @@ export const ExitCode = {
   locked: 12,
   hostTree: 13,
   persistCheck: 14,
+  output: 15,
+  journalWrite: 16,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -26,11 +28,24 @@ export abstract class VfioctlError extends Error {
   abstract readonly exitCode: ExitCodeValue;
   /** Optional second line: what the user can do about it. */
   readonly hint: string | undefined;
-  constructor(message: string, hint?: string) {
+  /** What `--json` adds to the error object besides exitCode, kind, message and hint (e.g. what was done and undone). */
+  readonly details: Record<string, unknown> | undefined;
+  constructor(message: string, hint?: string, details?: Record<string, unknown>) {
     super(message);
     this.name = new.target.name;
     this.hint = hint;
+    this.details = details;
   }
+}
+
+/** The name of an exit code in the table (`kernelRefused` for 10): the `kind` of an error in `--json` output. */
+export function exitCodeKind(code: number): string {
+  return Object.entries(ExitCode).find(([, v]) => v === code)?.[0] ?? 'internal';
+}
+
+/** A command line that cannot mean anything: a missing or conflicting argument, an invalid option value. */
+export class UsageError extends VfioctlError {
+  readonly exitCode = ExitCode.usage;
 }
 
 /** Bad text from the user: an address, an interface name, XML, a command-line value. */
@@ -81,6 +96,19 @@ export class HostTreeError extends VfioctlError {
 /** `vfioctl persist --verify`: a persisted device is missing, changed, or not on vfio-pci, or its group is not viable. */
 export class PersistCheckError extends VfioctlError {
   readonly exitCode = ExitCode.persistCheck;
+}
+
+/** vfioctl could not write its own output: standard output or an -o file (a full disk, a read-only file system). */
+export class OutputError extends VfioctlError {
+  readonly exitCode = ExitCode.output;
+}
+
+/**
+ * vfioctl could not write its journal or lock in ROOT/run/vfioctl (a full or read-only file system): nothing
+ * was left moved (a detach that had begun was rolled back), or the message says what is left.
+ */
+export class JournalWriteError extends VfioctlError {
+  readonly exitCode = ExitCode.journalWrite;
 }
 
 /** A failed sysfs write, in libvirt's shape: the value, the file and the errno. */

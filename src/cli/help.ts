@@ -3,14 +3,14 @@ import { ExitCode } from '../errors.js';
 
 /**
  * What every command's --help ends with: examples of that command, then where the exit codes and the
- * environment are documented. The global options (--root, --no-color) are commander's own "Global Options"
+ * environment are documented. The global options (--root, --color, --no-color) are commander's own "Global Options"
  * section (showGlobalOptions in src/cli/program.ts). test/cli/help.test.ts asserts every command has examples,
  * so a new command comes with them.
  */
 const EXAMPLES: Record<string, string[]> = {
   '': ['vfioctl list', 'vfioctl check vm.xml && sudo vfioctl detach vm.xml', 'vfioctl mock create workstation /tmp/ws && vfioctl list --root /tmp/ws'],
   list: ['vfioctl list', 'vfioctl list --json --root hv01.json'],
-  'group-info': ['vfioctl group-info 01:00.0', 'vfioctl group-info 0000:01:00.1 --json --root /tmp/ws'],
+  'group-info': ['vfioctl group-info 01:00.0', 'vfioctl group-info 01:00   # every function of the slot', 'vfioctl group-info eno1   # the NIC behind an interface', 'vfioctl group-info pci_0000_01_00_1 --json --root /tmp/ws'],
   check: ['vfioctl check /etc/libvirt/qemu/vm1.xml', 'virsh dumpxml vm1 | vfioctl check - --root hv01.json --json'],
   detach: ['sudo vfioctl detach vm1.xml --dry-run', 'sudo vfioctl detach vm1.xml --json'],
   reattach: ['sudo vfioctl reattach vm1.xml', 'sudo vfioctl reattach --all   # after a crash: completes from the journal'],
@@ -32,7 +32,7 @@ const EXAMPLES: Record<string, string[]> = {
 const WHERE_DOCUMENTED =
   `Exit codes: 0 done, 1 a bug, 2 usage, 3 to ${Math.max(...Object.values(ExitCode))} one per kind of failure; the table is in README.md\n` +
   '("Exit codes") and in the man page (man 8 vfioctl, EXIT STATUS), with the environment variables\n' +
-  'vfioctl reads ($VFIOCTL_ROOT, $VFIOCTL_PCI_IDS, $NO_COLOR, ...: man 8 vfioctl, ENVIRONMENT).\n';
+  'vfioctl reads ($VFIOCTL_ROOT, $VFIOCTL_PCI_IDS, $NO_COLOR, $FORCE_COLOR, ...: man 8 vfioctl, ENVIRONMENT).\n';
 
 /** The command's path below the program: '' for vfioctl itself, 'hook install' for a subcommand's subcommand. */
 export function commandPath(cmd: Command): string {

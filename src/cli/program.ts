@@ -1,7 +1,7 @@
-import { Argument, Command, CommanderError, Option } from 'commander';
-import { ExitCode, VfioctlError } from '../errors.js';
-import { colorPalette, makeOutput, PLAIN, type Output } from '../render/output.js';
-import { isTerminal } from '../render/terminal.js';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ExitCode, exitCodeKind, VfioctlError } from '../errors.js';
+import { colorPalette, makeOutput, PLAIN, stderrPalette, type Output } from '../render/output.js';
+import { COLOR_MODES, colorModeOf, streamPalette } from '../render/color.js';
 import { addHelpFooters } from './help.js';
 // The one place the version lives is package.json; esbuild inlines it into the bundle at build time.
 import pkg from '../../package.json' with { type: 'json' };
@@ -22,10 +22,20 @@ export interface GlobalOptions {
   json: boolean;
 }
 
+/** The output of one run: colour decided per stream (src/render/color.ts), unless the caller fixes it. */
+async function makeRunOutput(argv: string[], opts: RunOptions, env: NodeJS.ProcessEnv): Promise<Output> {
+  if (opts.color !== undefined) {
+    const palette = opts.color ? await colorPalette() : PLAIN;
+    return makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: palette, errColor: palette });
+  }
+  const mode = colorModeOf(argv);
+  const [color, errColor] = await Promise.all([streamPalette(1, mode, env), streamPalette(2, mode, env)]);
+  return makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color, errColor });
+}
+
 export async function run(argv: string[], opts: RunOptions = {}): Promise<number> {
   const env = opts.env ?? process.env;
-  const color = opts.color ?? (!env.NO_COLOR && !argv.includes('--no-color') && isTerminal(1));
-  const out = makeOutput({ stdout: opts.stdout, stderr: opts.stderr, color: color ? await colorPalette() : PLAIN });
+  const out = await makeRunOutput(argv, opts, env);
   let code: number = ExitCode.ok;
   // The installed hook runs `vfioctl hook run DRIVER "$@"` (src/libvirt/hook-script.ts): the arguments are
   // libvirt's, whatever they look like (a domain may be named --root), so they do not go through commander.
@@ -40,36 +50,68 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<number
     await program.parseAsync(argv, { from: 'user' });
     return code;
   } catch (err) {
-    return reportError(out, err);
+    return reportError(out, err, wantsJson(argv));
   }
 }
 
-function reportError(out: Output, err: unknown): number {
-  if (err instanceof CommanderError) {
-    // commander has already printed its message (through configureOutput) for real errors.
-    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-  }
+/** Whether the command line asks for JSON: then a failure is one JSON object on stdout as well as text on stderr. */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
+
+function reportError(out: Output, err: unknown, json: boolean): number {
+  const failure = describeFailure(err);
+  // Reporting must not fail in turn: a stdout or stderr that cannot be written loses the report, not the exit code.
+  const tryWrite = (write: (t: string) => void, text: string): void => {
+    try {
+      write(text);
+    } catch {
+      /* the exit code still says it */
+    }
+  };
+  if (json && failure.exitCode !== ExitCode.ok) tryWrite(out.stdout, `${JSON.stringify({ error: failure }, null, 2)}\n`);
+  if (err instanceof CommanderError) return failure.exitCode; // commander has printed its message (configureOutput)
   if (err instanceof VfioctlError) {
-    out.stderr(`${out.color.red('vfioctl:')} ${err.message}\n`);
-    if (err.hint) out.stderr(`  ${err.hint}\n`);
+    tryWrite(out.stderr, `${stderrPalette(out).red('vfioctl:')} ${err.message}\n${err.hint ? `  ${err.hint}\n` : ''}`);
     return err.exitCode;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  out.stderr(`vfioctl: internal error: ${message}\n  This is a bug in vfioctl; please report it with the command you ran.\n`);
-  if (process.env.VFIOCTL_DEBUG && err instanceof Error) out.stderr(`${err.stack}\n`);
+  tryWrite(out.stderr, `vfioctl: internal error: ${failure.message}\n  This is a bug in vfioctl; please report it with the command you ran.\n`);
+  if (process.env.VFIOCTL_DEBUG && err instanceof Error) tryWrite(out.stderr, `${err.stack}\n`);
   return ExitCode.internal;
+}
+
+/** The `error` object of `--json` output (README, "JSON output"): exitCode, kind, message, hint, then the error's details. */
+export function describeFailure(err: unknown): { exitCode: number; kind: string; message: string; hint: string | null; [detail: string]: unknown } {
+  if (err instanceof CommanderError) {
+    const exitCode = err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    return { exitCode, kind: exitCodeKind(exitCode), message: err.message.replace(/^error: /, ''), hint: 'run vfioctl --help for usage' };
+  }
+  if (err instanceof VfioctlError) return { exitCode: err.exitCode, kind: exitCodeKind(err.exitCode), message: err.message, hint: err.hint ?? null, ...err.details };
+  const message = err instanceof Error ? err.message : String(err);
+  return { exitCode: ExitCode.internal, kind: 'internal', message, hint: 'This is a bug in vfioctl; please report it with the command you ran.' };
 }
 
 type SetCode = (code: number) => void;
 
+/** --lock-timeout: seconds, a number ≥ 0; anything else is a usage error (exit 2) before anything runs. */
+function lockTimeoutOption(): Option {
+  return new Option('--lock-timeout <seconds>', 'how long to wait for another vfioctl').default('30').argParser((value: string) => {
+    const s = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(s) || s < 0) throw new InvalidArgumentError(`'${value}' is not a number of seconds (0 or more).`);
+    return value;
+  });
+}
+
 function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Command {
   const program = new Command('vfioctl')
     .description('Hand whole IOMMU groups to vfio-pci for libvirt device assignment, safely.')
-    // Every command's --help lists --root and --no-color, set here so the commands below inherit it.
+    // Every command's --help lists --root, --color and --no-color, set here so the commands below inherit it.
     .configureHelp({ showGlobalOptions: true })
     .version(`vfioctl ${pkg.version}`, '-V, --version', 'print the version (vfioctl X.Y.Z)')
     .addOption(new Option('--root <dir>', 'host root to work on (a simulated host, a snapshot .json, or /)').default(env.VFIOCTL_ROOT || '/', '$VFIOCTL_ROOT, else /'))
-    .option('--no-color', 'plain output')
+    .addOption(new Option('--color <when>', 'colour: always, never, or auto (each stream that is a terminal; $NO_COLOR, $FORCE_COLOR, TERM=dumb)').choices(COLOR_MODES))
+    .option('--no-color', 'plain output (--color=never)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout(s), writeErr: (s) => out.stderr(s) })
     .showHelpAfterError('(run vfioctl --help for usage)');
@@ -101,7 +143,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
 
   program
     .command('group-info')
-    .argument('<address>', 'PCI address, DDDD:BB:SS.F or BB:SS.F')
+    .argument('<address>', 'PCI address as lspci takes it (0000:01:00.0, 1:0.0; 01:00 for every function of the slot), a virsh nodedev name (pci_0000_01_00_0), or an interface (eno1)')
     .description("show a device's IOMMU group: members, drivers, what the host uses, and the verdict")
     .option('--json', 'machine-readable output')
     .action(async (address: string, _o, cmd: Command) => {
@@ -126,7 +168,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--force', 'take devices the host needs (boot GPU, NIC with traffic, disk controller)')
     .option('--json', 'machine-readable output')
-    .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
+    .addOption(lockTimeoutOption())
     .action(async (file: string, o: { dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
       const { detachCommand } = await import('./commands/detach.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
@@ -142,7 +184,7 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--force', 'give back devices persisted on vfio-pci at boot too (until the next boot)')
     .option('--json', 'machine-readable output')
-    .option('--lock-timeout <seconds>', 'how long to wait for another vfioctl', '30')
+    .addOption(lockTimeoutOption())
     .action(async (file: string | undefined, o: { all?: boolean; dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
       const { reattachCommand } = await import('./commands/reattach.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>

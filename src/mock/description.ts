@@ -142,6 +142,9 @@ export interface DeviceDescription extends MatchableIds {
   headerType: number;
   multifunction?: boolean;
   revision?: string;
+  /** Names from pci.ids on the host a snapshot was taken of (src/mock/snapshot-names.ts); absent where it had none. */
+  vendorName?: string;
+  deviceName?: string;
   driver: string | null;
   driverOverride: string | null;
   iommuGroup: number | null;

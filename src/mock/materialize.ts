@@ -7,6 +7,7 @@ import { formatPciUevent } from '../pci/uevent.js';
 import { defaultProbeRefusals, type DeviceDescription, type HostDescription } from './description.js';
 import { validateDescription } from './validate.js';
 import { materializeLayers } from './layers.js';
+import { writeHostPciIds } from './snapshot-names.js';
 
 /**
  * Builds a simulated host from its description: a directory tree with the kernel's layout (real device
@@ -87,6 +88,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
   }
 
   writeProc(root, desc);
+  writeHostPciIds(root, desc.devices);
   materializeLayers(root, desc);
   writeModules(root, desc);
   const state: SimState = {

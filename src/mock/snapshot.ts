@@ -4,6 +4,7 @@ import type { Host } from '../host/host.js';
 import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
 import { formatAddress, parseSysfsAddress } from '../pci/address.js';
 import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
+import { NAME_PATTERN } from './snapshot-names.js';
 import { writeOutputFile } from './write-output.js';
 import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
@@ -38,6 +39,9 @@ export function snapshotHost(host: Host, name: string): HostDescription {
     };
     if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
     if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
+    const names = host.ids.names(dev.vendor, dev.device);
+    if (names.vendor !== undefined && NAME_PATTERN.test(names.vendor)) d.vendorName = names.vendor;
+    if (names.device !== undefined && NAME_PATTERN.test(names.device)) d.deviceName = names.device;
     if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
     if (dev.netInterfaces.length > 0) d.net = dev.netInterfaces.map((n) => ({ name: n, operstate: reader.interfaceOperstate(n) ?? 'unknown' }));
     const blocks = blockByController.get(dev.name);

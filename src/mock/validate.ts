@@ -3,6 +3,7 @@ import { parseInterfaceName } from '../pci/interface-name.js';
 import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { HOST_FORMAT, NET_UPPER_KINDS, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
+import { NAME_PATTERN } from './snapshot-names.js';
 
 /**
  * A host description comes from a file someone handed us (a snapshot from another machine, a bundled host,
@@ -105,6 +106,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     int(o.headerType, `${w}: headerType`, 0x7f);
     if (o.multifunction !== undefined) bool(o.multifunction, `${w}: multifunction`);
     if (o.revision !== undefined) str(o.revision, `${w}: revision`, /^[0-9a-f]{2}$/);
+    for (const k of ['vendorName', 'deviceName'] as const) if (o[k] !== undefined) str(o[k], `${w}: ${k} (one line of printable text, at most 200 characters)`, NAME_PATTERN);
     if (o.driver !== null) {
       const drv = driver(o.driver, `${w}: driver`);
       if (!driverNames.has(drv)) fail(`${w} is bound to ${drv}, which is not in the drivers list.`);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoOf, errnoText, InputError, isAbsent, NotFoundError, PermissionError, type VfioctlError } from '../errors.js';
+import { errnoOf, errnoText, InputError, isAbsent, NotFoundError, OutputError, PermissionError, type VfioctlError } from '../errors.js';
 
 /**
  * Writes `snapshot -o FILE`. A regular file, or a name that does not exist yet, is replaced atomically (a
@@ -70,6 +70,6 @@ function cannotWrite(file: string, err: unknown): VfioctlError | Error {
   if (c === 'EACCES' || c === 'EPERM') return new PermissionError(`Cannot write ${file}: permission denied.`, 'Write it somewhere you may write, or run as a user who may.');
   if (c === 'EISDIR') return new InputError(`Cannot write ${file}: it is a directory.`, 'Give -o the name of a file, e.g. -o DIR/host.json.');
   if (isAbsent(err)) return new NotFoundError(`Cannot write ${file}: a directory on its path does not exist.`);
-  if (c) return new InputError(`Cannot write ${file}: ${c} (${errnoText(c)}).`);
+  if (c) return new OutputError(`Cannot write ${file}: ${c} (${errnoText(c)}).`, 'Free space on that file system, or give -o a file on another.');
   return err instanceof Error ? err : new Error(String(err));
 }

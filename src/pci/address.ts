@@ -1,4 +1,5 @@
 import { InputError, printable } from '../errors.js';
+import { parseInterfaceName, type InterfaceName } from './interface-name.js';
 
 /**
  * A PCI address, validated. The only way to build one is through the parsers below, so a PciAddress
@@ -78,30 +79,93 @@ function makeAddressOrUndefined(d: number, b: number, s: number, f: number): Pci
   return Object.freeze({ domain: d, bus: b, slot: s, function: f });
 }
 
+/** A number as libvirt read it, with the base its text chose (for the note on a leading 0). */
+export interface LibvirtNumber {
+  value: number;
+  base: 8 | 10 | 16;
+}
+
+const DIGITS = { 8: /^[0-7]+$/, 10: /^[0-9]+$/, 16: /^[0-9a-fA-F]+$/ } as const;
+
 /**
- * Parses one numeric attribute of a libvirt `<address>` element the way libvirt does (virStrToLong_uip
- * with base 0 in virPCIDeviceAddressParseXML): `0x` hex or plain decimal. Leading zeros with no `0x`
- * are read as octal by strtol base 0; libvirt's own files always use 0x, so we accept only the
- * unambiguous forms: `0x...` hex, or decimal without a leading zero (and `0`). Returns the number or
- * throws an InputError naming the attribute.
+ * strtoul(text, &end, 0) as libvirt's virStrToLong_uip calls it with no end pointer (libvirt src/util/virstring.c,
+ * reached from virPCIDeviceAddressParseXML through virXMLPropUInt): leading white space is skipped; an optional
+ * `+` (any `-` is refused by the `p` variant); then `0x`/`0X` and hex digits, or a leading `0` and octal digits,
+ * or decimal digits; nothing may follow (not even white space), and the value must fit in 32 bits. The white
+ * space an XML attribute can carry is space, tab, LF and CR (XML 1.0 allows no other control character, even as
+ * a character reference). Returns undefined where libvirt's call fails.
  */
-export function parseLibvirtNumber(field: AddressField, text: string, where: string): number {
-  let value: number | undefined;
-  if (/^0[xX][0-9a-fA-F]{1,8}$/.test(text)) value = parseInt(text.slice(2), 16);
-  else if (/^(?:0|[1-9][0-9]{0,9})$/.test(text)) value = parseInt(text, 10);
-  if (value === undefined) {
+export function readLibvirtNumber(text: string): LibvirtNumber | undefined {
+  let s = text.replace(/^[ \t\n\r]*/, '');
+  if (s.startsWith('+')) s = s.slice(1);
+  const base: 8 | 10 | 16 = /^0[xX][0-9a-fA-F]/.test(s) ? 16 : s.startsWith('0') ? 8 : 10;
+  const digits = base === 16 ? s.slice(2) : s;
+  if (!DIGITS[base].test(digits)) return undefined;
+  const value = parseInt(digits, base);
+  return value > 0xffff_ffff ? undefined : { value, base };
+}
+
+/**
+ * Parses one numeric attribute of a libvirt `<address>` element exactly as libvirt does (readLibvirtNumber), so
+ * vfioctl names the device libvirt would: `0x02` is 2, `02` is 2, `010` is 8 (octal), ` 10` is 10. Throws an
+ * InputError naming the attribute where libvirt refuses the text or the PCI range (virPCIDeviceAddressIsValid).
+ */
+export function parseLibvirtNumber(field: AddressField, text: string, where: string): LibvirtNumber {
+  const n = readLibvirtNumber(text);
+  if (n === undefined) {
     throw new InputError(
-      `${where}: invalid PCI address ${field}='${printable(text)}': expected a number in hex (0x..) or decimal.`,
+      `${where}: invalid PCI address ${field}='${printable(text)}': expected a number as libvirt reads it: hex (0x..), octal (a leading 0) or decimal.`,
+      `Write it in hex as libvirt itself does, e.g. ${field}='0x${hex(Math.min(2, LIMITS[field]), field === 'function' ? 1 : 2)}'.`,
     );
   }
-  if (value > LIMITS[field]) {
+  if (n.value > LIMITS[field]) {
     throw new InputError(
       `${where}: PCI address ${field}='${printable(text)}' is out of range (at most 0x${hex(LIMITS[field], 1)}).`,
     );
   }
-  return value;
+  return n;
 }
 
 export function addressFromParts(domain: number, bus: number, slot: number, fn: number): PciAddress {
   return makeAddress(domain, bus, slot, fn, `${domain}:${bus}:${slot}.${fn}`);
+}
+
+/** What group-info may be asked about: one function, a whole slot (every function of it), or a network interface. */
+export type DeviceSpec =
+  | { type: 'function'; address: PciAddress }
+  /** `01:00`: the slot's functions, each checked on the host (`address` has function 0). */
+  | { type: 'slot'; address: PciAddress }
+  | { type: 'netdev'; dev: InterfaceName };
+
+/** lspci -s's full forms: [DDDD:]BB:SS[.F], hex, with the leading zeros lspci prints or without them. */
+const LSPCI_FORM = /^(?:([0-9a-fA-F]{1,4}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})(?:\.([0-9a-fA-F]))?$/;
+/** virsh nodedev-list's name of a PCI function: pci_DDDD_BB_SS_F. */
+const NODEDEV_FORM = /^pci_([0-9a-fA-F]{4})_([0-9a-fA-F]{2})_([0-9a-fA-F]{2})_([0-9a-fA-F])$/;
+const SPEC_HINT = 'Give an address as lspci prints it (0000:01:00.0, 01:00.0, 1:0.0, or 01:00 for every function of the slot), a virsh nodedev name (pci_0000_01_00_0), or a network interface name (eno1).';
+
+/**
+ * Parses what a user gives group-info, validated before anything builds a path: an address as lspci takes it
+ * (a slot without `.F` means every function of it), a virsh nodedev name, or (no `:`) an interface name by the
+ * kernel's rules, which the host layer then resolves to its PCI function.
+ */
+export function parseDeviceSpec(text: string): DeviceSpec {
+  const node = NODEDEV_FORM.exec(text);
+  const m = node ?? LSPCI_FORM.exec(text);
+  if (m) {
+    const [, d, b, s, f] = m;
+    const address = makeAddress(d ? parseInt(d, 16) : 0, parseInt(b!, 16), parseInt(s!, 16), f ? parseInt(f, 16) : 0, text);
+    return f === undefined ? { type: 'slot', address } : { type: 'function', address };
+  }
+  if (text.includes(':') || text.startsWith('pci_')) throw new InputError(`Invalid PCI address '${printable(text)}'.`, SPEC_HINT);
+  try {
+    return { type: 'netdev', dev: parseInterfaceName(text, 'PCI address or interface name') };
+  } catch (err) {
+    if (err instanceof InputError) throw new InputError(err.message, SPEC_HINT);
+    throw err;
+  }
+}
+
+/** The slot a DeviceSpec of type 'slot' names, as lspci prints it: `0000:01:00`. */
+export function formatSlot(a: PciAddress): string {
+  return formatAddress(a).slice(0, -2);
 }

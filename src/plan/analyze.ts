@@ -5,7 +5,10 @@ import { assignmentReport, collectAssignments, duplicateBlockers, requestedDevic
 import type { Blocker } from './blocker.js';
 import { groupBlockers } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
+import { moduleLoadBlockers } from './module-load.js';
+import { newIdBlockers } from './new-id.js';
 import { ownershipBlockers, type Owner } from './ownership.js';
+import type { RecordedInterfaces } from './resolve.js';
 import type { Move } from './vfio-driver.js';
 
 export type { AssignmentReport } from './assignments.js';
@@ -56,25 +59,34 @@ export function hostBlockers(requested: Map<string, RequestedDevice>, host: Host
   return { iommuOn, vfio, blockers, notes };
 }
 
+export interface AnalyzeOptions {
+  force: boolean;
+  /** A libvirt hook's domain or network: groups vfioctl holds for another one block. */
+  owner?: Owner;
+  /** Interfaces of devices vfioctl moved, from its journal: a pool member named by an interface that is gone since. */
+  recorded?: RecordedInterfaces;
+}
+
 /**
  * Assignments → requested devices → host preconditions → their IOMMU groups → a plan per group → the
- * blockers of each group → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
+ * blockers of each group → devices new_id (kernels without driver_override) or loading vfio-pci would take along → groups vfioctl holds for another libvirt domain (when a hook asks for `owner`).
  * Blockers and notes keep that order.
  */
-export function analyze(doc: LibvirtDocument, host: Host, opts: { force: boolean; owner?: Owner }): Analysis {
-  const collected = collectAssignments(doc, host);
+export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions): Analysis {
+  const collected = collectAssignments(doc, host, opts.recorded);
   const requested = requestedDevices(collected.resolved);
   const preconditions = hostBlockers(requested, host);
   const grouped = groupRequests(requested, preconditions.iommuOn);
   const planned = grouped.requests.map((r) => planGroup(r, host));
   const perGroup = planned.map((g) => groupBlockers(g, host, opts.force, doc));
   const groups = planned.map((g) => g.plan);
+  const moves = planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address));
   return {
     document: { kind: doc.kind, name: doc.name, file: doc.file },
     assignments: collected.resolved.map(assignmentReport),
     groups,
-    moves: planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address)),
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    moves,
+    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
     notes: [...collected.notes, ...preconditions.notes, ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
   };

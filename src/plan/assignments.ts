@@ -2,7 +2,7 @@ import type { Host } from '../host/host.js';
 import type { PciDevice } from '../pci/device.js';
 import type { GroupMode, GroupModeSource, LibvirtDocument, SourceRef } from '../xml/assignment.js';
 import type { Blocker } from './blocker.js';
-import { resolveAssignment, type ResolvedAssignment } from './resolve.js';
+import { resolveAssignment, type RecordedInterfaces, type ResolvedAssignment } from './resolve.js';
 
 /** One assignment as check reports it (also its JSON shape). */
 export interface AssignmentReport {
@@ -27,8 +27,8 @@ export interface CollectedAssignments {
 }
 
 /** The document's VFIO assignments resolved against the host; everything else becomes a note. */
-export function collectAssignments(doc: LibvirtDocument, host: Host): CollectedAssignments {
-  const notes: string[] = doc.notHandled.map((n) => `<${n.source.element}> at ${n.source.file}:${n.source.line}: ${n.reason}`);
+export function collectAssignments(doc: LibvirtDocument, host: Host, recorded?: RecordedInterfaces): CollectedAssignments {
+  const notes: string[] = [...(doc.readingNotes ?? []), ...doc.notHandled.map((n) => `<${n.source.element}> at ${n.source.file}:${n.source.line}: ${n.reason}`)];
   const blockers: Blocker[] = [];
   if (doc.kind === 'network' && doc.forwardMode !== undefined && doc.assignments.length === 0) {
     notes.push(`network '${doc.name}' uses <forward mode='${doc.forwardMode}'>: it is not a hostdev network, so there is nothing to detach.`);
@@ -39,7 +39,7 @@ export function collectAssignments(doc: LibvirtDocument, host: Host): CollectedA
       notes.push(`<${a.source.element}> at ${a.source.file}:${a.source.line} uses <driver name='${a.driverName}'>: vfioctl handles VFIO assignment only and leaves it alone.`);
       continue;
     }
-    const r = resolveAssignment(a, host);
+    const r = resolveAssignment(a, host, recorded);
     r.missing.forEach((m) => blockers.push({ kind: 'missing', message: m }));
     resolved.push(r);
   }

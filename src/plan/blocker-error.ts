@@ -11,7 +11,7 @@ import {
 import type { Blocker, BlockerKind } from './blocker.js';
 
 /** The order in which blocker kinds decide the exit code: the first present wins. */
-const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs', 'held'];
+const PRIORITY: BlockerKind[] = ['duplicate', 'conflict', 'missing', 'iommu-off', 'no-group', 'vfio-missing', 'bridge', 'sriov-pf', 'not-viable', 'unmanaged', 'host-needs', 'new-id-grab', 'vfio-load-grab', 'held'];
 
 function errorFor(kind: BlockerKind, message: string): VfioctlError {
   switch (kind) {
@@ -32,6 +32,8 @@ function errorFor(kind: BlockerKind, message: string): VfioctlError {
     case 'held':
       return new NotViableError(message);
     case 'host-needs':
+    case 'new-id-grab':
+    case 'vfio-load-grab':
       return new UnsafeError(message);
   }
 }

@@ -11,6 +11,10 @@ export type BlockerKind =
   | 'bridge'
   | 'sriov-pf'
   | 'host-needs'
+  /** new_id (kernels without driver_override) would bind an unbound device with the same ID elsewhere. */
+  | 'new-id-grab'
+  /** Loading vfio-pci would bind an unbound device elsewhere whose driver_override already names it. */
+  | 'vfio-load-grab'
   | 'held';
 
 export interface Blocker {

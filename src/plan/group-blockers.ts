@@ -1,4 +1,5 @@
 import type { Host } from '../host/host.js';
+import type { PciDevice } from '../pci/device.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { VFIOCTL_NS } from '../xml/metadata.js';
 import type { Blocker } from './blocker.js';
@@ -72,10 +73,25 @@ function notViableBlocker(g: PlannedGroup, host: Host, doc: Pick<LibvirtDocument
 }
 
 /**
- * What refuses a move itself: a device the host needs (a note instead with --force), and an SR-IOV PF
- * with VFs enabled, which vfio_pci_probe() refuses (EBUSY: the VFs may be in use by the host).
+ * An SR-IOV PF with VFs enabled. Unbinding its driver removes the VFs (a PF driver's remove() calls
+ * pci_disable_sriov(): igb, ixgbe, i40e, mlx5 ...), whoever is using them, and only then would vfio-pci take
+ * the PF; with a driver that keeps them (pci-pf-stub, no remove()), vfio-pci's probe answers EBUSY
+ * (test/vm/README.md). Either way vfioctl refuses (exit 7) and says what would happen to the VFs.
  */
-function moveBlockers({ plan, moves }: PlannedGroup, force: boolean): { blockers: Blocker[]; notes: string[] } {
+function sriovPfBlocker(m: PciDevice, host: Host): Blocker {
+  const n = m.virtfns.length;
+  const vfs = m.virtfns.map((a) => host.reader.tryDevice(a)).filter((v): v is PciDevice => v !== null);
+  const onVfio = vfs.filter((v) => isVfioDriver(v.driver)).length;
+  const inUse = onVfio > 0 ? `, ${onVfio} of them on vfio-pci (perhaps in a VM)` : '';
+  return {
+    kind: 'sriov-pf',
+    device: m.name,
+    message: `${m.name} is an SR-IOV physical function with ${n} virtual function${n === 1 ? '' : 's'} enabled: unbinding its driver removes its ${n} VF${n === 1 ? '' : 's'}, which may be in use${inUse} (a PF driver without remove(), such as pci-pf-stub, keeps them, and then vfio-pci's probe answers EBUSY). Assign the VFs instead, or, when none of them is in use, disable them first: echo 0 > /sys/bus/pci/devices/${m.name}/sriov_numvfs.`,
+  };
+}
+
+/** What refuses a move itself: a device the host needs (a note instead with --force), and an SR-IOV PF with VFs enabled. */
+function moveBlockers({ plan, moves }: PlannedGroup, host: Host, force: boolean): { blockers: Blocker[]; notes: string[] } {
   const blockers: Blocker[] = [];
   const notes: string[] = [];
   for (const { dev: m } of moves) {
@@ -85,20 +101,14 @@ function moveBlockers({ plan, moves }: PlannedGroup, force: boolean): { blockers
       if (force) notes.push(`--force: taking ${text}`);
       else blockers.push({ kind: 'host-needs', device: m.name, message: `${text}. Detaching it would take it from the host; use --force if you really mean it.` });
     }
-    if (m.virtfns.length > 0) {
-      blockers.push({
-        kind: 'sriov-pf',
-        device: m.name,
-        message: `${m.name} is an SR-IOV physical function with ${m.virtfns.length} virtual function${m.virtfns.length === 1 ? '' : 's'} enabled, and vfio-pci refuses such a PF (its probe answers EBUSY). Assign the VFs instead, or disable them first: echo 0 > /sys/bus/pci/devices/${m.name}/sriov_numvfs.`,
-      });
-    }
+    if (m.virtfns.length > 0) blockers.push(sriovPfBlocker(m, host));
   }
   return { blockers, notes };
 }
 
 /** Everything that keeps one planned group from being detached, in the order check lists it. */
 export function groupBlockers(g: PlannedGroup, host: Host, force: boolean, doc: Pick<LibvirtDocument, 'kind' | 'name'>): { blockers: Blocker[]; notes: string[] } {
-  const moved = moveBlockers(g, force);
+  const moved = moveBlockers(g, host, force);
   return {
     blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host, doc), ...moved.blockers],
     notes: moved.notes,

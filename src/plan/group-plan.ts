@@ -81,12 +81,15 @@ export function groupMode(refs: ResolvedAssignment[]): GroupMode {
   return refs.some((r) => r.assignment.groupMode === 'auto') ? 'auto' : 'manual';
 }
 
-/** What a detach does with each member of one group, and whether the group is viable before and after. */
-export function planGroup(request: GroupRequest, host: Host): PlannedGroup {
+/**
+ * What a detach does with each member of one group, and whether the group is viable before and after.
+ * `given`: the members, already read (list's one-pass scan); read from the group otherwise.
+ */
+export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]): PlannedGroup {
   const { group, refs } = request;
   const mode = groupMode(refs);
   const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
-  const members = host.reader.groupMembers(group).map((a) => host.reader.device(a));
+  const members = given ?? host.reader.groupMembers(group).map((a) => host.reader.device(a));
   const actions = new Map(members.map((m) => [m.name, memberAction(m, host.rules, moveScope(mode, managedRequested, m.name))]));
   const moves = members.filter((m) => actions.get(m.name) === 'move').map((dev) => ({ dev, target: targetDriver(dev) }));
   const targets = new Map(moves.map((m) => [m.dev.name, m.target]));

@@ -1,12 +1,10 @@
-import type { HostReader } from '../host/reader.js';
-import type { BlockUse, HostUsage, NetUse } from '../host/usage.js';
+import type { Host } from '../host/host.js';
+import type { BlockUse, NetUse } from '../host/usage.js';
 import { formatAddress, type PciAddress } from '../pci/address.js';
 import { className } from '../pci/class-names.js';
 import type { PciDevice } from '../pci/device.js';
-import type { PciIds } from '../pci/ids.js';
-import type { KernelRules } from '../pci/kernel-rules.js';
+import { autoVerdict } from './auto-verdict.js';
 import { hostNeeds } from './host-needs.js';
-import { memberAction, type MemberAction } from './member-action.js';
 import { groupHolder, reportHoldings, type Owner } from './ownership.js';
 import { groupViability } from './viability.js';
 
@@ -38,8 +36,13 @@ export interface GroupReport {
   devices: DeviceReport[];
   /** Members that keep the group from being viable now, and why. */
   blockers: { address: string; driver: string | null; reason: string }[];
-  /** What `<driver name='vfio' group='auto'/>` would move to vfio-pci. */
+  /**
+   * What `<driver name='vfio' group='auto'/>` on a managed hostdev of this group would move to vfio-pci, as
+   * check plans it (src/plan/auto-verdict.ts), and whether that detach would succeed; if not, check's blockers.
+   */
   autoWouldMove: string[];
+  autoWouldSucceed: boolean;
+  autoBlockers: string[];
   /** Bridges that stay where they are without blocking the group: unbound or on pcieport (any driver on kernels ≤ 5.18). */
   bridgesStay: string[];
   /** Bridges that stay where they are and keep the group from being viable: vfio-pci does not take them. */
@@ -48,12 +51,8 @@ export interface GroupReport {
   heldBy: Owner | null;
 }
 
-export interface ReportContext {
-  reader: HostReader;
-  usage: HostUsage;
-  ids: PciIds;
-  rules: KernelRules;
-}
+/** What a report reads: the host (its reader, usage, pci.ids names and kernel rules). */
+export type ReportContext = Host;
 
 export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
   const names = ctx.ids.names(dev.vendor, dev.device);
@@ -84,19 +83,24 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
   };
 }
 
-/** The report of one group: its members are read from sys/kernel/iommu_groups/N/devices unless given. */
-export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[]): GroupReport {
+/**
+ * The report of one group: its members are read from sys/kernel/iommu_groups/N/devices unless given. `named`:
+ * the device the user asked about (group-info), which the group='auto' verdict names as a hostdev would.
+ */
+export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[], named?: PciDevice): GroupReport {
   const members = given ?? ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
   const v = groupViability(members, ctx.rules);
-  const withAction = (a: MemberAction): string[] => members.filter((d) => memberAction(d, ctx.rules, 'whole-group') === a).map((d) => d.name);
+  const auto = autoVerdict(group, members, ctx, named);
   return {
     group,
     viable: v.viable,
     devices: members.map((d) => deviceReport(d, ctx)),
     blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
-    autoWouldMove: withAction('move'),
-    bridgesStay: withAction('bridge-stays'),
-    bridgesBlock: withAction('bridge-blocks'),
+    autoWouldMove: auto.moves,
+    autoWouldSucceed: auto.succeeds,
+    autoBlockers: auto.blockers,
+    bridgesStay: auto.bridgesStay,
+    bridgesBlock: auto.bridgesBlock,
     heldBy: groupHolder(
       members.map((d) => d.name),
       reportHoldings(ctx.reader),

@@ -25,7 +25,10 @@ export function moveScope(mode: GroupMode, managedRequested: ReadonlySet<string>
 
 /** The one decision of a member's action, for both group modes (also group-info's "auto would move"). */
 export function memberAction(dev: PciDevice, rules: KernelRules, scope: MoveScope): MemberAction {
-  if (dev.isBridge && scope !== 'this-device') return viabilityBlocker(dev, rules) === null ? 'bridge-stays' : 'bridge-blocks';
+  // A host bridge (class 0600) is the root complex's own function: a whole-group move leaves it where it is,
+  // as it leaves PCI bridges (it blocks the group only when bound to a host driver).
+  const bridge = dev.isBridge || dev.class.startsWith('0600');
+  if (bridge && scope !== 'this-device') return viabilityBlocker(dev, rules) === null ? 'bridge-stays' : 'bridge-blocks';
   if (scope === 'none') return 'stays';
   return isVfioDriver(dev.driver) ? 'already' : 'move';
 }

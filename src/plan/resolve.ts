@@ -1,7 +1,8 @@
 import type { Host } from '../host/host.js';
-import { formatAddress } from '../pci/address.js';
+import { formatAddress, parseSysfsAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
 import type { Assignment } from '../xml/assignment.js';
+import { isVfioDriver } from './vfio-driver.js';
 
 /** An assignment from the XML, with the devices it names on this host. */
 export interface ResolvedAssignment {
@@ -17,7 +18,38 @@ export function assignmentLabel(a: Assignment): string {
   return `<${a.source.element}> at ${a.source.file}:${a.source.line}`;
 }
 
-export function resolveAssignment(a: Assignment, host: Host): ResolvedAssignment {
+/**
+ * Interfaces vfioctl saw on the devices it moved, by name: the journal records each moved device's interfaces
+ * (PriorBinding.interfaces), because they are gone while the device is on vfio-pci.
+ */
+export type RecordedInterfaces = ReadonlyMap<string, string>;
+
+/** Interface name → device address, from the journal's device records. */
+export function recordedInterfaces(devices: Record<string, { interfaces?: unknown }>): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [addr, d] of Object.entries(devices)) {
+    if (Array.isArray(d.interfaces)) for (const name of d.interfaces) if (typeof name === 'string') map.set(name, addr);
+  }
+  return map;
+}
+
+/**
+ * A gone interface that names a device vfioctl moved: the journal's address, if that device is still there and
+ * still held for vfio (on a vfio driver, or unbound), and, for a VF, still one of its PF's virtfnN links.
+ */
+function recordedDevice(ifname: string, host: Host, recorded: RecordedInterfaces | undefined): PciDevice | undefined {
+  const at = recorded?.get(ifname);
+  const addr = at === undefined ? null : parseSysfsAddress(at);
+  const dev = addr ? host.reader.tryDevice(addr) : undefined;
+  if (!dev || dev.netInterfaces.length > 0 || (dev.driver !== null && !isVfioDriver(dev.driver))) return undefined;
+  if (dev.physfn) {
+    const pf = host.reader.tryDevice(dev.physfn);
+    if (!pf?.virtfns.some((v) => formatAddress(v) === dev.name)) return undefined;
+  }
+  return dev;
+}
+
+export function resolveAssignment(a: Assignment, host: Host, recorded?: RecordedInterfaces): ResolvedAssignment {
   const label = assignmentLabel(a);
   const reader = host.reader;
   const t = a.target;
@@ -28,6 +60,11 @@ export function resolveAssignment(a: Assignment, host: Host): ResolvedAssignment
       : { assignment: a, label, devices: [], missing: [`${label}: no PCI device ${formatAddress(t.address)} on this host.`] };
   }
   const addr = reader.interfaceDevice(t.dev);
+  if (addr === undefined && t.type === 'netdev') {
+    // Gone because vfioctl moved its device to vfio-pci: the journal says which device it was.
+    const moved = recordedDevice(t.dev, host, recorded);
+    if (moved) return { assignment: a, label, devices: [moved], missing: [] };
+  }
   if (addr === undefined) return { assignment: a, label, devices: [], missing: [`${label}: there is no network interface '${t.dev}' on this host.`] };
   if (addr === null) return { assignment: a, label, devices: [], missing: [`${label}: the interface '${t.dev}' is not a PCI device.`] };
   const dev = reader.tryDevice(addr);

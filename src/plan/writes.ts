@@ -32,6 +32,8 @@ export interface PriorBinding {
   method: Method;
   vendor: string;
   device: string;
+  /** Its network interfaces then (gone while it is on vfio-pci): how a pool named by interface finds it again. */
+  interfaces?: string[];
 }
 
 export function priorBindingOf(dev: PciDevice): PriorBinding {
@@ -41,6 +43,7 @@ export function priorBindingOf(dev: PciDevice): PriorBinding {
     method: dev.overrideSupported ? 'driver_override' : 'new_id',
     vendor: dev.vendor,
     device: dev.device,
+    ...(dev.netInterfaces.length > 0 ? { interfaces: [...dev.netInterfaces] } : {}),
   };
 }
 
@@ -50,12 +53,12 @@ export function priorBindingOf(dev: PciDevice): PriorBinding {
  *   1. driver_override <- the target for every device to move. Nothing changes binding yet; from here on
  *      any probe, by anyone, can only bind the target, so no host driver can re-claim a member mid-way.
  *   2. unbind each device from its host driver, in reverse address order (function 0 last: an HDA audio
- *      function lets go before its GPU).
+ *      function lets go before its GPU), and verify it is unbound.
  *   3. drivers_probe each device in address order, and verify it is on its target.
  *   A member is bound to a vfio driver only after every member to move has left its host driver, so the
  *   group never has a vfio member next to a host-driven one, and it becomes usable by a VM only at the end.
- * Kernels without driver_override (< 3.16) fall back to new_id + bind (docs/sysfs-semantics.md, "Legacy: new_id,
- * then bind").
+ * Kernels without driver_override (< 3.16) fall back to new_id + bind, then remove_id (docs/sysfs-semantics.md,
+ * "Legacy: new_id, then bind").
  */
 export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] {
   const sorted = [...moves].sort((a, b) => compareAddress(a.dev.address, b.dev.address));
@@ -67,24 +70,32 @@ export function planDetachWrites(moves: Move[], layout: HostLayout): PlanStep[] 
   }
   for (const { dev: d, target } of [...sorted].reverse()) {
     if (d.driver !== null && d.driver !== target) {
-      steps.push({ kind: 'unbind', device: d.name, write: layout.writeDriverControl(d.driver, 'unbind', d.address) });
+      // Verified too: a host driver that re-claims the device at once stops the detach here, before any member
+      // is bound to the target beside one on a host driver.
+      steps.push({ kind: 'unbind', device: d.name, write: layout.writeDriverControl(d.driver, 'unbind', d.address), expectDriver: null });
     }
   }
   for (const { dev: d, target } of modern) {
     if (d.driver !== target) steps.push({ kind: 'probe', device: d.name, write: layout.writeDriversProbe(d.address), expectDriver: target });
   }
-  // Legacy: new_id grabs every unbound device with that ID at once (a hazard with identical devices, see
-  // README); bind then answers EBUSY when new_id already bound it.
-  const ids = new Set<string>();
-  for (const { dev: d, target } of legacy) {
+  // Legacy: new_id probes every unbound device with that ID at once (analyze refuses when one outside the moves
+  // exists: src/plan/new-id.ts), so the bind that follows finds the device bound already: EBUSY since 5.13,
+  // ENODEV before (docs/sysfs-semantics.md); the verify decides. Then remove_id, so the dynamic ID does not
+  // take a matching device probed later (bound devices stay bound).
+  const ids = new Map<string, Move>();
+  for (const m of legacy) {
+    const { dev: d, target } = m;
     const key = `${target} ${d.vendor}:${d.device}`;
     if (!ids.has(key)) {
-      ids.add(key);
+      ids.set(key, m);
       steps.push({ kind: 'new_id', device: d.name, write: layout.writeDriverId(target, 'new_id', d.vendor, d.device), tolerate: ['EEXIST'] });
     }
     if (d.driver !== target) {
-      steps.push({ kind: 'bind', device: d.name, write: layout.writeDriverControl(target, 'bind', d.address), tolerate: ['EBUSY'], expectDriver: target });
+      steps.push({ kind: 'bind', device: d.name, write: layout.writeDriverControl(target, 'bind', d.address), tolerate: ['EBUSY', 'ENODEV'], expectDriver: target });
     }
+  }
+  for (const { dev: d, target } of ids.values()) {
+    steps.push({ kind: 'remove_id', device: d.name, write: layout.writeDriverId(target, 'remove_id', d.vendor, d.device), tolerate: ['ENODEV'] });
   }
   return steps;
 }

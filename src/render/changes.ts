@@ -13,7 +13,8 @@ export function renderDetach(out: Output, r: DetachResult): void {
   const c = out.color;
   for (const n of r.notes) out.stdout(`${c.dim('note:')} ${n}\n`);
   if (r.dryRun) {
-    out.stdout(r.writes.length === 0 ? 'Nothing to do: every device is already on vfio-pci.\n' : `Would write (${r.writes.length}), in this order:\n`);
+    const nothing = r.devices.length === 0 ? 'Nothing to do: no PCI device is assigned to VFIO.' : 'Nothing to do: every device is already on vfio-pci.';
+    out.stdout(r.writes.length === 0 ? `${nothing}\n` : `Would write (${r.writes.length}), in this order:\n`);
   }
   if (r.dryRun) for (const w of r.writes) out.stdout(`  ${formatWrite(w)}\n`);
   for (const d of r.devices) {

@@ -11,11 +11,21 @@ export function renderGroup(out: Output, g: GroupReport): void {
   if (!g.viable) {
     out.stdout(`  ${c.yellow('In the way:')} ${g.blockers.map((b) => `${b.address} (${b.reason})`).join('; ')}\n`);
   }
-  if (g.autoWouldMove.length > 0) {
-    const stay = g.bridgesStay.length > 0 ? `; bridges stay: ${g.bridgesStay.join(', ')}` : '';
-    const block = g.bridgesBlock.length > 0 ? `; bridges stay but keep the group from being viable: ${g.bridgesBlock.join(', ')}` : '';
-    out.stdout(`  group='auto' would move to vfio-pci: ${g.autoWouldMove.join(', ')}${stay}${block}\n`);
+  out.stdout(renderAuto(out, g));
+}
+
+/** check's verdict on group='auto' for this group: what it would move, or why check would refuse. */
+function renderAuto(out: Output, g: GroupReport): string {
+  const c = out.color;
+  if (!g.autoWouldSucceed && g.autoWouldMove.length === 0 && g.autoBlockers.length === 1) return `  ${c.dim(`group='auto': ${g.autoBlockers[0]}`)}\n`;
+  if (!g.autoWouldSucceed) {
+    const tried = g.autoWouldMove.length > 0 ? ` (it would move ${g.autoWouldMove.join(', ')})` : '';
+    return `  ${c.yellow(`group='auto' would not succeed`)}${tried}:\n${g.autoBlockers.map((b) => `    - ${b}\n`).join('')}`;
   }
+  if (g.autoWouldMove.length === 0) return '';
+  const stay = g.bridgesStay.length > 0 ? `; bridges stay: ${g.bridgesStay.join(', ')}` : '';
+  const block = g.bridgesBlock.length > 0 ? `; bridges stay but keep the group from being viable: ${g.bridgesBlock.join(', ')}` : '';
+  return `  group='auto' would move to vfio-pci: ${g.autoWouldMove.join(', ')}${stay}${block}\n`;
 }
 
 function renderDevice(out: Output, d: DeviceReport): string {

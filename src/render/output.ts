@@ -10,25 +10,33 @@ export interface Palette {
   dim: (s: string) => string;
 }
 
-/** Where a command writes, and how it may colour. Tests pass their own. */
+/** Where a command writes, and how it may colour each stream (decided per stream: src/render/color.ts). Tests pass their own. */
 export interface Output {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** For text written to stdout. */
   color: Palette;
+  /** For text written to stderr; absent: `color` (an Output a test builds). */
+  errColor?: Palette;
+}
+
+/** The palette for text written to out.stderr. */
+export function stderrPalette(out: Output): Palette {
+  return out.errColor ?? out.color;
 }
 
 const same = (s: string): string => s;
 export const PLAIN: Palette = { bold: same, red: same, green: same, yellow: same, cyan: same, dim: same };
 
 /** chalk's colours, loaded only when output is coloured: most runs (scripts, CI, pipes) never need it. */
-export async function colorPalette(): Promise<Palette> {
+export async function colorPalette(level: 1 | 2 | 3 = 1): Promise<Palette> {
   const { Chalk } = await import('chalk');
-  const c = new Chalk({ level: 1 });
+  const c = new Chalk({ level });
   return { bold: (s) => c.bold(s), red: (s) => c.red(s), green: (s) => c.green(s), yellow: (s) => c.yellow(s), cyan: (s) => c.cyan(s), dim: (s) => c.dim(s) };
 }
 
-export function makeOutput(opts: { stdout?: (t: string) => void; stderr?: (t: string) => void; color: Palette }): Output {
-  return { stdout: opts.stdout ?? fdWriter(1), stderr: opts.stderr ?? fdWriter(2), color: opts.color };
+export function makeOutput(opts: { stdout?: (t: string) => void; stderr?: (t: string) => void; color: Palette; errColor?: Palette }): Output {
+  return { stdout: opts.stdout ?? fdWriter(1), stderr: opts.stderr ?? fdWriter(2), color: opts.color, errColor: opts.errColor ?? opts.color };
 }
 
 export function printJson(out: Output, value: unknown): void {

@@ -2,7 +2,7 @@ import type { PersistFile, PersistResult } from '../persist/persist.js';
 import type { PersistedDevice, PersistRecord } from '../persist/record.js';
 import type { UnpersistResult } from '../persist/unpersist.js';
 import type { VerifyReport } from '../persist/verify.js';
-import type { Output } from './output.js';
+import { stderrPalette, type Output } from './output.js';
 
 /** Human rendering of `vfioctl persist`, `persist --list`, `persist --verify` and `unpersist`. */
 export const BOOT_NOTE =
@@ -60,8 +60,8 @@ export function renderVerify(out: Output, r: VerifyReport): void {
   const held = r.devices.filter((d) => d.state === 'held');
   for (const d of held) out.stdout(`${d.address}: on ${d.driver ?? 'no driver'} (IOMMU group ${d.group})\n`);
   for (const n of r.notes) out.stdout(`${out.color.yellow('note:')} ${n}\n`);
-  for (const p of r.problems) out.stderr(`${out.color.red('vfioctl:')} ${p}\n`);
+  for (const p of r.problems) out.stderr(`${stderrPalette(out).red('vfioctl:')} ${p}\n`);
   if (r.devices.length === 0) out.stdout('Nothing is persisted on this host.\n');
   else if (r.ok) out.stdout(`Every persisted group is viable, with its ${r.devices.length} persisted device${r.devices.length === 1 ? '' : 's'} on vfio-pci.\n`);
-  else out.stderr(`${out.color.red('vfioctl:')} persist --verify: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}; the persisted groups are not all held on vfio-pci.\n`);
+  else out.stderr(`${stderrPalette(out).red('vfioctl:')} persist --verify: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}; the persisted groups are not all held on vfio-pci.\n`);
 }

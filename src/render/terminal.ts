@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { errnoOf, errnoText, OutputError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
 
 // The process's terminal: whether stdout is one, and writing to stdout and stderr. Kept apart from the
@@ -28,7 +29,8 @@ export function isTerminal(fd: number): boolean {
  * Writes to stdout or stderr with plain write(2)s: process.stdout would load the stream machinery at
  * every start, for output that is a few lines. A reader that goes away (`vfioctl list | head`) is not an
  * error: further output is dropped, and the command finishes its work (a detach is never cut short by
- * its output). A non-blocking descriptor that is full is waited on.
+ * its output). A non-blocking descriptor that is full is waited on. Any other failure (a full disk: ENOSPC,
+ * EIO, EROFS) is an OutputError (exit 15); further output to that descriptor is dropped.
  */
 export function fdWriter(fd: number): (text: string) => void {
   let closed = false;
@@ -44,16 +46,14 @@ export function fdWriter(fd: number): (text: string) => void {
   };
   /** Whether to try again after a failed write: yes when the descriptor was full, no when the reader is gone. */
   const retry = (err: unknown): boolean => {
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errnoOf(err);
     if (code === 'EAGAIN') {
       sleep(1);
       return true;
     }
-    if (code === 'EPIPE') {
-      closed = true;
-      return false;
-    }
-    throw err;
+    closed = true;
+    if (code === 'EPIPE') return false;
+    throw cannotWrite(fd, err);
   };
   return (text) => {
     if (closed || text.length === 0) return;
@@ -69,4 +69,10 @@ export function fdWriter(fd: number): (text: string) => void {
     if (written === Buffer.byteLength(text)) return;
     writeAll(Buffer.from(text, 'utf8'), written);
   };
+}
+
+function cannotWrite(fd: number, err: unknown): OutputError {
+  const name = fd === 1 ? 'standard output' : fd === 2 ? 'standard error' : `file descriptor ${fd}`;
+  const code = errnoOf(err) ?? 'error';
+  return new OutputError(`Cannot write to ${name}: ${code} (${errnoText(code)}).`, `Free space or redirect ${name} elsewhere; what was written before is incomplete.`);
 }

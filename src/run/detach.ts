@@ -1,4 +1,3 @@
-import { KernelWriteError, RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { VFIO_PCI } from '../pci/driver.js';
@@ -6,10 +5,14 @@ import { analyze, type Analysis, type GroupPlan } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
-import { priorBindingOf, planDetachWrites, type PriorBinding, type PlanStep } from '../plan/writes.js';
+import { recordedInterfaces, type RecordedInterfaces } from '../plan/resolve.js';
+import { priorBindingOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
-import { executeSteps, StepError } from './execute.js';
-import { restore } from './restore.js';
+import { beginDetach, failedDetach } from './detach-failure.js';
+import { executeSteps } from './execute.js';
+import { Journal } from './journal.js';
+import type { PciDevice } from '../pci/device.js';
+import type { LinkState } from './journal.js';
 import type { WriteSession } from './session.js';
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
@@ -54,50 +57,73 @@ function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
 
 const asWrites = (steps: PlanStep[]): HostWrite[] => steps.map((s) => toHostWrite(s.write));
 
+/**
+ * The interfaces the journal recorded, for commands that only read (check, --dry-run): a journal that cannot
+ * be read gives none here; the commands that write read it in their session and say what is wrong with it.
+ */
+export function journalInterfaces(host: Host): RecordedInterfaces {
+  try {
+    return recordedInterfaces(new Journal(host.reader.layout.stateDir).data.devices);
+  } catch {
+    return new Map();
+  }
+}
+
 /** Plans a detach and refuses before any write when anything blocks it (a group held for another domain too, given the owner). */
-export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, owner?: Owner): { analysis: Analysis; steps: PlanStep[] } {
-  const analysis = analyze(doc, host, { force, owner });
+export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, owner?: Owner, recorded?: RecordedInterfaces): { analysis: Analysis; steps: PlanStep[] } {
+  const analysis = analyze(doc, host, { force, owner, recorded });
   if (analysis.blockers.length > 0) throw blockersError(analysis.blockers, `Nothing was detached for ${doc.file}`);
   return { analysis, steps: planDetachWrites(analysis.moves, host.reader.layout) };
 }
 
 export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): DetachResult {
-  const { analysis, steps } = planDetach(doc, host, force);
+  const { analysis, steps } = planDetach(doc, host, force, undefined, journalInterfaces(host));
   return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
+}
+
+/** Tells session.progress that a device is on its new driver, when step `i` is that device's last. */
+function reportMoved(session: WriteSession, analysis: Analysis, steps: PlanStep[], i: number): void {
+  const report = session.progress?.onDeviceMoved;
+  const device = steps[i]!.device;
+  if (!report || steps.slice(i + 1).some((s) => s.device === device)) return;
+  const order = [...new Set(steps.map((s) => s.device))];
+  const from = analysis.moves.find(({ dev }) => dev.name === device)?.dev.driver ?? null;
+  report({ device, from, to: steps[i]!.expectDriver, index: order.indexOf(device) + 1, total: order.length, kernel: session.kernel.kind });
 }
 
 export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
   const { host, kernel, journal } = session;
-  let { analysis, steps } = planDetach(doc, host, force, owner);
+  const recorded = recordedInterfaces(journal.data.devices);
+  let { analysis, steps } = planDetach(doc, host, force, owner, recorded);
   if (steps.length === 0) {
-    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, 'Nothing to do: every device is already on vfio-pci.'] };
+    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : 'Nothing to do: every device is already on vfio-pci.';
+    return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, nothing] };
   }
   if (analysis.vfio === 'available') {
     kernel.loadModule(VFIO_PCI);
     host.reader.invalidate();
-    ({ analysis, steps } = planDetach(doc, host, force, owner));
+    ({ analysis, steps } = planDetach(doc, host, force, owner, recorded));
   }
-  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, priorBindingOf(dev)]), command, owner);
-  journal.begin(command, steps.map((s) => s.write));
+  // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
+  const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));
+  journal.recordPriorBindings(analysis.moves.map(({ dev }) => [dev.name, { ...priorBindingOf(dev), ...(dev.netInterfaces.length > 0 ? { links: links(dev) } : {}) }]), command, owner);
+  beginDetach(journal, command, steps);
+  const performedBefore = kernel.performed.length;
+  let done = 0;
   try {
-    executeSteps(steps, { kernel, reader: host.reader, onStepDone: (i) => journal.stepDone(i) });
-  } catch (err) {
-    if (!(err instanceof StepError)) throw err;
-    const entries = analysis.moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, PriorBinding | null]);
-    const outcome = restore(host, kernel, entries);
-    journal.forget(outcome.restored);
+    executeSteps(steps, {
+      kernel,
+      reader: host.reader,
+      onStepDone: (i) => {
+        done = i + 1;
+        journal.stepDone(i);
+        reportMoved(session, analysis, steps, i);
+      },
+    });
     journal.finish();
-    const failedAt = `step ${err.failure.index + 1} of ${steps.length}`;
-    if (outcome.left.length === 0) {
-      throw new KernelWriteError(
-        `Detach failed at ${failedAt}: ${err.failure.reason}\nRolled back: ${outcome.restored.join(', ')} ${outcome.restored.length === 1 ? 'is' : 'are'} back on ${outcome.restored.length === 1 ? 'its' : 'their'} original driver${outcome.restored.length === 1 ? '' : 's'}.`,
-      );
-    }
-    throw new RollbackIncompleteError(
-      `Detach failed at ${failedAt}: ${err.failure.reason}\nThe rollback could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
-      `The journal in ${journal.file} still records them; fix the cause and run \`vfioctl reattach --all\`.`,
-    );
+  } catch (err) {
+    // Any failure after the first write rolls back: a refused write, a journal that cannot be saved, a read error.
+    throw failedDetach(err, session, analysis.moves, { done, total: steps.length, performedBefore });
   }
-  journal.finish();
   return { changed: true, dryRun: false, writes: asWrites(steps), devices: outcomes(analysis, true), groups: analysis.groups, notes: analysis.notes };
 }

@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HostTreeError, PermissionError } from '../errors.js';
+import { errnoOf, HostTreeError, PermissionError } from '../errors.js';
 import type { SysfsWrite } from '../host/layout.js';
 import { readRegularFile } from '../host/regular-file.js';
 import type { Owner } from '../plan/ownership.js';
 import type { PriorBinding } from '../plan/writes.js';
+import { checkJournal } from './journal-shape.js';
+import { openNoFollow, StateDir, stateDirFailure } from './state-dir.js';
 
 /**
  * vfioctl's memory of what it moved, in ROOT/run/vfioctl/journal.json. Written before the first write of a
@@ -22,6 +24,14 @@ export interface JournalDevice extends PriorBinding {
   by: string;
   /** The libvirt domain or network whose hook moved it (src/libvirt); absent for a plain `detach`. */
   owner?: Owner;
+  /** Its network interfaces and their operstate at detach (absent in journals written before this field). */
+  links?: LinkState[];
+}
+
+/** A network interface of a moved device, as it was before the move: reattach says which came back down. */
+export interface LinkState {
+  name: string;
+  operstate: string;
 }
 
 export interface JournalOperation {
@@ -42,35 +52,46 @@ export interface JournalData {
 
 export class Journal {
   readonly file: string;
+  private readonly state: StateDir;
   data: JournalData;
 
-  constructor(readonly dir: string) {
+  /** `dir` is ROOT/run/vfioctl; `root` the host root it must stay in (by default, the root that layout implies). */
+  constructor(
+    readonly dir: string,
+    root: string = dir.endsWith('/run/vfioctl') ? dir.slice(0, -'/run/vfioctl'.length) || '/' : path.dirname(dir),
+  ) {
     this.file = path.join(dir, 'journal.json');
-    this.data = Journal.read(this.file);
+    this.state = new StateDir(root, dir);
+    this.data = this.read();
   }
 
-  private static read(file: string): JournalData {
+  private read(): JournalData {
+    const file = this.file;
     let text: string | undefined;
     try {
+      const real = this.state.file('journal.json');
+      if (real !== undefined && fs.lstatSync(real, { throwIfNoEntry: false })?.isSymbolicLink()) {
+        throw new HostTreeError(`The journal ${file} is a symlink, not a file vfioctl wrote.`, 'Move it away; vfioctl writes its journal as a regular file.');
+      }
       // Non-blocking, and only a regular file: a FIFO put there would otherwise hang every run (src/host/regular-file.ts).
-      text = readRegularFile(
-        file,
+      text = real === undefined ? undefined : readRegularFile(
+        real,
         MAX_JOURNAL_BYTES,
         (kind) => new HostTreeError(`The journal ${file} is a ${kind}, not a file vfioctl wrote.`, 'Move it away; vfioctl writes its journal as a regular file.'),
         () => new HostTreeError(`The journal ${file} is larger than ${MAX_JOURNAL_BYTES} bytes; it is damaged.`, 'Look at it, restore the devices by hand if needed, then move it away.'),
       );
     } catch (err) {
       if (err instanceof HostTreeError) throw err;
-      throw new PermissionError(`Cannot read the journal ${file}: ${(err as NodeJS.ErrnoException).code}.`);
+      throw new PermissionError(`Cannot read the journal ${file}: ${errnoOf(err) ?? String(err)}.`);
     }
     if (text === undefined) return { version: JOURNAL_VERSION, devices: {}, operation: null };
+    let parsed: unknown;
     try {
-      const data = JSON.parse(text) as JournalData;
-      if (data.version !== JOURNAL_VERSION || typeof data.devices !== 'object' || data.devices === null) throw new Error('bad shape');
-      return data;
+      parsed = JSON.parse(text);
     } catch {
-      throw new HostTreeError(`The journal ${file} is damaged and cannot be read.`, 'Look at it, restore the devices by hand if needed, then move it away.');
+      throw new HostTreeError(`The journal ${file} is damaged: it is not JSON.`, 'Look at it, restore the devices by hand if needed, then move it away.');
     }
+    return checkJournal(file, parsed, JOURNAL_VERSION);
   }
 
   /** Records devices before they move; keeps the first record of a device vfioctl already moved. */
@@ -100,22 +121,42 @@ export class Journal {
     for (const a of addrs) delete this.data.devices[a];
   }
 
+  /**
+   * Replaces the journal on disk (temp file, fsync, rename, fsync of the directory), inside the root and
+   * never through a symlink (state-dir.ts). A failure (ENOSPC, EROFS ...) leaves no temp file behind and is a
+   * JournalWriteError or PermissionError naming the file.
+   */
   save(): void {
-    fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, 'w', 0o600);
+    let tmp: string | undefined;
     try {
-      fs.writeSync(fd, `${JSON.stringify(this.data, null, 2)}\n`);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      const real = this.state.ensure();
+      tmp = `${real}/journal.json.${process.pid}.tmp`;
+      const fd = openNoFollow(tmp, fs.constants.O_TRUNC);
+      try {
+        fs.writeSync(fd, `${JSON.stringify(this.data, null, 2)}\n`);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, `${real}/journal.json`);
+      tmp = undefined;
+      const dfd = fs.openSync(real, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      try {
+        fs.fsyncSync(dfd);
+      } finally {
+        fs.closeSync(dfd);
+      }
+    } catch (err) {
+      if (tmp !== undefined) removeQuietly(tmp);
+      throw stateDirFailure(`the journal ${this.file}`, 'write', err);
     }
-    fs.renameSync(tmp, this.file);
-    const dfd = fs.openSync(this.dir, 'r');
-    try {
-      fs.fsyncSync(dfd);
-    } finally {
-      fs.closeSync(dfd);
-    }
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    fs.rmSync(file, { force: true });
+  } catch {
+    /* a read-only directory never got the file */
   }
 }

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { HostTreeError, LockedError, PermissionError, printable } from '../errors.js';
+import { errnoOf, HostTreeError, LockedError, printable } from '../errors.js';
 import { readRegularFile } from '../host/regular-file.js';
 import { sleep } from '../util/sleep.js';
+import { openNoFollow, StateDir, stateDirFailure } from './state-dir.js';
 
 /**
  * One vfioctl at a time per host root: ROOT/run/vfioctl/lock, created with O_EXCL, holding the owner's pid
@@ -30,6 +31,10 @@ function processStart(pid: number): string | null {
 }
 
 function alive(owner: LockOwner): boolean {
+  // pid 0 and 1 are never a vfioctl (kill(0, 0) signals our own process group and always succeeds), and a
+  // lock without a valid pid names no process: no holder, taken over like a dead one.
+  const pid: unknown = owner.pid;
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) return false;
   try {
     process.kill(owner.pid, 0);
   } catch (err) {
@@ -56,34 +61,40 @@ function describeHolder(owner: LockOwner | null): string {
 
 export class HostLock {
   private readonly file: string;
+  private readonly state: StateDir;
+  /** The lock's path in the checked real directory (state-dir.ts), set by acquire(). */
+  private real = '';
   private held = false;
-  constructor(readonly dir: string) {
+  /** `dir` is ROOT/run/vfioctl, kept inside `root` (state-dir.ts). */
+  constructor(
+    readonly dir: string,
+    root: string = dir.endsWith('/run/vfioctl') ? dir.slice(0, -'/run/vfioctl'.length) || '/' : path.dirname(dir),
+  ) {
     this.file = path.join(dir, 'lock');
+    this.state = new StateDir(root, dir);
   }
 
-  acquire(command: string, timeoutMs: number): void {
-    try {
-      fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw new PermissionError(`Cannot create ${this.dir}: ${(err as NodeJS.ErrnoException).code}.`);
-    }
+  /** `onWait`: called once, with the holder described, when the lock is held by a live process and we wait. */
+  acquire(command: string, timeoutMs: number, onWait?: (holder: string) => void): void {
+    this.real = `${this.state.ensure()}/lock`;
     const me: LockOwner = { pid: process.pid, start: processStart(process.pid), command, since: new Date().toISOString() };
     const deadline = Date.now() + timeoutMs;
+    let told = false;
     for (;;) {
       try {
-        const fd = fs.openSync(this.file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-        fs.writeSync(fd, JSON.stringify(me));
-        fs.closeSync(fd);
-        this.held = true;
+        this.create(me);
         return;
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EEXIST') throw new PermissionError(`Cannot create the lock ${this.file}: ${code}.`);
+        if (errnoOf(err) !== 'EEXIST') throw stateDirFailure(`the lock ${this.file}`, 'create', err);
       }
       const owner = this.owner();
       if (owner && !alive(owner)) {
         this.takeOver(owner);
         continue;
+      }
+      if (!told && onWait && Date.now() < deadline) {
+        told = true;
+        onWait(describeHolder(owner));
       }
       if (Date.now() >= deadline) {
         const who = describeHolder(owner);
@@ -96,12 +107,47 @@ export class HostLock {
     }
   }
 
+  /**
+   * The lock appears whole or not at all: its content is written to lock.PID.tmp, which is then hard-linked
+   * as `lock` (link(2) fails with EEXIST on anything there, a symlink included, and never follows one). A
+   * process killed between an O_EXCL create and its write would leave an empty lock that names no one and
+   * could never be taken over.
+   */
+  private create(me: LockOwner): void {
+    const tmp = `${this.real}.${process.pid}.tmp`;
+    try {
+      const fd = openNoFollow(tmp, fs.constants.O_TRUNC);
+      try {
+        fs.writeSync(fd, JSON.stringify(me));
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.linkSync(tmp, this.real);
+      this.held = true;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+    this.sweepDeadTemps();
+  }
+
+  /** lock.PID.tmp and journal.json.PID.tmp files of processes killed before they could remove theirs. */
+  private sweepDeadTemps(): void {
+    const dir = path.dirname(this.real);
+    for (const name of fs.readdirSync(dir)) {
+      const m = /^(?:lock|journal\.json)\.(\d+)\.tmp$/.exec(name);
+      if (m && !alive({ pid: Number(m[1]), start: null, command: '', since: '' })) fs.rmSync(`${dir}/${name}`, { force: true });
+    }
+  }
+
   private owner(): LockOwner | null {
     let text: string | undefined;
     try {
+      if (fs.lstatSync(this.real, { throwIfNoEntry: false })?.isSymbolicLink()) {
+        throw new HostTreeError(`The lock ${this.file} is a symlink, not a lock vfioctl made.`, 'Move it away; vfioctl makes its lock as a regular file.');
+      }
       // Non-blocking, and only a regular file: a FIFO here would hang the open past any --lock-timeout.
       text = readRegularFile(
-        this.file,
+        this.real,
         64 * 1024,
         (kind) => new HostTreeError(`The lock ${this.file} is a ${kind}, not a lock vfioctl made.`, 'Move it away; vfioctl makes its lock as a regular file.'),
         () => new HostTreeError(`The lock ${this.file} is larger than 64 KiB, not a lock vfioctl made.`, 'Move it away; vfioctl makes its lock as a regular file.'),
@@ -120,7 +166,7 @@ export class HostLock {
 
   /** Removes a dead owner's lock, under lock.takeover so that only one waiter does it. */
   private takeOver(dead: LockOwner): void {
-    const guard = `${this.file}.takeover`;
+    const guard = `${this.real}.takeover`;
     try {
       fs.mkdirSync(guard);
     } catch {
@@ -135,7 +181,7 @@ export class HostLock {
     }
     try {
       const now = this.owner();
-      if (now && now.pid === dead.pid && now.start === dead.start) fs.unlinkSync(this.file);
+      if (now && now.pid === dead.pid && now.start === dead.start) fs.unlinkSync(this.real);
     } finally {
       fs.rmdirSync(guard);
     }
@@ -145,7 +191,8 @@ export class HostLock {
     if (!this.held) return;
     this.held = false;
     try {
-      fs.unlinkSync(this.file);
+      // Where acquire() made it, in the directory checked then: a swap of run/ since cannot redirect it.
+      fs.unlinkSync(this.real);
     } catch {
       /* already gone */
     }

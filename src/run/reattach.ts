@@ -3,12 +3,15 @@ import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { analyze } from '../plan/analyze.js';
 import { sameOwner, type Owner } from '../plan/ownership.js';
+import { recordedInterfaces } from '../plan/resolve.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
 import { planRestoreWrites, type PriorBinding } from '../plan/writes.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import type { Journal } from './journal.js';
 import { restore, restoreTargets } from './restore.js';
+import { restoreScope, type RestoreScope } from './restore-scope.js';
 import type { WriteSession } from './session.js';
+import { currentDriver } from './execute.js';
 
 /**
  * Which devices a reattach puts back, each with what vfioctl recorded about it:
@@ -17,7 +20,13 @@ import type { WriteSession } from './session.js';
  *   A named device on vfio-pci with no journal entry goes back through the kernel's normal probe (said in
  *   the notes); group mates vfioctl never moved are left alone.
  */
-export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): { entries: [string, PriorBinding | null][]; notes: string[] } {
+export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): RestoreScope {
+  const { entries, notes } = recordedTargets(journal, host, doc, owner);
+  const scope = restoreScope(host, entries);
+  return { ...scope, notes: [...notes, ...scope.notes] };
+}
+
+function recordedTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): { entries: [string, PriorBinding | null][]; notes: string[] } {
   const notes: string[] = [];
   if (owner) {
     // A libvirt hook's release: what vfioctl moved for this domain or network, by the journal's owner record.
@@ -28,7 +37,7 @@ export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocume
     if (journal.data.operation) notes.push(`Completing an interrupted '${journal.data.operation.command}' (${journal.data.operation.done} of ${journal.data.operation.steps.length} writes had been done).`);
     return { entries, notes };
   }
-  const analysis = analyze(doc, host, { force: true });
+  const analysis = analyze(doc, host, { force: true, recorded: recordedInterfaces(journal.data.devices) });
   const wanted = new Map<string, PriorBinding | null>();
   for (const g of analysis.groups) {
     for (const m of g.members) {
@@ -72,12 +81,13 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
 
 export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string, owner?: Owner): ReattachResult {
   const { host, kernel, journal } = session;
-  const { entries, notes } = reattachTargets(journal, host, doc, owner);
+  const { entries, dropped, notes } = reattachTargets(journal, host, doc, owner);
   const before = new Map(restoreTargets(host, entries).map((t) => [t.dev.name, t.dev.driver]));
   const steps = planRestoreWrites(restoreTargets(host, entries), host.reader.layout);
+  journal.forget(dropped);
   if (steps.length === 0 && !journal.data.operation) {
     journal.forget(entries.map(([a]) => a));
-    if (entries.length > 0) journal.save();
+    if (entries.length + dropped.length > 0) journal.save();
     return { changed: false, dryRun: false, writes: [], devices: entries.map(([a]) => ({ address: a, from: before.get(a) ?? null, to: before.get(a) ?? null, action: 'unchanged' })), notes: [...notes, 'Nothing to do: no device vfioctl moved is on vfio-pci.'] };
   }
   journal.begin(command, steps.map((s) => s.write));
@@ -88,9 +98,12 @@ export function runReattach(session: WriteSession, doc: LibvirtDocument | null, 
   else journal.save();
   const writes = kernel.performed.slice(performedBefore).map(toHostWrite);
   if (outcome.left.length > 0) {
+    // Each device as it is now, restored or not: what the admin has to look at.
+    const now = entries.map(([a, o]) => `${a} is on ${currentDriver(host.reader, a) ?? 'no driver'}${o?.driver ? ` (recorded: ${o.driver})` : ''}`);
     throw new RollbackIncompleteError(
-      `Reattach could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}`,
+      `Reattach could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}\nNow: ${now.join('; ')}.`,
       `Restored: ${outcome.restored.join(', ') || 'none'}. The journal ${journal.file} keeps the rest; run \`vfioctl reattach --all\` again once the cause is fixed.`,
+      { writes, restored: outcome.restored, left: outcome.left },
     );
   }
   return {

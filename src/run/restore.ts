@@ -5,6 +5,7 @@ import { parseSysfsAddress } from '../pci/address.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
 import { planRestoreWrites, type PriorBinding, type RestoreTarget } from '../plan/writes.js';
 import { currentDriver, executeSteps, StepError } from './execute.js';
+import { unblocked } from './restore-scope.js';
 
 /** Restore targets for devices, each with the binding recorded before it moved (or null), read fresh from the tree. */
 export function restoreTargets(host: Host, entries: [string, PriorBinding | null][]): RestoreTarget[] {
@@ -15,7 +16,7 @@ export function restoreTargets(host: Host, entries: [string, PriorBinding | null
     host.reader.invalidate(addr);
     const dev = host.reader.tryDevice(addr);
     if (!dev) continue;
-    out.push({ dev, original, originalLoaded: original?.driver ? host.reader.driverLoaded(original.driver as DriverName) : false });
+    out.push({ dev, original: original && unblocked(original), originalLoaded: original?.driver ? host.reader.driverLoaded(original.driver as DriverName) : false });
   }
   return out;
 }

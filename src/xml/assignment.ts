@@ -57,6 +57,8 @@ export interface LibvirtDocument {
   file: string;
   assignments: Assignment[];
   notHandled: NotHandled[];
+  /** How libvirt reads something written in a way that may surprise (a leading 0 is octal); present only when there is one. */
+  readingNotes?: string[];
   /** For a network whose forward mode is not hostdev: the mode, to say it is not a hostdev network. */
   forwardMode?: string;
 }

@@ -22,6 +22,7 @@ export function parseDomain(root: Element, file: string): LibvirtDocument {
   const name = children(root, 'name')[0]?.textContent?.trim() ?? '';
   const assignments: Assignment[] = [];
   const notHandled: NotHandled[] = [];
+  const readingNotes: string[] = [];
   // In document order, so reports list devices as the file does. A plain walk, not XPath: xpath's
   // node-set ordering is quadratic, and a 4 MiB file holds twenty thousand hostdevs.
   for (const el of deviceElements(root)) {
@@ -29,10 +30,10 @@ export function parseDomain(root: Element, file: string): LibvirtDocument {
     if (el.tagName === 'hostdev') {
       const reason = notHandledReason(r, el);
       if (reason) notHandled.push({ source: r, reason });
-      else assignments.push(deviceAssignment('hostdev', r, el, file));
+      else assignments.push(deviceAssignment('hostdev', r, el, file, readingNotes));
       continue;
     }
-    const a = deviceAssignment('interface', r, el, file);
+    const a = deviceAssignment('interface', r, el, file, readingNotes);
     // The libvirt proposal's docs: group on an interface only "when the interface element has managed='yes' set"
     // (docs/group-modes.md).
     if (a.groupModeExplicit && !a.managed) {
@@ -44,7 +45,7 @@ export function parseDomain(root: Element, file: string): LibvirtDocument {
     }
     assignments.push(a);
   }
-  return { kind: 'domain', name, file, assignments, notHandled };
+  return { kind: 'domain', name, file, assignments, notHandled, ...(readingNotes.length > 0 ? { readingNotes } : {}) };
 }
 
 /** The elements parseDomain makes assignments of (in a document it accepted): PCI hostdevs and hostdev interfaces. */
@@ -79,7 +80,7 @@ function notHandledReason(r: SourceRef, el: Element): string | undefined {
 }
 
 /** The parts `<hostdev>` and `<interface type='hostdev'>` share: managed, `<driver>`, and `<source><address/></source>`. */
-function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Element, file: string): Assignment {
+function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Element, file: string, readingNotes: string[]): Assignment {
   const managed = parseManaged(r, el);
   const driver = parseDriverElement(file, onlyChild(file, el, 'driver', false), DEVICE_DRIVER_MESSAGES);
   const source = onlyChild(file, el, 'source', true)!;
@@ -100,6 +101,6 @@ function deviceAssignment(kind: 'hostdev' | 'interface', r: SourceRef, el: Eleme
     groupModeExplicit: driver.groupModeExplicit,
     groupModeSource: driver.groupModeExplicit ? 'attribute' : 'default',
     groupModeRef: driver.groupModeRef,
-    target: { type: 'address', address: parsePciAddress(file, address) },
+    target: { type: 'address', address: parsePciAddress(file, address, readingNotes) },
   };
 }

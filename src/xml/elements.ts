@@ -1,6 +1,6 @@
 import type { Element } from '@xmldom/xmldom';
 import { InputError, printable } from '../errors.js';
-import { addressFromParts, parseLibvirtNumber, type PciAddress } from '../pci/address.js';
+import { addressFromParts, formatAddress, parseLibvirtNumber, type PciAddress } from '../pci/address.js';
 import type { SourceRef } from './assignment.js';
 
 /**
@@ -44,19 +44,31 @@ export function parseManaged(r: SourceRef, el: Element): boolean {
   return fail(r, `managed='${printable(v, 40)}' is not valid: use managed='yes' or managed='no'.`);
 }
 
-/** `<address domain= bus= slot= function=/>` with libvirt's number rules; domain defaults to 0. */
-export function parsePciAddress(file: string, el: Element): PciAddress {
+/**
+ * `<address domain= bus= slot= function=/>` with libvirt's number rules (src/pci/address.ts readLibvirtNumber);
+ * domain defaults to 0. Where a leading 0 made libvirt read a field as octal and that changes its value
+ * (`010` is 8, not 10), a note saying so goes to `notes`: vfioctl names the device libvirt would, which may
+ * not be the one the author meant.
+ */
+export function parsePciAddress(file: string, el: Element, notes?: string[]): PciAddress {
   const r = ref(file, el);
   const type = attr(el, 'type');
   if (type !== undefined && type !== 'pci') fail(r, `type='${printable(type, 40)}' is not a PCI address; vfioctl assigns PCI devices (type='pci').`);
   const at = where(r);
+  const octal: string[] = [];
   const field = (name: 'domain' | 'bus' | 'slot' | 'function'): number => {
     const v = attr(el, name);
     if (v === undefined) {
       if (name === 'domain') return 0;
       return fail(r, `the PCI address has no ${name} attribute.`, `Write <address domain='0x0000' bus='0x06' slot='0x12' function='0x5'/>.`);
     }
-    return parseLibvirtNumber(name, v, at);
+    const n = parseLibvirtNumber(name, v, at);
+    if (n.base === 8 && n.value >= 8) octal.push(`${name}='${printable(v, 20)}' is ${n.value} (0x${n.value.toString(16)}), not ${v.trim().replace(/^\+?0+/, '')}`);
+    return n.value;
   };
-  return addressFromParts(field('domain'), field('bus'), field('slot'), field('function'));
+  const address = addressFromParts(field('domain'), field('bus'), field('slot'), field('function'));
+  if (octal.length > 0) {
+    notes?.push(`${at}: a leading 0 makes libvirt read a number as octal: ${octal.join('; ')}. vfioctl names the device libvirt would, ${formatAddress(address)}; write hex (0x..) if you meant another.`);
+  }
+  return address;
 }

@@ -29,7 +29,8 @@ export function parseNetwork(root: Element, file: string): LibvirtDocument {
   const driver = parseDriverElement(file, onlyChild(file, forward, 'driver', false), networkDriverMessages(shownName));
   if (mode !== 'hostdev') return { ...base, assignments: [], forwardMode: mode };
   const managed = parseManaged(r, forward);
-  const assignments: Assignment[] = poolOf(file, forward, shownName).map(([el, target]) => ({
+  const readingNotes: string[] = [];
+  const assignments: Assignment[] = poolOf(file, forward, shownName, readingNotes).map(([el, target]) => ({
     kind: 'network',
     source: ref(file, el),
     managed,
@@ -40,11 +41,11 @@ export function parseNetwork(root: Element, file: string): LibvirtDocument {
     groupModeRef: driver.groupModeRef,
     target,
   }));
-  return { ...base, assignments, forwardMode: 'hostdev' };
+  return { ...base, assignments, forwardMode: 'hostdev', ...(readingNotes.length > 0 ? { readingNotes } : {}) };
 }
 
 /** The pool of a hostdev network, entry by entry, with libvirt's rules on what may be combined. */
-function poolOf(file: string, forward: Element, network: string): [Element, AssignmentTarget][] {
+function poolOf(file: string, forward: Element, network: string, readingNotes: string[]): [Element, AssignmentTarget][] {
   const r = ref(file, forward);
   const pfs = children(forward, 'pf');
   const addresses = children(forward, 'address');
@@ -62,7 +63,7 @@ function poolOf(file: string, forward: Element, network: string): [Element, Assi
     return addresses.map((a) => {
       const t = attr(a, 'type');
       if (t === undefined) fail(ref(file, a), `it has no type attribute; a network's pool names PCI devices as <address type='pci' .../>.`);
-      return [a, { type: 'address', address: parsePciAddress(file, a) }];
+      return [a, { type: 'address', address: parsePciAddress(file, a, readingNotes) }];
     });
   }
   const devs = interfaces.map((i) => devOf(file, i));

@@ -53,9 +53,9 @@ describe('vfioctl completion bash', () => {
   });
 
   it("completes a command's options and the global ones", () => {
-    expect(complete(['vfioctl', 'detach', 'vm.xml', '--'])).toEqual(['--dry-run', '--force', '--json', '--lock-timeout', '--help', '--root', '--no-color']);
+    expect(complete(['vfioctl', 'detach', 'vm.xml', '--'])).toEqual(['--dry-run', '--force', '--json', '--lock-timeout', '--help', '--root', '--color', '--no-color']);
     expect(complete(['vfioctl', 'reattach', '--a'])).toEqual(['--all']);
-    expect(complete(['vfioctl', '--'])).toEqual(['--version', '--root', '--no-color', '--help']);
+    expect(complete(['vfioctl', '--'])).toEqual(['--version', '--root', '--color', '--no-color', '--help']);
   });
 
   it('completes the bundled host names for mock create, then a directory', () => {

@@ -102,10 +102,10 @@ describe("the bridges group='auto' leaves where they are (pci-bridge: two e1000 
   it.each([
     ['unbound: it stays and does not block', null, { bridgesStay: [BRIDGE], bridgesBlock: [] }, `; bridges stay: ${BRIDGE}\n`],
     [
-      'on shpchp: it stays and keeps the group from being viable',
+      "on shpchp: it stays and keeps the group from being viable, so group='auto' would not succeed (check's blocker)",
       'shpchp' as const,
       { bridgesStay: [], bridgesBlock: [BRIDGE] },
-      `; bridges stay but keep the group from being viable: ${BRIDGE}\n`,
+      ` would not succeed (it would move ${NICS.join(', ')}):\n    - IOMMU group 4 cannot become viable: ${BRIDGE} (the bridge is bound to shpchp`,
     ],
   ])('the bridge %s', async (_label, driver, bridges, humanTail) => {
     const host = makeSimulatedHost(pciBridge(driver));
@@ -115,7 +115,8 @@ describe("the bridges group='auto' leaves where they are (pci-bridge: two e1000 
       expect(g.autoWouldMove).toEqual(NICS);
       expect({ bridgesStay: g.bridgesStay, bridgesBlock: g.bridgesBlock }).toEqual(bridges);
       const human = await runCli(['group-info', NICS[0]!, '--root', host.root]);
-      expect(human.stdout).toContain(`group='auto' would move to vfio-pci: ${NICS.join(', ')}${humanTail}`);
+      expect(human.stdout).toContain(driver === null ? `group='auto' would move to vfio-pci: ${NICS.join(', ')}${humanTail}` : `group='auto'${humanTail}`);
+      expect(g.autoWouldSucceed).toBe(driver === null);
     } finally {
       host.cleanup();
     }

@@ -12,20 +12,21 @@ describe('a kernel without driver_override', () => {
   afterAll(() => h.cleanup());
   const xml = tempFile('nic.xml', domainXml('nic', [{ address: '0000:01:00.0', group: 'auto' }]));
 
-  it('detach writes new_id then bind; the identical bound NIC is left alone; reattach removes the ID and rebinds', async () => {
+  it('detach writes new_id, bind, then remove_id; the identical bound NIC is left alone; reattach rebinds', async () => {
     const before = drivers(h.root);
     const dry = json(await runCli(['detach', xml, '--dry-run', '--json', '--root', h.root]));
     expect(dry.writes).toEqual([
       { path: '/sys/bus/pci/drivers/e1000e/unbind', value: '0000:01:00.0' },
       { path: '/sys/bus/pci/drivers/vfio-pci/new_id', value: '8086 10d3' },
       { path: '/sys/bus/pci/drivers/vfio-pci/bind', value: '0000:01:00.0' },
+      { path: '/sys/bus/pci/drivers/vfio-pci/remove_id', value: '8086 10d3' },
     ]);
     const r = await runCli(['detach', xml, '--json', '--root', h.root]);
     expect(r.code).toBe(0);
-    // new_id already bound it, so the bind answered EBUSY, which the plan expects
-    expect(simulatedWrites(h.root).map((w) => w.result)).toEqual(['ok', 'ok', 'EBUSY']);
+    // new_id already bound it, so the bind answered EBUSY, which the plan expects; the ID is gone again, the device stays
+    expect(simulatedWrites(h.root).map((w) => w.result)).toEqual(['ok', 'ok', 'EBUSY', 'ok']);
     expect(drivers(h.root)).toEqual({ ...before, '0000:01:00.0': 'vfio-pci' });
-    expect(readSimState(h.root).drivers.find((d) => d.name === 'vfio-pci')!.dynamicIds).toEqual([{ vendor: '8086', device: '10d3' }]);
+    expect(readSimState(h.root).drivers.find((d) => d.name === 'vfio-pci')!.dynamicIds).toEqual([]);
 
     expect((await runCli(['reattach', xml, '--root', h.root])).code).toBe(0);
     expect(drivers(h.root)).toEqual(before);

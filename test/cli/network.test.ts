@@ -41,10 +41,10 @@ describe('network XML on the sriov-server host', () => {
     expect(nat.stdout).toMatch(/not a hostdev network/);
   });
 
-  it('the PF itself, with VFs enabled, is refused: vfio-pci would not take it', async () => {
+  it('the PF itself, with VFs enabled, is refused: unbinding its driver would remove its VFs', async () => {
     const pf = tempFile('pf.xml', "<domain><name>x</name><devices><hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio' group='auto'/><source><address bus='0x3b' slot='0x00' function='0x1'/></source></hostdev></devices></domain>");
     const r = await runCli(['detach', pf, '--root', h.root]);
     expect(r.code).toBe(7);
-    expect(r.stderr).toMatch(/0000:3b:00.0 is an SR-IOV physical function with 8 virtual functions enabled/);
+    expect(r.stderr).toMatch(/0000:3b:00.0 is an SR-IOV physical function with 8 virtual functions enabled: unbinding its driver removes its 8 VFs/);
   });
 });

@@ -76,7 +76,7 @@ describe("'-' reads the XML from standard input", () => {
   it('an error in the piped XML names <stdin>:LINE (exit 3)', () => {
     const r = runWithInput(['detach', '-', '--dry-run', '--root', host().root], ONE_NIC.replace("bus='0x02'", "bus='0x2g'"));
     expect(r.code).toBe(3);
-    expect(r.stderr).toBe("vfioctl: <stdin>:12: <address>: invalid PCI address bus='0x2g': expected a number in hex (0x..) or decimal.\n");
+    expect(r.stderr).toBe("vfioctl: <stdin>:12: <address>: invalid PCI address bus='0x2g': expected a number as libvirt reads it: hex (0x..), octal (a leading 0) or decimal.\n  Write it in hex as libvirt itself does, e.g. bus='0x02'.\n");
   });
 
   it('nothing on standard input: exit 3, not a wait', () => {

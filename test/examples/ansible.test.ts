@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, REPO } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 import { domainXml } from '../helpers/xml.js';
+import { injectFault, readSimState } from '../../src/mock/kernel/sim-state.js';
 import { drivers } from '../robustness/campaign.js';
 
 /**
@@ -25,6 +26,20 @@ afterAll(() => {
   hosts.forEach((h) => h.cleanup());
   fs.rmSync(work, { recursive: true, force: true });
 });
+
+/** An inventory of the given hosts (name, root, XML), all local, running bin/vfioctl. */
+function writeInventory(file: string, entries: [string, SimHost, string][]): void {
+  fs.writeFileSync(
+    file,
+    [
+      '[hypervisors]',
+      ...entries.map(([name, h, xml]) => `${name} ansible_connection=local ansible_python_interpreter=/usr/bin/python3 vfioctl_root=${h.root} domain_xml=${xml}`),
+      '[hypervisors:vars]',
+      `vfioctl="${process.execPath} ${BIN}"`,
+      '',
+    ].join('\n'),
+  );
+}
 
 function playbook(inventory: string): { code: number; out: string } {
   const r = spawnSync('ansible-playbook', ['-i', inventory, path.join(REPO, 'examples/ansible/playbook.yml')], {
@@ -78,4 +93,20 @@ describe('examples/ansible: a fleet of two hosts', () => {
     expect(recap(second.out, 'hv1')).toMatchObject({ changed: 0, failed: 0 });
     expect(recap(second.out, 'hv2')).toMatchObject({ changed: 0, failed: 0 });
   }, 600_000);
+
+  it('a detach the kernel refuses (EBUSY) is failed, not changed, and nothing stays moved', () => {
+    const hv = makeSimulatedHost('workstation');
+    hosts.push(hv);
+    const xml = path.join(work, 'gpu-ebusy.xml');
+    fs.writeFileSync(xml, domainXml('gpu', [{ address: '0000:01:00.0', group: 'auto' }]));
+    injectFault(hv.root, { kind: 'fail', errno: 'EBUSY', position: readSimState(hv.root).writes + 3, times: 'once' });
+    const inventory = path.join(work, 'inventory-ebusy.ini');
+    writeInventory(inventory, [['hv3', hv, xml]]);
+    const r = playbook(inventory);
+    expect(r.code, r.out).not.toBe(0);
+    expect(recap(r.out, 'hv3'), r.out).toMatchObject({ changed: 0, failed: 1 });
+    expect(r.out).toMatch(/fatal: \[hv3\]: FAILED!.*kind\\": \\"kernelRefused/);
+    expect(drivers(hv.root)).toMatchObject({ '0000:01:00.0': 'nouveau', '0000:01:00.1': 'snd_hda_intel' });
+  }, 600_000);
 });
+

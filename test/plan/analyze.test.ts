@@ -143,8 +143,10 @@ describe('group modes', () => {
 });
 
 describe('one blocker per reason a detach would refuse', () => {
-  it('duplicate: the same device named twice', () => {
-    const a = plan([{ address: NIC }, { address: NIC }]);
+  it('duplicate: the same device twice in a document not read from text (src/xml refuses such text before any host lookup)', () => {
+    const doc = parseLibvirtXml(domainXml('vm', [{ address: NIC }]), 'vm.xml');
+    const once = doc.assignments[0]!;
+    const a = analyze({ ...doc, assignments: [once, { ...once, source: { ...once.source, line: 11 } }] }, host, { force: false });
     expect(kinds(a)).toEqual(['duplicate']);
     expect(a.blockers[0]!.message).toBe(`${NIC} is assigned more than once: <hostdev> at vm.xml:5 and <hostdev> at vm.xml:11.`);
   });
@@ -235,7 +237,7 @@ describe('one blocker per reason a detach would refuse', () => {
   it('sriov-pf: a physical function with its VFs enabled', () => {
     const a = plan([{ address: PF }]);
     expect(kinds(a)).toEqual(['sriov-pf']);
-    expect(a.blockers[0]!.message).toMatch(/^0000:05:00\.0 is an SR-IOV physical function with 1 virtual function enabled, .*sriov_numvfs\.$/);
+    expect(a.blockers[0]!.message).toMatch(/^0000:05:00\.0 is an SR-IOV physical function with 1 virtual function enabled: unbinding its driver removes its 1 VF, .*sriov_numvfs\.$/);
   });
 
   it('host-needs: the boot GPU', () => {

@@ -24,6 +24,19 @@ describe('detach writes (pure planning, no filesystem)', () => {
     ]);
   });
 
+  it('every step that moves a device is verified: unbinds to no driver, probes to vfio-pci', () => {
+    const gpu = fakeDevice('0000:01:00.0', { class: '030000', driver: drv('nouveau') });
+    const audio = fakeDevice('0000:01:00.1', { class: '040300', driver: drv('snd_hda_intel') });
+    expect(planDetachWrites(toVfio(audio, gpu), layout).map((s) => [s.kind, s.device, s.expectDriver])).toEqual([
+      ['override', '0000:01:00.0', undefined],
+      ['override', '0000:01:00.1', undefined],
+      ['unbind', '0000:01:00.1', null],
+      ['unbind', '0000:01:00.0', null],
+      ['probe', '0000:01:00.0', 'vfio-pci'],
+      ['probe', '0000:01:00.1', 'vfio-pci'],
+    ]);
+  });
+
   it('an unbound device gets an override and a probe, no unbind', () => {
     const edu = fakeDevice('0000:00:10.0', { driver: null });
     expect(show(planDetachWrites(toVfio(edu), layout))).toEqual([
@@ -42,7 +55,7 @@ describe('detach writes (pure planning, no filesystem)', () => {
     expect(steps.filter((s) => s.expectDriver === 'vfio-pci').map((s) => s.kind)).toEqual(['probe']);
   });
 
-  it('kernels without driver_override fall back to new_id once per ID, then bind', () => {
+  it('kernels without driver_override fall back to new_id once per ID, then bind (EBUSY or, before 5.13, ENODEV: already bound), then remove_id', () => {
     const a = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
     const b = fakeDevice('0000:02:02.0', { driver: drv('e1000'), overrideSupported: false });
     expect(show(planDetachWrites(toVfio(a, b), layout))).toEqual([
@@ -51,6 +64,12 @@ describe('detach writes (pure planning, no filesystem)', () => {
       '/sys/bus/pci/drivers/vfio-pci/new_id <- "8086 10d3"',
       '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:01.0"',
       '/sys/bus/pci/drivers/vfio-pci/bind <- "0000:02:02.0"',
+      '/sys/bus/pci/drivers/vfio-pci/remove_id <- "8086 10d3"',
+    ]);
+    const steps = planDetachWrites(toVfio(a, b), layout);
+    expect(steps.filter((s) => s.kind === 'bind').map((s) => s.tolerate)).toEqual([
+      ['EBUSY', 'ENODEV'],
+      ['EBUSY', 'ENODEV'],
     ]);
   });
 

@@ -30,7 +30,7 @@ const cases: [string, () => string, number, RegExp][] = [
     return f;
   }, 3, /not valid UTF-8/],
   ['deep nesting', () => tempFile('deep.xml', `<domain>${'<x>'.repeat(5000)}${'</x>'.repeat(5000)}</domain>`), 3, /nested more than 64 deep/],
-  ['the same device twice', () => tempFile('twice.xml', domainXml('x', [{ address: '0000:01:00.0', group: 'auto' }, { address: '0000:01:00.0', group: 'auto' }])), 3, /0000:01:00.0 is assigned more than once/],
+  ['the same device twice', () => tempFile('twice.xml', domainXml('x', [{ address: '0000:01:00.0', group: 'auto' }, { address: '0000:01:00.0', group: 'auto' }])), 3, /0000:01:00.0 is assigned a second time/],
   ['two hostdevs in one group with conflicting group modes', () => tempFile('mixed.xml', domainXml('x', [{ address: '0000:01:00.0', group: 'auto' }, { address: '0000:01:00.1', group: 'manual' }])), 3, /named with different group modes/],
 ];
 

@@ -50,11 +50,15 @@ describe('group-info reads in proportion to the group, not the host; list, in pr
     const { paths } = await countFsCalls(['list', '--json', '--root', hLarge.root]);
     const F = large.desc.devices.length;
     const B = large.desc.devices.filter((d) => d.headerType === 1).length;
+    const vfs = large.desc.devices.filter((d) => d.physfn !== undefined).length;
+    const unbound = large.desc.devices.filter((d) => d.driver === null).length;
     const budget = {
       // The iommu_group and physfn links of each function, and the driver link of each whose uevent names no
-      // driver (here the unbound PCIe-to-PCI bridges, fewer than B): a stored uevent may lag its link (reader.ts).
-      readlinkSync: 2 * F + B,
-      openSync: 2 * F + Math.ceil(F / 10) + 10, // a function's attribute files, and those only some have (SR-IOV, VGA, net)
+      // driver (here the unbound PCIe-to-PCI bridges): a stored uevent may lag its link (reader.ts).
+      readlinkSync: 2 * F + unbound,
+      // uevent and driver_override of each function, config space of each that is not a VF (a VF's is of no
+      // use), and a few files only some have (sriov_numvfs is not read: a scan knows the VFs from their links).
+      openSync: 2 * F + (F - vfs) + 10,
       readdirSync: B + 4, // one listing per PCI root and bridge
       statSync: 6, // as group-info: the mount and swap tables, mountinfo, the journal
       readFileSync: 3,

@@ -165,6 +165,10 @@ describe('the host PCI address in <source>', () => {
     ['no domain (0)', "<address bus='0x01' slot='0x00' function='0x1'/>", '0000:01:00.1'],
     ["type='pci'", "<address type='pci' bus='0x01' slot='0x00' function='0x1'/>", '0000:01:00.1'],
     ['the largest address', "<address domain='0xffff' bus='0xff' slot='0x1f' function='0x7'/>", 'ffff:ff:1f.7'],
+    ['zero-padded decimal, as libvirt reads it (a leading 0 is octal; 02 is 2)', "<address domain='0000' bus='00' slot='02' function='0'/>", '0000:00:02.0'],
+    ['octal: 010 is 8, 017 is 15', "<address domain='0' bus='010' slot='017' function='07'/>", '0000:08:0f.7'],
+    ['leading white space and a plus sign (strtoul skips and accepts them)', "<address domain=' 0x0' bus='&#9;+0x3b' slot='&#10;2' function='+1'/>", '0000:3b:02.1'],
+    ['many leading zeros after 0x, and 00 as octal zero', "<address domain='00' bus='0x00000000003b' slot='0X0002' function='00'/>", '0000:3b:02.0'],
   ])('%s', (_l, address, expected) => {
     expect(addressOf(address)).toBe(expected);
   });
@@ -179,19 +183,21 @@ describe('the host PCI address in <source>', () => {
   });
 
   it.each([
-    ['path traversal', 'bus', '../../', "invalid PCI address bus='../../': expected a number in hex (0x..) or decimal."],
+    ['path traversal', 'bus', '../../', "invalid PCI address bus='../../': expected a number as libvirt reads it: hex (0x..), octal (a leading 0) or decimal."],
     ['a path to sysfs', 'slot', '/sys/bus/pci', "invalid PCI address slot='/sys/bus/pci'"],
     ['two values', 'bus', '0x01 0x02', "invalid PCI address bus='0x01 0x02'"],
     ['a negative number', 'bus', '-1', "invalid PCI address bus='-1'"],
     ['an empty value', 'bus', '', "invalid PCI address bus=''"],
-    ['leading space', 'bus', ' 0x01', "invalid PCI address bus=' 0x01'"],
-    ['a sign', 'function', '+1', "invalid PCI address function='+1'"],
+    ['trailing space (strtoul stops there, libvirt refuses what is left)', 'bus', '0x01 ', "invalid PCI address bus='0x01 '"],
+    ['a minus sign, even on zero', 'function', '-0', "invalid PCI address function='-0'"],
+    ['two signs', 'function', '+-1', "invalid PCI address function='+-1'"],
+    ['a non-octal digit after a leading 0', 'bus', '08', "invalid PCI address bus='08'"],
     ['an exponent', 'bus', '1e3', "invalid PCI address bus='1e3'"],
     ['a bare 0x', 'bus', '0x', "invalid PCI address bus='0x'"],
     ['a non-hex digit', 'bus', '0x1g', "invalid PCI address bus='0x1g'"],
-    ['octal-looking decimal (strtol would read 010 as 8)', 'bus', '010', "invalid PCI address bus='010'"],
+    ['octal beyond the range (040 is 32)', 'slot', '040', "PCI address slot='040' is out of range (at most 0x1f)."],
     ['non-ASCII digits', 'bus', '٣', "invalid PCI address bus='٣'"],
-    ['a tab from a character reference', 'bus', '0x01&#9;', "invalid PCI address bus='0x01\\x09'"],
+    ['a trailing tab from a character reference', 'bus', '0x01&#9;', "invalid PCI address bus='0x01\\x09'"],
     ['bus > 0xff', 'bus', '0x100', "PCI address bus='0x100' is out of range (at most 0xff)."],
     ['slot > 0x1f', 'slot', '32', "PCI address slot='32' is out of range (at most 0x1f)."],
     ['function > 7', 'function', '0x8', "PCI address function='0x8' is out of range (at most 0x7)."],

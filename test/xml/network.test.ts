@@ -154,3 +154,16 @@ describe("the pool: libvirt's rules", () => {
     expect(parseLibvirtXml(hostdevNetwork({ pool: `<interface dev='${attrText(dev)}'/>` }), 'net.xml').assignments[0]!.target).toEqual({ type: 'netdev', dev });
   });
 });
+
+describe('the same pool member twice is refused from the text (src/xml/duplicates.ts)', () => {
+  it('one interface twice in a hostdev network pool: the second <interface> is named, with the first', () => {
+    const text = hostdevNetwork({ pool: "<interface dev='ens1f0'/>\n      <interface dev='ens1f0'/>" });
+    expect(() => parseLibvirtXml(text, 'net.xml')).toThrow(
+      "net.xml:6: <interface>: interface ens1f0 is assigned a second time; the first <interface> at net.xml:5 names it already. libvirt refuses a network that assigns one device twice.",
+    );
+  });
+  it('one PCI address written two ways (0x3b and 073 octal): the same device, refused', () => {
+    const text = hostdevNetwork({ pool: "<address type='pci' bus='0x3b' slot='0x02' function='0x0'/>\n      <address type='pci' bus='073' slot='2' function='0'/>" });
+    expect(() => parseLibvirtXml(text, 'net.xml')).toThrow(/^net\.xml:6: <address>: 0000:3b:02\.0 is assigned a second time; the first <address> at net\.xml:5/);
+  });
+});

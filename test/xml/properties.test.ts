@@ -70,20 +70,21 @@ describe('properties (fast-check)', () => {
     );
   });
 
-  it('any valid address written in 0x hex (any case, any zero padding) or in decimal reads back as itself', () => {
+  it('any valid address written in 0x hex (any case, any zero padding), in decimal, or with a leading 0 in octal (as strtoul base 0), with leading white space or a plus, reads back as itself', () => {
     const address = fc.record({
       domain: fc.integer({ min: 0, max: LIMITS.domain }),
       bus: fc.integer({ min: 0, max: LIMITS.bus }),
       slot: fc.integer({ min: 0, max: LIMITS.slot }),
       function: fc.integer({ min: 0, max: LIMITS.function }),
     });
-    const style = fc.record({ upper: fc.boolean(), pad: fc.integer({ min: 0, max: 4 }), decimal: fc.boolean() });
+    const style = fc.record({ upper: fc.boolean(), pad: fc.integer({ min: 0, max: 4 }), base: fc.constantFrom(8, 10, 16), lead: fc.constantFrom('', ' ', '+', '&#9; +') });
     fc.assert(
-      fc.property(address, style, (a, { upper, pad, decimal }) => {
+      fc.property(address, style, (a, { upper, pad, base, lead }) => {
         const write = (n: number): string => {
-          if (decimal) return String(n);
+          if (base === 10) return lead + String(n);
+          if (base === 8) return `${lead}0${n.toString(8).padStart(pad, '0')}`;
           const digits = n.toString(16).padStart(pad + 1, '0');
-          return `0x${upper ? digits.toUpperCase() : digits}`;
+          return `${lead}0${upper ? 'X' : 'x'}${upper ? digits.toUpperCase() : digits}`;
         };
         const text = `<address domain='${write(a.domain)}' bus='${write(a.bus)}' slot='${write(a.slot)}' function='${write(a.function)}'/>`;
         const doc = parseLibvirtXml(hostdevDomain({ address: text }), 'p.xml');

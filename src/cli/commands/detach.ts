@@ -6,6 +6,7 @@ import { dryRunDetach, runDetach } from '../../run/detach.js';
 import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
 import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
 import type { GlobalOptions } from '../program.js';
+import { cliProgress } from '../progress.js';
 
 export interface DetachOptions extends GlobalOptions {
   dryRun: boolean;
@@ -21,7 +22,7 @@ export async function detachCommand(file: string, o: DetachOptions, out: Output)
   if (o.dryRun) {
     result = dryRunDetach(doc, new Host(o.root), o.force);
   } else {
-    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command));
+    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command), cliProgress(out, process.env));
   }
   // A persisted device: says so (already held from boot, or put where the boot would).
   result.notes.push(...detachNotes(persistedDevices(o.root), result.devices));

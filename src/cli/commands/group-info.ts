@@ -1,17 +1,19 @@
 import { Host } from '../../host/host.js';
-import { parseAddress } from '../../pci/address.js';
+import { parseDeviceSpec } from '../../pci/address.js';
+import { devicesOf } from '../../plan/device-spec.js';
 import { groupReport } from '../../plan/group-report.js';
 import { renderGroup } from '../../render/groups.js';
 import { printJson, type Output } from '../../render/output.js';
 import type { GlobalOptions } from '../program.js';
 
+/** One group (a function, or an interface's function); a slot whose functions sit in several groups prints each, as list does. */
 export function groupInfoCommand(addressText: string, g: GlobalOptions, out: Output): number {
-  const addr = parseAddress(addressText);
+  const spec = parseDeviceSpec(addressText);
   const host = new Host(g.root);
-  const dev = host.reader.device(addr);
-  const group = host.reader.requireGroup(dev);
-  const report = groupReport(group, host);
-  if (g.json) printJson(out, report);
-  else renderGroup(out, report);
+  const devs = devicesOf(spec, host.reader);
+  const groups = [...new Set(devs.map((d) => host.reader.requireGroup(d)))];
+  const reports = groups.map((group) => groupReport(group, host, undefined, devs.find((d) => d.iommuGroup === group)));
+  if (g.json) printJson(out, reports.length === 1 ? reports[0] : { groups: reports });
+  else reports.forEach((r) => renderGroup(out, r));
   return 0;
 }

@@ -1,0 +1,60 @@
+import type { Host } from '../host/host.js';
+import type { PciDevice } from '../pci/device.js';
+import type { Assignment } from '../xml/assignment.js';
+import { groupBlockers } from './group-blockers.js';
+import { planGroup } from './group-plan.js';
+import type { ResolvedAssignment } from './resolve.js';
+
+/** What group='auto' would do with one group, decided by check's own planner (group-plan.ts, group-blockers.ts). */
+export interface AutoVerdict {
+  /** The members a detach would move to vfio-pci. */
+  moves: string[];
+  /** Whether that detach would succeed (check's exit 0, without --force). */
+  succeeds: boolean;
+  /** Why it would not: check's blockers, as sentences. */
+  blockers: string[];
+  bridgesStay: string[];
+  bridgesBlock: string[];
+}
+
+/** A host bridge (class 0600): the root complex's own function, never a device to hand to a guest. */
+const isHostBridge = (d: PciDevice): boolean => d.class.startsWith('0600');
+const assignable = (d: PciDevice): boolean => !d.isBridge && !isHostBridge(d);
+
+/**
+ * list and group-info ask the planner check uses, so they never promise what check refuses: the group's
+ * verdict is that of `<hostdev managed='yes'><driver name='vfio' group='auto'/>` naming `named` (or the
+ * group's first device that can be assigned), as if written in a domain. A group with nothing assignable
+ * (bridges only, or the host bridge alone, as in most hosts' group 0) moves nothing, and auto cannot succeed.
+ */
+export function autoVerdict(group: number, members: PciDevice[], host: Host, named?: PciDevice): AutoVerdict {
+  const dev = named && assignable(named) ? named : members.find(assignable);
+  if (!dev) {
+    const why = members.map((m) => `${m.name} is ${isHostBridge(m) ? 'a host bridge' : 'a PCI bridge'}`).join(', ');
+    return { moves: [], succeeds: false, blockers: [`IOMMU group ${group} has no device to assign: ${why}.`], bridgesStay: [], bridgesBlock: [] };
+  }
+  const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members);
+  const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' });
+  const withFate = (fate: string): string[] => planned.plan.members.filter((m) => m.fate === fate).map((m) => m.address);
+  return {
+    moves: planned.moves.map((m) => m.dev.name),
+    succeeds: blockers.length === 0,
+    blockers: blockers.map((b) => b.message),
+    bridgesStay: withFate('bridge-stays'),
+    bridgesBlock: withFate('bridge-blocks'),
+  };
+}
+
+function autoHostdev(dev: PciDevice): ResolvedAssignment {
+  const assignment: Assignment = {
+    kind: 'hostdev',
+    source: { file: '(group-info)', line: 0, element: 'hostdev' },
+    managed: true,
+    driverName: 'vfio',
+    groupMode: 'auto',
+    groupModeExplicit: true,
+    groupModeSource: 'attribute',
+    target: { type: 'address', address: dev.address },
+  };
+  return { assignment, label: `group='auto' on ${dev.name}`, devices: [dev], missing: [] };
+}
