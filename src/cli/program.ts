@@ -182,12 +182,13 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .description('give devices back to their original host drivers')
     .option('--all', 'every device vfioctl moved on this host (completes an interrupted run)')
     .option('--dry-run', 'print the exact writes, perform none')
+    .option('--force', 'give back devices persisted on vfio-pci at boot too (until the next boot)')
     .option('--json', 'machine-readable output')
     .addOption(lockTimeoutOption())
-    .action(async (file: string | undefined, o: { all?: boolean; dryRun?: boolean; lockTimeout: string }, cmd: Command) => {
+    .action(async (file: string | undefined, o: { all?: boolean; dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
       const { reattachCommand } = await import('./commands/reattach.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
-        reattachCommand(file, { ...g, all: Boolean(o.all), dryRun: Boolean(o.dryRun), lockTimeout: o.lockTimeout }, out),
+        reattachCommand(file, { ...g, all: Boolean(o.all), dryRun: Boolean(o.dryRun), force: Boolean(o.force), lockTimeout: o.lockTimeout }, out),
       );
     });
 

@@ -42,6 +42,8 @@ export interface HostDescription {
   netUppers?: NetUpperDescription[];
   /** Block devices stacked on the controllers' disks, and multi-device filesystems (src/mock/storage-layers.ts). */
   storage?: StorageDescription;
+  /** etc/os-release, as the file says it (`ID=debian` ...): the distribution `persist` gives remedies for. Absent: no file. */
+  osRelease?: string;
 }
 
 export const NET_UPPER_KINDS = ['bridge', 'bond', 'team', 'vlan', 'macvlan', 'macvtap', 'openvswitch'] as const;

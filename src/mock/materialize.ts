@@ -259,7 +259,8 @@ function aliasLine(id: IdMatch, module: string): string {
 /**
  * lib/modules/RELEASE/modules.dep names every module modprobe could load (what Host.vfioState reads);
  * modules.alias their ID tables (a variant's vfio_pci: lines are what vfioctl chooses a variant from), with
- * vfio-pci's own match-all override-only entry from 5.16 on.
+ * vfio-pci's own match-all override-only entry from 5.16 on; modules.builtin every driver built into the kernel
+ * (`module: null`), named by the driver (what persist reads).
  */
 function writeModules(root: string, desc: HostDescription): void {
   const dir = path.join(root, 'lib/modules', desc.kernel.release);
@@ -275,5 +276,10 @@ function writeModules(root: string, desc: HostDescription): void {
       ...(d.name === 'vfio-pci' && releaseAtLeast(desc.kernel.release, 5, 16) ? [aliasLine({ vendor: '*', device: '*', overrideOnly: true }, d.module!)] : []),
     ]);
   fs.writeFileSync(path.join(dir, 'modules.alias'), '# Aliases extracted from modules themselves.\n' + aliases.map((l) => `${l}\n`).join(''));
-  fs.writeFileSync(path.join(dir, 'modules.builtin'), '');
+  const builtin = desc.drivers.filter((d) => d.state !== 'missing' && d.module === null).map((d) => `kernel/drivers/pci/${d.name}.ko`);
+  fs.writeFileSync(path.join(dir, 'modules.builtin'), builtin.join('\n') + (builtin.length ? '\n' : ''));
+  if (desc.osRelease !== undefined) {
+    fs.mkdirSync(path.join(root, 'etc'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'etc/os-release'), desc.osRelease);
+  }
 }

@@ -148,6 +148,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
       int(o.vfIndex, `${w}: vfIndex`, 0xffff);
     }
   });
+  if (root.osRelease !== undefined) str(root.osRelease, 'osRelease', /^[^\u0000]{0,4096}$/);
   validateStorage(root.storage, blocks, { obj, arr, str, fail });
   const mountsList = arr(root.mounts, 'mounts');
   mountsList.forEach((m, i) => {

@@ -6,6 +6,7 @@ import { analyze } from '../plan/analyze.js';
 import { blockersError } from '../plan/blocker-error.js';
 import { STDIN_NAME } from '../xml/index.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
+import { earlyDriverNotes } from './early-drivers.js';
 import { generatedFiles, type GeneratedFile } from './generate.js';
 import { RECORD_VERSION, sameDevice, type PersistedDevice, type PersistRecord, type PersistSource, type VerifyCommand } from './record.js';
 import { applyPlan, planFiles, readRecord, type FilePlan } from './store.js';
@@ -82,6 +83,8 @@ export function persistDocument(doc: LibvirtDocument, host: Host, o: PersistOpti
   const source = sourceOf(doc);
   const notes: string[] = [];
   const devices = devicesToHold(doc, host, o.force, source, o.now.toISOString(), notes);
+  // A host driver built into the kernel, or loaded from the initramfs, binds before the rule: say so, with the remedy.
+  notes.push(...earlyDriverNotes(host, devices));
   const record = merged(readRecord(host.root), devices, source, o.verify, notes);
   const result = putInPlace(host.root, generatedFiles(record), o.dryRun);
   return { ...result, devices: record.devices.filter((d) => devices.some((x) => x.address === d.address)), notes };

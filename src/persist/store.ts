@@ -73,13 +73,18 @@ function isOurs(hostPath: string, now: Existing): boolean {
 const same = (f: GeneratedFile, now: Existing): boolean =>
   f.kind === 'file' ? now.kind === 'file' && now.content === f.content : now.kind === 'symlink' && now.target === f.target;
 
+/** Whether a resolved path is the resolved root or under it; everything is under `/` (the real host's root). */
+export function isUnderRoot(realRoot: string, real: string): boolean {
+  return realRoot === path.sep || real === realRoot || real.startsWith(realRoot + path.sep);
+}
+
 /** Refuses a directory on the way to `file` that resolves outside the root (a symlink to the real /etc, say). */
 function checkInsideRoot(root: string, file: string): void {
   const realRoot = fs.realpathSync(path.resolve(root));
   let dir = path.dirname(file);
   while (!fs.existsSync(dir)) dir = path.dirname(dir);
   const real = fs.realpathSync(dir);
-  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+  if (!isUnderRoot(realRoot, real)) {
     throw new UnsafeError(`${file} would be written outside the host root ${realRoot}: ${dir} leads to ${real}. vfioctl wrote nothing.`);
   }
 }

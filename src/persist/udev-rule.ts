@@ -36,9 +36,27 @@ function deviceLines(d: PersistedDevice): string[] {
   return [[at, ...guard, ...hold].join(', '), `${at}, ${log}`];
 }
 
+/**
+ * The first line: on every PCI `add` event, before any RUN of a later rule file (80-drivers.rules' kmod load),
+ * every persisted device that is present, unbound and has its persisted IDs gets its override. Without it, a
+ * driver loaded for another device whose event comes first (an onboard HDA controller before a GPU's audio
+ * function, the first of two e1000) attaches to the persisted device before that device's own event sets its
+ * override: the simulated reboot of test/persist/reboot.test.ts, which processes the events one at a time, shows
+ * it. A shell function reads the four IDs and matches them as a `case` pattern (`*` for absent subsystem IDs);
+ * `$$` is udev's literal `$`; no double quote, so the value needs no escaping.
+ */
+function holdAllFirst(devices: readonly PersistedDevice[]): string {
+  const fn = 'h() { read v < $$1/vendor; read d < $$1/device; read sv < $$1/subsystem_vendor; read sd < $$1/subsystem_device; [ -e $$1/driver ] || case $$v:$$d:$$sv:$$sd in $$2) echo vfio-pci > $$1/driver_override ;; esac; }';
+  const calls = devices.map((d) => `h /sys/bus/pci/devices/${d.address} 0x${d.vendor}:0x${d.device}:${d.subsystemVendor !== null && d.subsystemDevice !== null ? `0x${d.subsystemVendor}:0x${d.subsystemDevice}` : '*'} 2>/dev/null`);
+  return `ACTION=="add", SUBSYSTEM=="pci", RUN+="/bin/sh -c '${[fn, ...calls].join('; ')}'"`;
+}
+
 export function udevRule(devices: readonly PersistedDevice[]): string {
   const lines = [
     `${RULE_MARKER} from /etc/vfioctl/persist.json; vfioctl unpersist removes it. Do not edit.`,
+    '# Any PCI device appearing: every persisted device present, unbound, with its IDs gets driver_override=vfio-pci',
+    '# before any driver module is loaded (so a driver loaded for another device cannot take it first).',
+    holdAllFirst(devices),
     '# Each device: driver_override=vfio-pci when it appears, only with the IDs persisted, then vfio-pci loaded',
     '# and the device probed. Another card at the address is left alone and logged to the kernel log (dmesg).',
   ];

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generatedFiles } from '../../src/persist/generate.js';
 import type { PersistedDevice } from '../../src/persist/record.js';
 import { verifyUnit } from '../../src/persist/systemd-unit.js';
+import { isUnderRoot } from '../../src/persist/store.js';
 import { udevRule } from '../../src/persist/udev-rule.js';
 
 /**
@@ -63,7 +64,7 @@ describe('the udev rule, as udev reads it', () => {
   });
 
   it('holds a device only on add, at its address, with every persisted ID; another card there is logged, not held', () => {
-    const [hold, log] = lines.slice(0, 2).map(ruleKeys);
+    const [hold, log] = lines.slice(1, 3).map(ruleKeys);
     expect(hold).toEqual([
       ['ACTION==', 'add'],
       ['SUBSYSTEM==', 'pci'],
@@ -85,10 +86,40 @@ describe('the udev rule, as udev reads it', () => {
   });
 
   it('guards by vendor and device alone where the device has no subsystem IDs', () => {
-    const third = ruleKeys(lines[4]!).map(([k, v]) => `${k}${v}`);
+    const third = ruleKeys(lines[5]!).map(([k, v]) => `${k}${v}`);
     expect(third.slice(0, 5)).toEqual(['ACTION==add', 'SUBSYSTEM==pci', 'KERNEL==0000:05:00.0', 'ATTR{vendor}==0x10de', 'ATTR{device}==0x2204']);
     expect(third[5]).toBe('ATTR{driver_override}=vfio-pci');
     expect(text).toContain("# IOMMU group 7, group='manual'\n");
+  });
+
+  it('its first line, on any PCI add, holds every persisted device present, unbound and with its IDs, as sh runs it', () => {
+    const first = ruleKeys(lines[0]!);
+    expect(first.slice(0, 2)).toEqual([
+      ['ACTION==', 'add'],
+      ['SUBSYSTEM==', 'pci'],
+    ]);
+    expect(first.map(([k]) => k)).toEqual(['ACTION==', 'SUBSYSTEM==', 'RUN+=']);
+    // udev makes $$ a $; the script then runs against a tree laid out like sys/bus/pci/devices.
+    const sys = tmp('vfioctl-holdall-');
+    const device = (address: string, ids: string[], bound: boolean): void => {
+      const d = path.join(sys, address);
+      fs.mkdirSync(d, { recursive: true });
+      ['vendor', 'device', 'subsystem_vendor', 'subsystem_device'].forEach((f, i) => fs.writeFileSync(path.join(d, f), `${ids[i]}\n`));
+      fs.writeFileSync(path.join(d, 'driver_override'), '(null)\n');
+      if (bound) fs.mkdirSync(path.join(d, 'driver'));
+    };
+    device('0000:01:00.0', ['0x10de', '0x2204', '0x1462', '0x3881'], false); // held
+    device('0000:01:00.1', ['0x10de', '0x2204', '0x1462', '0x3881'], false); // other IDs than persisted (1aef): left
+    device('0000:05:00.0', ['0x10de', '0x2204', '0x0000', '0x0000'], true); // bound already: left
+    const script = /^\/bin\/sh -c '(.*)'$/.exec(first[2]![1])![1]!.replace(/\$\$/g, '$').replace(/\/sys\/bus\/pci\/devices/g, sys);
+    const r = spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const override = (a: string): string => fs.readFileSync(path.join(sys, a, 'driver_override'), 'utf8');
+    expect(['0000:01:00.0', '0000:01:00.1', '0000:05:00.0'].map(override)).toEqual(['vfio-pci\n', '(null)\n', '(null)\n']);
+    // Unbound, and no subsystem IDs persisted: held whatever its subsystem IDs.
+    fs.rmdirSync(path.join(sys, '0000:05:00.0', 'driver'));
+    spawnSync('/bin/sh', ['-c', script]);
+    expect(override('0000:05:00.0')).toBe('vfio-pci\n');
   });
 
   it('an empty record generates no file at all', () => {
@@ -120,5 +151,18 @@ describe('the boot check unit, as systemd reads it', () => {
     fs.writeFileSync(unit, verifyUnit({ node: '/nonexistent/node', vfioctl: '/nonexistent/vfioctl' }).replace('Type=oneshot', 'Type=oneshoot'));
     const r = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toContain('Failed to parse service type');
+  });
+});
+
+describe('the files are written under the root, and under / on a real host', () => {
+  // The real host's root is `/`: '/etc' is under it. (Found by test:vm, where `persist --root /` was refused
+  // with "/etc leads to /etc" because '/' + '/' is not a prefix of '/etc'.)
+  it('isUnderRoot', () => {
+    expect(isUnderRoot('/', '/etc')).toBe(true);
+    expect(isUnderRoot('/', '/')).toBe(true);
+    expect(isUnderRoot('/tmp/host', '/tmp/host')).toBe(true);
+    expect(isUnderRoot('/tmp/host', '/tmp/host/etc')).toBe(true);
+    expect(isUnderRoot('/tmp/host', '/tmp/hostile/etc')).toBe(false);
+    expect(isUnderRoot('/tmp/host', '/etc')).toBe(false);
   });
 });

@@ -15,6 +15,9 @@ const vmA = (): string => tempFile('vm-a.xml', domainXml('vm-a', [{ address: NIC
 
 /** What a user reads in the rule after persisting vm-a: literally. */
 const RULE_VM_A = `# Written by vfioctl persist from /etc/vfioctl/persist.json; vfioctl unpersist removes it. Do not edit.
+# Any PCI device appearing: every persisted device present, unbound, with its IDs gets driver_override=vfio-pci
+# before any driver module is loaded (so a driver loaded for another device cannot take it first).
+ACTION=="add", SUBSYSTEM=="pci", RUN+="/bin/sh -c 'h() { read v < $$1/vendor; read d < $$1/device; read sv < $$1/subsystem_vendor; read sd < $$1/subsystem_device; [ -e $$1/driver ] || case $$v:$$d:$$sv:$$sd in $$2) echo vfio-pci > $$1/driver_override ;; esac; }; h /sys/bus/pci/devices/0000:02:01.0 0x8086:0x100e:0x1af4:0x1100 2>/dev/null; h /sys/bus/pci/devices/0000:02:02.0 0x8086:0x100e:0x1af4:0x1100 2>/dev/null'"
 # Each device: driver_override=vfio-pci when it appears, only with the IDs persisted, then vfio-pci loaded
 # and the device probed. Another card at the address is left alone and logged to the kernel log (dmesg).
 # IOMMU group 10, group='auto'

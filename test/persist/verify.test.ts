@@ -73,7 +73,7 @@ describe('vfioctl persist --verify', () => {
     expect(runBin(['detach', a, '--root', h.root]).code).toBe(0); // both NICs on vfio-pci: manual NIC1 is viable
     const manual = tempFile('vm-m.xml', domainXml('vm-m', [{ address: NIC1, group: 'manual' }]));
     persistAll(h.root, manual);
-    expect(runBin(['reattach', '--all', '--root', h.root]).code).toBe(0); // a reboot: both on e1000 again
+    expect(runBin(['reattach', '--all', '--force', '--root', h.root]).code).toBe(0); // a reboot: both on e1000 again (NIC1 is persisted: --force)
     const j = json(runBin(['persist', '--verify', '--json', '--root', h.root]));
     expect(j.groups).toEqual([{ group: 10, viable: false, inTheWay: [NIC2] }]);
     expect(j.problems).toEqual([

@@ -1,4 +1,5 @@
 import { Host } from '../../host/host.js';
+import { detachNotes, persistedDevices } from '../../persist/held.js';
 import { renderDetach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { dryRunDetach, runDetach } from '../../run/detach.js';
@@ -23,6 +24,8 @@ export async function detachCommand(file: string, o: DetachOptions, out: Output)
   } else {
     result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command), cliProgress(out, process.env));
   }
+  // A persisted device: says so (already held from boot, or put where the boot would).
+  result.notes.push(...detachNotes(persistedDevices(o.root), result.devices));
   if (o.json) printJson(out, result);
   else renderDetach(out, result);
   return 0;

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { Host } from '../../host/host.js';
+import { persistedDevices, refuseGivingBack } from '../../persist/held.js';
 import { renderReattach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { Journal, type JournalDevice, type LinkState } from '../../run/journal.js';
@@ -12,6 +13,7 @@ import { cliProgress } from '../progress.js';
 export interface ReattachOptions extends GlobalOptions {
   all: boolean;
   dryRun: boolean;
+  force: boolean;
   lockTimeout: string;
 }
 
@@ -56,22 +58,25 @@ export async function reattachCommand(file: string | undefined, o: ReattachOptio
   if (file && o.all) throw new UsageError('Give either a file or --all, not both.');
   const doc = file ? readLibvirtXmlFile(file) : null;
   const command = file ? `reattach ${inputName(file)}` : 'reattach --all';
-  let result;
-  if (o.dryRun) {
+  const plan = (): ReattachResult => {
     const host = new Host(o.root);
-    result = dryRunReattach(new Journal(host.reader.layout.stateDir), host, doc);
-  } else {
-    result = withWriteSession(
-      o.root,
-      command,
-      lockTimeoutMs(o.lockTimeout),
-      (session) => {
-        const before = recordedLinks(session.journal.data.devices);
-        return withLinksDown(runReattach(session, doc, command), before, session.host);
-      },
-      cliProgress(out, process.env),
-    );
-  }
+    return dryRunReattach(new Journal(host.reader.layout.stateDir), host, doc);
+  };
+  // A persisted device is not given back by accident: refused on the plan, before any write (src/persist/held.ts).
+  const persisted = o.force ? [] : persistedDevices(o.root);
+  if (persisted.length > 0) refuseGivingBack(persisted, plan().devices);
+  const result = o.dryRun
+    ? plan()
+    : withWriteSession(
+        o.root,
+        command,
+        lockTimeoutMs(o.lockTimeout),
+        (session) => {
+          const before = recordedLinks(session.journal.data.devices);
+          return withLinksDown(runReattach(session, doc, command), before, session.host);
+        },
+        cliProgress(out, process.env),
+      );
   if (o.json) printJson(out, result);
   else renderReattach(out, result);
   return 0;
