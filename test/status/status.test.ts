@@ -41,6 +41,24 @@ describe('vfioctl status', () => {
     ]);
   });
 
+  it('list and group-info mark the devices vfioctl holds, and only those', () => {
+    const h = host('workstation');
+    const heldIn = (root: string): string[] =>
+      json(runBin(['list', '--json', '--root', root])).groups.flatMap((g: any) => g.devices.filter((d: any) => d.held === true).map((d: any) => d.address));
+    expect(heldIn(h.root)).toEqual([]);
+    expect(runBin(['detach', XML, '--root', h.root]).code).toBe(0);
+    expect(heldIn(h.root)).toEqual([GPU, AUDIO]);
+    const info = json(runBin(['group-info', GPU, '--json', '--root', h.root]));
+    expect(info.devices.map((d: any) => [d.address, d.held])).toEqual([
+      ['0000:00:01.0', false],
+      [GPU, true],
+      [AUDIO, true],
+    ]);
+    const text = runBin(['group-info', GPU, '--root', h.root]).stdout;
+    expect(text).toMatch(new RegExp(`^  ${AUDIO} .*\\(held by vfioctl; `, 'm'));
+    expect(text).not.toMatch(/^ {2}0000:00:01\.0 .*held by vfioctl/m);
+  });
+
   it('a journal entry whose device is on a host driver has drifted: said, with what reattach --all does with it', () => {
     const h = host('workstation');
     expect(runBin(['detach', XML, '--root', h.root]).code).toBe(0);
