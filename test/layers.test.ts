@@ -15,7 +15,7 @@ import { describe, expect, it } from 'vitest';
  * reports, so it must not import render/ back (the no-cycle rule).
  * eslint.config.js enforces the other boundaries (node:fs, chalk, nothing imports the CLI).
  */
-const LAYERS: readonly (readonly string[])[] = [['errors', 'util'], ['pci'], ['host', 'kernel', 'xml', 'mock'], ['plan'], ['render', 'run', 'libvirt', 'persist'], ['cli']];
+const LAYERS: readonly (readonly string[])[] = [['errors', 'util'], ['pci'], ['host', 'kernel', 'xml', 'mock'], ['plan'], ['render', 'run', 'libvirt', 'persist', 'status'], ['cli']];
 
 const SRC = path.resolve(__dirname, '..', 'src');
 

@@ -14,6 +14,7 @@ const EXAMPLES: Record<string, string[]> = {
   check: ['vfioctl check /etc/libvirt/qemu/vm1.xml', 'virsh dumpxml vm1 | vfioctl check - --root hv01.json --json'],
   detach: ['sudo vfioctl detach vm1.xml --dry-run', 'sudo vfioctl detach vm1.xml --json'],
   reattach: ['sudo vfioctl reattach vm1.xml', 'sudo vfioctl reattach --all   # after a crash: completes from the journal'],
+  status: ['vfioctl status', 'vfioctl status --json --root /tmp/ws --libvirt-dir /tmp/ws-libvirt   # a simulated host'],
   persist: ['sudo vfioctl persist vm1.xml --dry-run', 'sudo vfioctl persist --verify', 'vfioctl persist --list --json'],
   unpersist: ['sudo vfioctl unpersist vm1.xml', 'sudo vfioctl unpersist 0000:01:00.0', 'sudo vfioctl unpersist --all'],
   metadata: ['vfioctl metadata vm1.xml > vm1-defined.xml && virsh define vm1-defined.xml'],

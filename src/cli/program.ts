@@ -193,6 +193,18 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     });
 
   program
+    .command('status')
+    .description('what vfioctl holds now: each device, its prior driver, since when, for which domain; an interrupted run; what is persisted; the hooks')
+    .option('--libvirt-dir <dir>', "libvirt's configuration directory, for the hooks (default: /etc/libvirt when --root is /)")
+    .option('--json', 'machine-readable output')
+    .action(async (o: { libvirtDir?: string }, cmd: Command) => {
+      const { statusCommand } = await import('./commands/status.js');
+      // The hooks live in the real /etc/libvirt, not under a simulated --root: looked at there only for the real host.
+      const libvirtDir = o.libvirtDir ?? (/^\/+$/.test(globals(cmd).root) ? '/etc/libvirt' : null);
+      await onRoot(cmd, 'read', (g) => statusCommand({ ...g, libvirtDir }, out));
+    });
+
+  program
     .command('metadata')
     .argument('<file>', "libvirt domain or network XML ('-': standard input)")
     .description("print the XML with its group='…' attributes moved into vfioctl's <metadata> element, which virsh define keeps")

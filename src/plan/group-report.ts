@@ -7,7 +7,7 @@ import { readReset, type ResetReport } from '../host/reset.js';
 import { vfioNodes, type VfioNodes } from './vfio-nodes.js';
 import { autoVerdict } from './auto-verdict.js';
 import { hostNeeds } from './host-needs.js';
-import { groupHolder, reportHoldings, type Owner } from './ownership.js';
+import { groupHolder, reportHeld, reportHoldings, type Owner } from './ownership.js';
 import { groupViability } from './viability.js';
 
 /** One device as group-info and list report it (also the JSON shape, documented in README). */
@@ -34,6 +34,8 @@ export interface DeviceReport {
   reset: ResetReport;
   /** On a vfio driver: the nodes a VM opens (src/host/vfio-nodes.ts); null otherwise. */
   vfio: VfioNodes | null;
+  /** vfioctl moved it and holds it: its journal records it (`vfioctl status` says since when and for whom). */
+  held: boolean;
 }
 
 export interface GroupReport {
@@ -88,6 +90,7 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
     hostNeeds: hostNeeds(dev, use),
     reset: readReset(ctx.reader, dev, ctx.release),
     vfio: vfioNodes(ctx.reader, dev),
+    held: reportHeld(ctx.reader).has(dev.name),
   };
 }
 

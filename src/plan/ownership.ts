@@ -30,7 +30,17 @@ export function describeOwner(o: Owner): string {
  * which refuses it with its own message.
  */
 export function holdings(reader: HostReader): Map<string, Owner> {
-  const out = new Map<string, Owner>();
+  return readHoldings(reader).owners;
+}
+
+/** Every device the journal records (vfioctl moved it), and the owners of those a libvirt hook moved. */
+interface Holdings {
+  held: Set<string>;
+  owners: Map<string, Owner>;
+}
+
+function readHoldings(reader: HostReader): Holdings {
+  const out: Holdings = { held: new Set(), owners: new Map() };
   const text = readTextFile(`${reader.layout.stateDir}/journal.json`, 4 * 1024 * 1024);
   if (text === undefined) return out;
   let devices: unknown;
@@ -39,21 +49,31 @@ export function holdings(reader: HostReader): Map<string, Owner> {
   } catch {
     return out;
   }
-  if (typeof devices !== 'object' || devices === null) return out;
+  if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) return out;
   for (const [addr, rec] of Object.entries(devices as Record<string, { owner?: Owner }>)) {
+    out.held.add(addr);
     const o = rec?.owner;
-    if (o && typeof o.name === 'string' && typeof o.uuid === 'string' && (o.kind === 'domain' || o.kind === 'network')) out.set(addr, o);
+    if (o && typeof o.name === 'string' && typeof o.uuid === 'string' && (o.kind === 'domain' || o.kind === 'network')) out.owners.set(addr, o);
   }
   return out;
 }
 
-const reported = new WeakMap<HostReader, Map<string, Owner>>();
+const reported = new WeakMap<HostReader, Holdings>();
+
+function reportedHoldings(reader: HostReader): Holdings {
+  let h = reported.get(reader);
+  if (!h) reported.set(reader, (h = readHoldings(reader)));
+  return h;
+}
 
 /** holdings(), read once per reader: `list` reports every group from one read of the journal. */
 export function reportHoldings(reader: HostReader): Map<string, Owner> {
-  let held = reported.get(reader);
-  if (!held) reported.set(reader, (held = holdings(reader)));
-  return held;
+  return reportedHoldings(reader).owners;
+}
+
+/** The devices the journal records, from the same single read: the `held` mark of list and group-info. */
+export function reportHeld(reader: HostReader): ReadonlySet<string> {
+  return reportedHoldings(reader).held;
 }
 
 /** Who holds a group: the owner of the first member vfioctl holds for someone, or null. */

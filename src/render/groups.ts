@@ -39,6 +39,7 @@ function renderDevice(out: Output, d: DeviceReport): string {
   const flags: string[] = [];
   if (d.bridge) flags.push('bridge');
   if (d.bootVga) flags.push('boot VGA');
+  if (d.held) flags.push('held by vfioctl');
   for (const n of d.net) flags.push(`net ${n.name} ${n.up ? 'up' : n.operstate}${n.defaultRoute ? ', default route' : ''}`);
   for (const b of d.block) flags.push(b.swap ? `${b.device} swap` : `${b.device} mounted at ${b.mountpoint}`);
   if (d.sriov?.role === 'pf') flags.push(`SR-IOV PF, ${d.sriov.vfs.length} VFs`);

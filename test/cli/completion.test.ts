@@ -45,7 +45,7 @@ describe('vfioctl completion bash', () => {
   });
 
   it('completes the commands, and the subcommands of hook and mock', () => {
-    expect(complete(['vfioctl', ''])).toEqual(['list', 'group-info', 'check', 'detach', 'reattach', 'metadata', 'snapshot', 'persist', 'unpersist', 'hook', 'mock', 'completion', 'help']);
+    expect(complete(['vfioctl', ''])).toEqual(['list', 'group-info', 'check', 'detach', 'reattach', 'status', 'metadata', 'snapshot', 'persist', 'unpersist', 'hook', 'mock', 'completion', 'help']);
     expect(complete(['vfioctl', 're'])).toEqual(['reattach']);
     expect(complete(['vfioctl', '--root', host.root, 'hook', 'i'])).toEqual(['install']);
     expect(complete(['vfioctl', 'mock', ''])).toEqual(['list', 'create', 'help']);
