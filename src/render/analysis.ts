@@ -37,6 +37,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
       out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
     }
+    for (const m of g.nonPci) out.stdout(`    ${'stays'.padEnd(6)}  ${m.name}  ${m.driver ?? 'no driver'}  [non-PCI ${m.bus ?? ''}${m.bus ? ' ' : ''}device]\n`);
   }
   if (a.opens) out.stdout(`\n  ${a.opens}\n`);
   if (a.notes.length > 0) {

@@ -62,7 +62,7 @@ describe('group-info reads in proportion to the group, not the host; list, in pr
       // VF's is of no use), and a few files only some have (sriov_numvfs is not read: a scan knows the VFs
       // from their links).
       openSync: 3 * F + (F - vfs) + 10,
-      readdirSync: B + 4, // one listing per PCI root and bridge
+      readdirSync: B + 5, // one listing per PCI root and bridge, and sys/class/iommu (non-PCI group members: src/host/non-pci.ts)
       statSync: 7, // as group-info: the mount and swap tables, mountinfo, the journal, modules.alias
       readFileSync: 4,
       realpath: 1,

@@ -21,9 +21,20 @@ export function listCommand(g: GlobalOptions, out: Output): number {
 }
 
 function printGroups(host: Host, scan: FunctionScan, json: boolean, out: Output): void {
-  const stream = json ? jsonGroupStream(out, scan.groupCount) : humanGroupStream(out);
+  // Non-PCI members (platform devices ...) from the IOMMUs' own listings; a group of them alone is listed too.
+  const nonPci = host.reader.nonPciByGroup();
+  const onlyNonPci = [...nonPci.keys()].filter((g) => !scan.hasGroup(g)).sort((a, b) => a - b);
+  const stream = json ? jsonGroupStream(out, scan.groupCount + onlyNonPci.length) : humanGroupStream(out);
+  const rest = (upTo: number): void => {
+    while (onlyNonPci.length > 0 && onlyNonPci[0]! < upTo) {
+      const g = onlyNonPci.shift()!;
+      stream.group(groupReport(g, host, [], undefined, nonPci.get(g)));
+    }
+  };
   for (const { group, members } of scan.groups()) {
-    stream.group(groupReport(group, host, members.map((loc) => host.reader.readAt(loc))));
+    rest(group);
+    stream.group(groupReport(group, host, members.map((loc) => host.reader.readAt(loc)), undefined, nonPci.get(group) ?? []));
   }
+  rest(Infinity);
   stream.end();
 }
