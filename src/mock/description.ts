@@ -24,6 +24,12 @@ export interface HostDescription {
      * /dev/vfio/devices/vfioN), and /dev/iommu exists (ROOT/dev/iommu, a plain file standing for the node).
      */
     vfioDeviceCdev?: boolean;
+    /** proc/cmdline; default `BOOT_IMAGE=/boot/vmlinuz-RELEASE ro quiet`. `pcie_acs_override=downstream,multifunction` marks the ACS override patch. */
+    cmdline?: string;
+    /** vfio's enable_unsafe_noiommu_mode (sys/module/vfio/parameters/...): Y when true; absent: no such file. */
+    vfioNoiommu?: boolean;
+    /** Groups vfio made without an IOMMU (their `name` is vfio-noiommu; the node /dev/vfio/noiommu-N). Needs vfioNoiommu. */
+    noiommuGroups?: number[];
   };
   /** PCI drivers known to the kernel: loaded ones have sys/bus/pci/drivers/NAME. */
   drivers: DriverDescription[];

@@ -10,7 +10,7 @@ import { releaseAtLeast } from '../pci/kernel-rules.js';
 import { validateDescription } from './validate.js';
 import { materializeLayers } from './layers.js';
 import { writeHostPciIds } from './snapshot-names.js';
-import { ensureIommuGroup, materializeNonPci } from './non-pci.js';
+import { ensureIommuGroup, materializeIsolation, materializeNonPci } from './non-pci.js';
 
 /**
  * Builds a simulated host from its description: a directory tree with the kernel's layout (real device
@@ -91,6 +91,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
   }
   materializeNonPci(root, desc);
+  materializeIsolation(root, desc);
   writeProc(root, desc);
   writeHostPciIds(root, desc.devices);
   materializeLayers(root, desc);

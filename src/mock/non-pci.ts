@@ -15,6 +15,22 @@ export function ensureIommuGroup(sys: string, group: number): string {
 }
 
 /**
+ * proc/cmdline, vfio's enable_unsafe_noiommu_mode parameter, and the `name` (vfio-noiommu) of the groups vfio
+ * made without an IOMMU (src/host/isolation.ts reads them).
+ */
+export function materializeIsolation(root: string, desc: HostDescription): void {
+  const k = desc.kernel;
+  fs.mkdirSync(path.join(root, 'proc'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'proc/cmdline'), `${k.cmdline ?? `BOOT_IMAGE=/boot/vmlinuz-${k.release} ro quiet`}\n`);
+  if (k.vfioNoiommu !== undefined) {
+    const params = path.join(root, 'sys/module/vfio/parameters');
+    fs.mkdirSync(params, { recursive: true });
+    fs.writeFileSync(path.join(params, 'enable_unsafe_noiommu_mode'), k.vfioNoiommu ? 'Y\n' : 'N\n', { mode: 0o644 });
+  }
+  for (const g of k.noiommuGroups ?? []) fs.writeFileSync(path.join(ensureIommuGroup(path.join(root, 'sys'), g), 'name'), 'vfio-noiommu\n');
+}
+
+/**
  * Non-PCI devices (description.nonPciDevices) as the driver core lays them out: sys/devices/platform/NAME
  * with its `subsystem` link to sys/bus/BUS, its `driver` link into sys/bus/BUS/drivers/DRIVER (and the link
  * back), sys/bus/BUS/devices/NAME, and when it is behind the IOMMU, its iommu_group link, the group's

@@ -57,6 +57,12 @@ export function validateDescription(value: unknown, where: string): HostDescript
   bool(kernel.driverOverride, 'kernel.driverOverride');
   bool(kernel.driversAutoprobe, 'kernel.driversAutoprobe');
   if (kernel.vfioDeviceCdev !== undefined) bool(kernel.vfioDeviceCdev, 'kernel.vfioDeviceCdev');
+  if (kernel.cmdline !== undefined) str(kernel.cmdline, 'kernel.cmdline', /^[\x20-\x7e]{0,4096}$/);
+  if (kernel.vfioNoiommu !== undefined) bool(kernel.vfioNoiommu, 'kernel.vfioNoiommu');
+  if (kernel.noiommuGroups !== undefined) {
+    arr(kernel.noiommuGroups, 'kernel.noiommuGroups').forEach((g, i) => int(g, `kernel.noiommuGroups[${i}]`, 0xffffff));
+    if (kernel.vfioNoiommu !== true) fail('kernel.noiommuGroups needs kernel.vfioNoiommu: true (vfio makes them only in no-IOMMU mode).');
+  }
 
   const idMatch = (v: unknown, what: string): void => {
     const id = obj(v, what) as Partial<Record<keyof IdMatch, unknown>>;

@@ -3,6 +3,7 @@ import { iommuOffError, type FunctionScan } from '../../host/reader.js';
 import { groupReport } from '../../plan/group-report.js';
 import { humanGroupStream, jsonGroupStream } from '../../render/list.js';
 import { bufferedOutput, type Output } from '../../render/output.js';
+import { isolationWarnings } from '../../host/isolation.js';
 import type { GlobalOptions } from '../program.js';
 
 export function listCommand(g: GlobalOptions, out: Output): number {
@@ -24,7 +25,8 @@ function printGroups(host: Host, scan: FunctionScan, json: boolean, out: Output)
   // Non-PCI members (platform devices ...) from the IOMMUs' own listings; a group of them alone is listed too.
   const nonPci = host.reader.nonPciByGroup();
   const onlyNonPci = [...nonPci.keys()].filter((g) => !scan.hasGroup(g)).sort((a, b) => a - b);
-  const stream = json ? jsonGroupStream(out, scan.groupCount + onlyNonPci.length) : humanGroupStream(out);
+  const warnings = isolationWarnings(host.reader);
+  const stream = json ? jsonGroupStream(out, scan.groupCount + onlyNonPci.length, warnings) : humanGroupStream(out, warnings);
   const rest = (upTo: number): void => {
     while (onlyNonPci.length > 0 && onlyNonPci[0]! < upTo) {
       const g = onlyNonPci.shift()!;
