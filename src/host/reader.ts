@@ -7,6 +7,7 @@ import { HostLayout } from './layout.js';
 import { isDriverName, type DriverName } from '../pci/driver.js';
 import { parsePciUevent } from '../pci/uevent.js';
 import { interfacesByDevice, isInterfaceEntry, type FunctionInterfaces } from './net-index.js';
+import { nonPciByGroup, readNonPciMember, type NonPciMember } from './non-pci.js';
 import { exists, listDir, readBytes, readLinkWithin, readOptional, realPathWithin, resolveRelative } from './sysfs-read.js';
 
 /** How a HostReader reads: see its constructor. */
@@ -63,6 +64,11 @@ export class FunctionScan {
     }
     this.order.sort((x, y) => groupOf[x]! - groupOf[y]! || x - y);
     this.groupCount = this.order.filter((i, k) => k === 0 || groupOf[i] !== groupOf[this.order[k - 1]!]).length;
+  }
+
+  /** Whether a PCI function of the scan is in this group. */
+  hasGroup(group: number): boolean {
+    return this.order.some((i) => this.groupOf[i] === group);
   }
 
   /** The groups in numeric order, each with its members' locations in address order. */
@@ -244,13 +250,33 @@ export class HostReader {
     const names = listDir(this.layout.groupDevicesDir(group));
     if (names === undefined) throw new NotFoundError(`IOMMU group ${group} does not exist on this host.`);
     const out: PciAddress[] = [];
+    const others: string[] = [];
     for (const n of names.sort()) {
       const a = parseSysfsAddress(n);
-      if (!a) throw new HostTreeError(`sys/kernel/iommu_groups/${group}/devices holds '${printable(n)}', which is not a PCI address.`);
-      out.push(a);
+      if (a) out.push(a);
+      else others.push(n);
     }
+    this.nonPciNames.set(group, others);
     if (this.mode === 'lookup') this.checkGroupLinks(group, out);
     return out;
+  }
+
+  /** Names of a group's devices/ entries that are not PCI addresses, from groupMembers' listing. */
+  private readonly nonPciNames = new Map<number, string[]>();
+
+  /**
+   * The group's members that are not PCI functions (src/host/non-pci.ts), each with its bus and driver; an
+   * entry that is neither a PCI address nor a link to a device is a HostTreeError. Reuses groupMembers' listing.
+   */
+  groupNonPci(group: number): NonPciMember[] {
+    if (!this.nonPciNames.has(group)) this.groupMembers(group);
+    const dir = `${this.groupsDir}/${group}/devices`;
+    return (this.nonPciNames.get(group) ?? []).map((n) => readNonPciMember(`${dir}/${n}`, n, this.realRoot));
+  }
+
+  /** For a scan: the non-PCI devices behind the host's IOMMUs, by group (src/host/non-pci.ts). */
+  nonPciByGroup(): Map<number, NonPciMember[]> {
+    return nonPciByGroup(this.realRoot, (n) => parseSysfsAddress(n) !== undefined);
   }
 
   private checkGroupLinks(group: number, members: PciAddress[]): void {

@@ -24,6 +24,12 @@ export interface HostDescription {
      * /dev/vfio/devices/vfioN), and /dev/iommu exists (ROOT/dev/iommu, a plain file standing for the node).
      */
     vfioDeviceCdev?: boolean;
+    /** proc/cmdline; default `BOOT_IMAGE=/boot/vmlinuz-RELEASE ro quiet`. `pcie_acs_override=downstream,multifunction` marks the ACS override patch. */
+    cmdline?: string;
+    /** vfio's enable_unsafe_noiommu_mode (sys/module/vfio/parameters/...): Y when true; absent: no such file. */
+    vfioNoiommu?: boolean;
+    /** Groups vfio made without an IOMMU (their `name` is vfio-noiommu; the node /dev/vfio/noiommu-N). Needs vfioNoiommu. */
+    noiommuGroups?: number[];
   };
   /** PCI drivers known to the kernel: loaded ones have sys/bus/pci/drivers/NAME. */
   drivers: DriverDescription[];
@@ -40,10 +46,26 @@ export interface HostDescription {
   routes: { iface: string; destination: string; gateway: string; mask: string }[];
   /** Virtual network devices stacked on the functions' interfaces (src/mock/net-uppers.ts). Routes may go through them. */
   netUppers?: NetUpperDescription[];
+  /**
+   * Devices on other buses than PCI that sit in IOMMU groups (src/mock/non-pci.ts): a platform device such as
+   * MSFT0101:00 or 80860F0E:00, an ARM SoC's fd500000.pcie, an AMBA device. vfioctl reports them, never moves them.
+   */
+  nonPciDevices?: NonPciDeviceDescription[];
   /** Block devices stacked on the controllers' disks, and multi-device filesystems (src/mock/storage-layers.ts). */
   storage?: StorageDescription;
   /** etc/os-release, as the file says it (`ID=debian` ...): the distribution `persist` gives remedies for. Absent: no file. */
   osRelease?: string;
+}
+
+export const NON_PCI_BUSES = ['platform', 'amba'] as const;
+
+export interface NonPciDeviceDescription {
+  /** The driver core's name (not a PCI address): `MSFT0101:00`, `fd500000.pcie`. */
+  name: string;
+  bus: (typeof NON_PCI_BUSES)[number];
+  /** The driver bound to it (a platform driver: tpm_crb, dw_dmac, vfio-platform ...), or null. */
+  driver: string | null;
+  iommuGroup: number | null;
 }
 
 export const NET_UPPER_KINDS = ['bridge', 'bond', 'team', 'vlan', 'macvlan', 'macvtap', 'openvswitch'] as const;

@@ -10,6 +10,7 @@ import { releaseAtLeast } from '../pci/kernel-rules.js';
 import { validateDescription } from './validate.js';
 import { materializeLayers } from './layers.js';
 import { writeHostPciIds } from './snapshot-names.js';
+import { ensureIommuGroup, materializeIsolation, materializeNonPci } from './non-pci.js';
 
 /**
  * Builds a simulated host from its description: a directory tree with the kernel's layout (real device
@@ -48,12 +49,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
       if (desc.kernel.vfioDeviceCdev) addVfioCdev(root, devDir, dev.driver);
     }
     if (dev.iommuGroup !== null) {
-      const g = path.join(sys, 'kernel/iommu_groups', String(dev.iommuGroup));
-      if (!fs.existsSync(g)) {
-        fs.mkdirSync(path.join(g, 'devices'), { recursive: true });
-        fs.writeFileSync(path.join(g, 'type'), 'DMA-FQ\n');
-        fs.writeFileSync(path.join(g, 'reserved_regions'), '0x00000000fee00000 0x00000000feefffff msi\n');
-      }
+      const g = ensureIommuGroup(sys, dev.iommuGroup);
       relLink(g, path.join(devDir, 'iommu_group'));
       relLink(devDir, path.join(g, 'devices', dev.address));
     }
@@ -94,6 +90,8 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     fs.mkdirSync(path.join(root, 'dev'), { recursive: true });
     fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
   }
+  materializeNonPci(root, desc);
+  materializeIsolation(root, desc);
   writeProc(root, desc);
   writeHostPciIds(root, desc.devices);
   materializeLayers(root, desc);

@@ -2,7 +2,7 @@ import { InputError, printable } from '../errors.js';
 import { parseInterfaceName } from '../pci/interface-name.js';
 import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, NET_UPPER_KINDS, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
+import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 
 /**
@@ -57,6 +57,12 @@ export function validateDescription(value: unknown, where: string): HostDescript
   bool(kernel.driverOverride, 'kernel.driverOverride');
   bool(kernel.driversAutoprobe, 'kernel.driversAutoprobe');
   if (kernel.vfioDeviceCdev !== undefined) bool(kernel.vfioDeviceCdev, 'kernel.vfioDeviceCdev');
+  if (kernel.cmdline !== undefined) str(kernel.cmdline, 'kernel.cmdline', /^[\x20-\x7e]{0,4096}$/);
+  if (kernel.vfioNoiommu !== undefined) bool(kernel.vfioNoiommu, 'kernel.vfioNoiommu');
+  if (kernel.noiommuGroups !== undefined) {
+    arr(kernel.noiommuGroups, 'kernel.noiommuGroups').forEach((g, i) => int(g, `kernel.noiommuGroups[${i}]`, 0xffffff));
+    if (kernel.vfioNoiommu !== true) fail('kernel.noiommuGroups needs kernel.vfioNoiommu: true (vfio makes them only in no-IOMMU mode).');
+  }
 
   const idMatch = (v: unknown, what: string): void => {
     const id = obj(v, what) as Partial<Record<keyof IdMatch, unknown>>;
@@ -150,6 +156,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
   });
   if (root.osRelease !== undefined) str(root.osRelease, 'osRelease', /^[^\u0000]{0,4096}$/);
   validateStorage(root.storage, blocks, { obj, arr, str, fail });
+  validateNonPci(root.nonPciDevices, { obj, arr, str, fail }, driver, int);
   const mountsList = arr(root.mounts, 'mounts');
   mountsList.forEach((m, i) => {
     const o = obj(m, `mounts[${i}]`);
@@ -168,6 +175,22 @@ export function validateDescription(value: unknown, where: string): HostDescript
     for (const k of ['destination', 'gateway', 'mask'] as const) str(o[k], `routes[${i}].${k}`, quad);
   });
   return value as HostDescription;
+}
+
+/** Non-PCI devices: names the driver core could give (never a PCI address), known buses, valid drivers, each once. */
+function validateNonPci(value: unknown, c: Checkers, driver: (v: unknown, what: string) => string, int: (v: unknown, what: string, max: number) => number): void {
+  if (value === undefined) return;
+  const names = new Set<string>();
+  c.arr(value, 'nonPciDevices').forEach((d, i) => {
+    const o = c.obj(d, `nonPciDevices[${i}]`);
+    const name = c.str(o.name, `nonPciDevices[${i}].name`, /^[A-Za-z0-9_][A-Za-z0-9_.:+@-]{0,63}$/);
+    if (parseSysfsAddress(name)) c.fail(`nonPciDevices[${i}].name '${name}' is a PCI address: list it in devices.`);
+    if (names.has(name)) c.fail(`non-PCI device ${name} is listed twice.`);
+    names.add(name);
+    if (!(NON_PCI_BUSES as readonly unknown[]).includes(o.bus)) c.fail(`nonPciDevices[${i}].bus must be one of ${NON_PCI_BUSES.join(', ')}.`);
+    if (o.driver !== null) driver(o.driver, `nonPciDevices[${i}].driver`);
+    if (o.iommuGroup !== null) int(o.iommuGroup, `nonPciDevices[${i}].iommuGroup`, 0xffffff);
+  });
 }
 
 interface Checkers {

@@ -12,6 +12,7 @@ import type { RecordedInterfaces } from './resolve.js';
 import type { Move } from './vfio-driver.js';
 import { resetNotes } from './reset-notes.js';
 import { vfioOpens } from './vfio-open.js';
+import { isolationWarnings } from '../host/isolation.js';
 
 export type { AssignmentReport } from './assignments.js';
 export type { Blocker, BlockerKind } from './blocker.js';
@@ -32,6 +33,8 @@ export interface Analysis {
   /** Information: unhandled devices, forced safety overrides, a module to load. */
   notes: string[];
   vfio: ModuleState;
+  /** Why this host's IOMMU groups do not isolate devices (ACS override, no-IOMMU mode: src/host/isolation.ts); printed first. */
+  warnings: string[];
   /** What the VM will open: its groups' /dev/vfio/N, or /dev/iommu and the vfio cdevs with iommufd='yes'; null when nothing is assigned. */
   opens: string | null;
 }
@@ -93,6 +96,7 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions):
     blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
     notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...resetNotes(moves, host), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
+    warnings: isolationWarnings(host.reader),
     opens: vfioOpens(collected.resolved, groups, host),
   };
 }

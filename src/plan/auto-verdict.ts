@@ -1,5 +1,6 @@
 import type { Host } from '../host/host.js';
 import type { PciDevice } from '../pci/device.js';
+import type { NonPciMember } from '../host/non-pci.js';
 import type { Assignment } from '../xml/assignment.js';
 import { hostBlockers } from './analyze.js';
 import { groupBlockers } from './group-blockers.js';
@@ -36,13 +37,16 @@ const assignable = (d: PciDevice): boolean => !d.isBridge && !isHostBridge(d);
  * group's first device that can be assigned), as if written in a domain. A group with nothing assignable
  * (bridges only, or the host bridge alone, as in most hosts' group 0) moves nothing, and auto cannot succeed.
  */
-export function autoVerdict(group: number, members: PciDevice[], host: Host, named?: PciDevice): AutoVerdict {
+export function autoVerdict(group: number, members: PciDevice[], host: Host, named?: PciDevice, nonPci: NonPciMember[] = []): AutoVerdict {
   const dev = named && assignable(named) ? named : members.find(assignable);
   if (!dev) {
-    const why = members.map((m) => `${m.name} is ${isHostBridge(m) ? 'a host bridge' : 'a PCI bridge'}`).join(', ');
+    const why = [
+      ...members.map((m) => `${m.name} is ${isHostBridge(m) ? 'a host bridge' : 'a PCI bridge'}`),
+      ...nonPci.map((m) => `${m.name} is a non-PCI ${m.bus ?? ''}${m.bus ? ' ' : ''}device (vfioctl moves only PCI functions)`),
+    ].join(', ');
     return { moves: [], succeeds: false, blockers: [`IOMMU group ${group} has no device to assign: ${why}.`], bridgesStay: [], bridgesBlock: [] };
   }
-  const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members);
+  const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members, nonPci);
   const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' }, named !== undefined);
   const withFate = (fate: string): string[] => planned.plan.members.filter((m) => m.fate === fate).map((m) => m.address);
   const all = [...hostWideBlockers(host, dev), ...blockers.map((b) => b.message)];

@@ -6,6 +6,7 @@ import type { Blocker } from './blocker.js';
 import type { PlannedGroup } from './group-plan.js';
 import { isVfioDriver } from './vfio-driver.js';
 import { viabilityBlocker } from './viability.js';
+import { nonPciBlocker } from '../host/non-pci.js';
 
 /** One group named with different group modes. */
 function conflictBlocker({ request }: PlannedGroup): Blocker[] {
@@ -73,6 +74,24 @@ function notViableBlocker(g: PlannedGroup, host: Host, doc: Pick<LibvirtDocument
 }
 
 /**
+ * Non-PCI members bound to a driver that is not a vfio one: the kernel does not count the group viable while
+ * they are, and vfioctl moves only PCI functions (whatever the group mode), so it refuses instead of
+ * leaving the group half-moved.
+ */
+function nonPciBlockers({ request, plan, nonPciInTheWay }: PlannedGroup): Blocker[] {
+  if (nonPciInTheWay.length === 0) return [];
+  const list = nonPciInTheWay.map((m) => `${m.name} (${nonPciBlocker(m)})`).join(', ');
+  const unbind = nonPciInTheWay.map((m) => `echo ${m.name} > /sys/bus/${m.bus ?? 'platform'}/drivers/${m.driver}/unbind`).join('; ');
+  const lead = plan.mode === 'auto' ? `group='auto' cannot make IOMMU group ${request.group} viable` : `IOMMU group ${request.group} would not be viable`;
+  return [
+    {
+      kind: 'not-viable',
+      message: `${lead}: it also holds non-PCI devices, which vfioctl does not move: ${list}. The kernel counts the group viable only when they are unbound or on a vfio driver (vfio-platform); unbind them yourself if the host can spare them (${unbind}), or assign devices of another group.`,
+    },
+  ];
+}
+
+/**
  * An SR-IOV PF with VFs enabled. Unbinding its driver removes the VFs (a PF driver's remove() calls
  * pci_disable_sriov(): igb, ixgbe, i40e, mlx5 ...), whoever is using them, and only then would vfio-pci take
  * the PF; with a driver that keeps them (pci-pf-stub, no remove()), vfio-pci's probe answers EBUSY
@@ -114,7 +133,7 @@ function moveBlockers({ plan, moves }: PlannedGroup, host: Host, force: boolean,
 export function groupBlockers(g: PlannedGroup, host: Host, force: boolean, doc: Pick<LibvirtDocument, 'kind' | 'name'>, readVfs = true): { blockers: Blocker[]; notes: string[] } {
   const moved = moveBlockers(g, host, force, readVfs);
   return {
-    blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host, doc), ...moved.blockers],
+    blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host, doc), ...nonPciBlockers(g), ...moved.blockers],
     notes: moved.notes,
   };
 }

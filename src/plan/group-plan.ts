@@ -1,5 +1,6 @@
 import type { Host } from '../host/host.js';
 import type { PciDevice } from '../pci/device.js';
+import { nonPciBlocker, type NonPciMember } from '../host/non-pci.js';
 import { VFIO_PCI } from '../pci/driver.js';
 import type { GroupMode } from '../xml/assignment.js';
 import type { RequestedDevice } from './assignments.js';
@@ -31,6 +32,8 @@ export interface GroupPlan {
   members: MemberPlan[];
   viableNow: boolean;
   viableAfter: boolean;
+  /** Members that are not PCI functions (src/host/non-pci.ts): never moved; bound to a non-vfio driver, they keep the group from being viable. */
+  nonPci: NonPciMember[];
 }
 
 /** One IOMMU group the document touches: the assignments that name its devices, and which devices they name. */
@@ -71,6 +74,8 @@ export interface PlannedGroup {
   plan: GroupPlan;
   /** The members as they are now, in the group's order. */
   members: PciDevice[];
+  /** Non-PCI members that keep the group from being viable, before and after the moves (vfioctl does not move them). */
+  nonPciInTheWay: NonPciMember[];
   /** The members a detach moves, each with its target driver. */
   moves: Move[];
   /** Members that would keep the group from being viable after the moves, as they would be then. */
@@ -90,13 +95,15 @@ export function groupMode(refs: ResolvedAssignment[]): GroupMode {
 
 /**
  * What a detach does with each member of one group, and whether the group is viable before and after.
- * `given`: the members, already read (list's one-pass scan); read from the group otherwise.
+ * `given`: the members, already read (list's one-pass scan), and its non-PCI members; read from the group otherwise.
  */
-export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]): PlannedGroup {
+export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[], givenNonPci?: NonPciMember[]): PlannedGroup {
   const { group, refs } = request;
   const mode = groupMode(refs);
   const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
   const members = given ?? host.reader.groupMembers(group).map((a) => host.reader.device(a));
+  const nonPci = givenNonPci ?? (given ? [] : host.reader.groupNonPci(group));
+  const nonPciInTheWay = nonPci.filter((m) => nonPciBlocker(m) !== null);
   const actions = new Map(members.map((m) => [m.name, memberAction(m, host.rules, moveScope(mode, managedRequested, m.name))]));
   const drivers = vfioTargets(members.filter((m) => actions.get(m.name) === 'move'), refs, host);
   const { moves } = drivers;
@@ -117,10 +124,11 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
       requested: request.requested.has(m.name),
       hostNeeds: hostNeeds(m, host.usage.of(m)),
     })),
-    viableNow: members.every((m) => viabilityBlocker(m, host.rules) === null),
-    viableAfter: inTheWay.length === 0,
+    viableNow: nonPciInTheWay.length === 0 && members.every((m) => viabilityBlocker(m, host.rules) === null),
+    viableAfter: nonPciInTheWay.length === 0 && inTheWay.length === 0,
+    nonPci,
   };
-  return { request, plan, members, moves, inTheWay, managedRequested, driverBlockers: drivers.blockers, driverNotes: drivers.notes };
+  return { request, plan, members, nonPciInTheWay, moves, inTheWay, managedRequested, driverBlockers: drivers.blockers, driverNotes: drivers.notes };
 }
 
 /** The `<driver model=>` of the assignment naming a device; a group mate moved by group='auto' has none. */

@@ -9,6 +9,7 @@ import { autoVerdict } from './auto-verdict.js';
 import { hostNeeds } from './host-needs.js';
 import { groupHolder, reportHeld, reportHoldings, type Owner } from './ownership.js';
 import { groupViability } from './viability.js';
+import { nonPciBlocker, type NonPciMember } from '../host/non-pci.js';
 
 /** One device as group-info and list report it (also the JSON shape, documented in README). */
 export interface DeviceReport {
@@ -42,6 +43,8 @@ export interface GroupReport {
   group: number;
   viable: boolean;
   devices: DeviceReport[];
+  /** Members that are not PCI functions (platform devices ...): name, bus and driver; vfioctl never moves them. */
+  nonPci: NonPciMember[];
   /** Members that keep the group from being viable now, and why. */
   blockers: { address: string; driver: string | null; reason: string }[];
   /**
@@ -97,16 +100,23 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
 /**
  * The report of one group: its members are read from sys/kernel/iommu_groups/N/devices unless given. `named`:
  * the device the user asked about (group-info), which the group='auto' verdict names as a hostdev would.
+ * `givenNonPci`: the group's non-PCI members when `given` (list finds them in sys/class/iommu).
  */
-export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[], named?: PciDevice): GroupReport {
+export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[], named?: PciDevice, givenNonPci?: NonPciMember[]): GroupReport {
   const members = given ?? ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
+  const nonPci = givenNonPci ?? (given ? [] : ctx.reader.groupNonPci(group));
   const v = groupViability(members, ctx.rules);
-  const auto = autoVerdict(group, members, ctx, named);
+  const auto = autoVerdict(group, members, ctx, named, nonPci);
+  const nonPciBlockers = nonPci.flatMap((m) => {
+    const reason = nonPciBlocker(m);
+    return reason ? [{ address: m.name, driver: m.driver, reason }] : [];
+  });
   return {
     group,
-    viable: v.viable,
+    viable: v.viable && nonPciBlockers.length === 0,
     devices: members.map((d) => deviceReport(d, ctx)),
-    blockers: v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })),
+    nonPci,
+    blockers: [...v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })), ...nonPciBlockers],
     autoWouldMove: auto.moves,
     autoWouldSucceed: auto.succeeds,
     autoBlockers: auto.blockers,

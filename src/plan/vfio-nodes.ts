@@ -1,6 +1,7 @@
 import type { PciDevice } from '../pci/device.js';
 import type { HostReader } from '../host/reader.js';
 import { exists } from '../host/sysfs-read.js';
+import { groupNode } from '../host/isolation.js';
 import { isVfioDriver } from './vfio-driver.js';
 
 /**
@@ -25,7 +26,7 @@ export function vfioNodes(reader: HostReader, dev: PciDevice): VfioNodes | null 
   if (!isVfioDriver(dev.driver)) return null;
   const cdev = (reader.deviceSubdir(dev.address, 'vfio-dev') ?? []).find((e) => /^vfio[0-9]+$/.test(e));
   return {
-    group: dev.iommuGroup === null ? null : `/dev/vfio/${dev.iommuGroup}`,
+    group: dev.iommuGroup === null ? null : groupNode(reader, dev.iommuGroup),
     cdev: cdev ? `/dev/vfio/devices/${cdev}` : null,
     iommu: hasDevIommu(reader),
   };

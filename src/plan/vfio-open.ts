@@ -2,6 +2,7 @@ import type { Host } from '../host/host.js';
 import type { GroupPlan } from './group-plan.js';
 import type { ResolvedAssignment } from './resolve.js';
 import { hasDevIommu } from './vfio-nodes.js';
+import { groupNode } from '../host/isolation.js';
 
 /**
  * What the VM will open once its devices are on vfio drivers, as a sentence for `check` (null when it assigns
@@ -11,7 +12,7 @@ import { hasDevIommu } from './vfio-nodes.js';
 export function vfioOpens(resolved: ResolvedAssignment[], groups: GroupPlan[], host: Host): string | null {
   if (groups.length === 0) return null;
   const iommu = hasDevIommu(host.reader);
-  const nodes = groups.map((g) => `/dev/vfio/${g.group}`).join(', ');
+  const nodes = groups.map((g) => groupNode(host.reader, g.group)).join(', ');
   if (resolved.some((r) => r.assignment.iommufd)) {
     return iommu
       ? "With iommufd='yes' the VM opens /dev/iommu and each device's /dev/vfio/devices/vfioN (the kernel makes it when the device binds to its vfio driver) instead of " +

@@ -1,5 +1,5 @@
 import type { Analysis, AssignmentReport, MemberPlan } from '../plan/analyze.js';
-import type { Output } from './output.js';
+import { renderWarnings, type Output } from './output.js';
 
 const FATE_TEXT: Record<MemberPlan['fate'], string> = {
   move: 'move',
@@ -24,6 +24,7 @@ function modeNote(s: AssignmentReport): string {
 /** Human rendering of `check`. */
 export function renderAnalysis(out: Output, a: Analysis, code: number): void {
   const c = out.color;
+  renderWarnings(out, a.warnings);
   out.stdout(`${c.bold(`${a.document.kind} '${a.document.name}'`)} (${a.document.file}): ${a.assignments.length} PCI assignment${a.assignments.length === 1 ? '' : 's'}\n`);
   for (const s of a.assignments) {
     const groups = s.groups.length > 0 ? ` in IOMMU group ${s.groups.join(', ')}` : '';
@@ -37,6 +38,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
       out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
     }
+    for (const m of g.nonPci) out.stdout(`    ${'stays'.padEnd(6)}  ${m.name}  ${m.driver ?? 'no driver'}  [non-PCI ${m.bus ?? ''}${m.bus ? ' ' : ''}device]\n`);
   }
   if (a.opens) out.stdout(`\n  ${a.opens}\n`);
   if (a.notes.length > 0) {

@@ -7,6 +7,9 @@ export function renderGroup(out: Output, g: GroupReport): void {
   const verdict = g.viable ? c.green('viable for VFIO') : c.red('not viable for VFIO');
   out.stdout(`${c.bold(`IOMMU group ${g.group}`)}: ${verdict}\n`);
   for (const d of g.devices) out.stdout(renderDevice(out, d));
+  for (const m of g.nonPci) {
+    out.stdout(`  ${m.name}  non-PCI ${m.bus ?? ''}${m.bus ? ' ' : ''}device  driver: ${m.driver ? c.cyan(m.driver) : c.dim('no driver')}  (vfioctl does not move it)\n`);
+  }
   if (g.heldBy) out.stdout(`  ${c.cyan('Held by vfioctl for')} ${g.heldBy.kind} '${g.heldBy.name}'${g.heldBy.uuid ? ` (${g.heldBy.uuid})` : ''}: its libvirt hook moved it and gives it back when it stops.\n`);
   if (!g.viable) {
     out.stdout(`  ${c.yellow('In the way:')} ${g.blockers.map((b) => `${b.address} (${b.reason})`).join('; ')}\n`);

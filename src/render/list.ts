@@ -1,6 +1,6 @@
 import type { GroupReport } from '../plan/group-report.js';
 import { renderGroup } from './groups.js';
-import type { Output } from './output.js';
+import { renderWarnings, type Output } from './output.js';
 
 /** Prints `list` one group at a time, so the command never holds every group's report at once. */
 export interface GroupStream {
@@ -10,7 +10,8 @@ export interface GroupStream {
 }
 
 /** Human output: each group as group-info prints it. */
-export function humanGroupStream(out: Output): GroupStream {
+export function humanGroupStream(out: Output, warnings: string[] = []): GroupStream {
+  renderWarnings(out, warnings);
   return { group: (report) => renderGroup(out, report), end: () => {} };
 }
 
@@ -19,8 +20,10 @@ export function humanGroupStream(out: Output): GroupStream {
  * `{"groups": [` once, then each group, then the closing brackets. `groupCount` is known before the first
  * group (the scan counts them), which decides whether the list is `[]`.
  */
-export function jsonGroupStream(out: Output, groupCount: number): GroupStream {
-  out.stdout(`{\n  "groups": [${groupCount > 0 ? '' : ']\n}\n'}`);
+export function jsonGroupStream(out: Output, groupCount: number, warnings: string[] = []): GroupStream {
+  // `warnings` (src/host/isolation.ts) first, and only when there is one, as printJson would write it.
+  const head = warnings.length > 0 ? `${JSON.stringify({ warnings }, null, 2).slice(0, -2)},` : '{';
+  out.stdout(`${head}\n  "groups": [${groupCount > 0 ? '' : ']\n}\n'}`);
   let printed = 0;
   return {
     group: (report) => {

@@ -39,6 +39,11 @@ export function makeOutput(opts: { stdout?: (t: string) => void; stderr?: (t: st
   return { stdout: opts.stdout ?? fdWriter(1), stderr: opts.stderr ?? fdWriter(2), color: opts.color, errColor: opts.errColor ?? opts.color };
 }
 
+/** Warnings about the whole host (src/host/isolation.ts), one line each, before anything else. */
+export function renderWarnings(out: Output, warnings: string[]): void {
+  for (const w of warnings) out.stdout(`${out.color.yellow('warning:')} ${w}\n`);
+}
+
 export function printJson(out: Output, value: unknown): void {
   out.stdout(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -37,7 +37,9 @@ describe('group-info reads in proportion to the group, not the host; list, in pr
     // of run/vfioctl/journal.json (who holds the group): host-wide files, the same count on any host.
     // openSync: 3 more than before reset_method was reported (one per member).
     // statSync and readFileSync: one more each for lib/modules/RELEASE/modules.alias (which vfio driver group='auto' would bind), host-wide.
-    const budget = { openSync: 17, readlinkSync: 9, lstatSync: 6, statSync: 7, realpath: 3, readFileSync: 4, readdirSync: 3, existsSync: 0 }; // readdir: the group, and once per run whether the IOMMU is on and vfio-pci is loaded (the auto verdict, as check's)
+    // openSync: 2 more for proc/cmdline and vfio's enable_unsafe_noiommu_mode (src/host/isolation.ts), host-wide.
+    // readdir: the group, and once per run whether the IOMMU is on and vfio-pci is loaded (the auto verdict, as check's).
+    const budget = { openSync: 19, readlinkSync: 9, lstatSync: 6, statSync: 7, realpath: 3, readFileSync: 4, readdirSync: 3, existsSync: 0 };
     expect(overBudget(a.paths, budget)).toEqual([]);
     expect(overBudget(b.paths, budget)).toEqual([]);
     expect(b.calls).toBe(a.calls);
@@ -61,8 +63,11 @@ describe('group-info reads in proportion to the group, not the host; list, in pr
       // uevent, driver_override and reset_method of each function, config space of each that is not a VF (a
       // VF's is of no use), and a few files only some have (sriov_numvfs is not read: a scan knows the VFs
       // from their links).
-      openSync: 3 * F + (F - vfs) + 10,
-      readdirSync: B + 6, // one listing per PCI root and bridge; once per run, the IOMMU groups and the drivers (the auto verdict's host preconditions)
+      // and proc/cmdline with vfio's enable_unsafe_noiommu_mode (src/host/isolation.ts).
+      openSync: 3 * F + (F - vfs) + 12,
+      // one listing per PCI root and bridge, sys/class/iommu (non-PCI group members: src/host/non-pci.ts), and
+      // once per run the IOMMU groups and the drivers (the auto verdict's host preconditions)
+      readdirSync: B + 7,
       statSync: 7, // as group-info: the mount and swap tables, mountinfo, the journal, modules.alias
       readFileSync: 4,
       realpath: 1,
