@@ -11,9 +11,13 @@ const ESC = '\u001b[';
 const RED_STDOUT = '\u001b[31mnot viable for VFIO\u001b[39m';
 const RED_STDERR = '\u001b[31mvfioctl:\u001b[39m';
 
-/** Runs a shell command line in a pty made by script(1) (util-linux): the terminal is stdout and stderr unless redirected. */
+/**
+ * Runs a shell command line in a pty made by script(1) (util-linux): the terminal is stdout and stderr unless
+ * redirected. Without CI in the environment: chalk's detection turns colour off on a terminal inside an
+ * unknown CI (as CI=true, set by this project's CI, says), which the last test shows.
+ */
 function inPty(command: string, env: NodeJS.ProcessEnv = {}): { code: number; tty: string } {
-  const clean = { ...process.env, TERM: 'xterm', NO_COLOR: undefined, FORCE_COLOR: undefined, VFIOCTL_PCI_IDS: '', ...env };
+  const clean = { ...process.env, TERM: 'xterm', NO_COLOR: undefined, FORCE_COLOR: undefined, CI: undefined, VFIOCTL_PCI_IDS: '', ...env };
   const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: clean });
   return { code: r.status ?? -1, tty: r.stdout };
 }
@@ -68,5 +72,14 @@ describe('colour, decided per stream', () => {
     const r = spawnSync(process.execPath, [BIN, 'list', '--color=sometimes'], { encoding: 'utf8' });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("error: option '--color <when>' argument 'sometimes' is invalid. Allowed choices are always, never, auto.");
+  });
+
+  it("CI=true: a terminal inside an unknown CI gets no colour (chalk's own rule), unless --color=always", () => {
+    const h = simulatedHost('workstation');
+    const plain = inPty(vfioctl('group-info', '01:00.0', '--root', h.root), { CI: 'true' });
+    expect(plain.tty).toContain('not viable for VFIO');
+    expect(plain.tty).not.toContain(ESC);
+    const forced = inPty(vfioctl('group-info', '01:00.0', '--root', h.root, '--color=always'), { CI: 'true' });
+    expect(forced.tty).toContain(RED_STDOUT);
   });
 });
