@@ -12,7 +12,7 @@ const EXAMPLES: Record<string, string[]> = {
   list: ['vfioctl list', 'vfioctl list --json --root hv01.json'],
   'group-info': ['vfioctl group-info 01:00.0', 'vfioctl group-info 01:00   # every function of the slot', 'vfioctl group-info eno1   # the NIC behind an interface', 'vfioctl group-info pci_0000_01_00_1 --json --root /tmp/ws'],
   check: ['vfioctl check /etc/libvirt/qemu/vm1.xml', 'virsh dumpxml vm1 | vfioctl check - --root hv01.json --json'],
-  detach: ['sudo vfioctl detach vm1.xml --dry-run', 'sudo vfioctl detach vm1.xml --json'],
+  detach: ['sudo vfioctl detach vm1.xml --dry-run', 'sudo vfioctl detach vm1.xml --json', 'sudo vfioctl detach vm1.xml --owner alice:kvm'],
   reattach: ['sudo vfioctl reattach vm1.xml', 'sudo vfioctl reattach --all   # after a crash: completes from the journal'],
   status: ['vfioctl status', 'vfioctl status --json --root /tmp/ws --libvirt-dir /tmp/ws-libvirt   # a simulated host'],
   persist: ['sudo vfioctl persist vm1.xml --dry-run', 'sudo vfioctl persist --verify', 'vfioctl persist --list --json'],

@@ -195,12 +195,13 @@ function addMoveCommands(program: Command, { out, globals, onRoot }: Wiring): vo
     .description("move the XML's PCI devices (whole groups with group='auto') to vfio-pci")
     .option('--dry-run', 'print the exact writes, perform none')
     .option('--force', 'take devices the host needs (boot GPU, NIC with traffic, disk controller)')
+    .option('--owner <user[:group]>', 'give the /dev/vfio nodes to this user after the move (QEMU run without libvirt); reattach gives them back')
     .option('--json', 'machine-readable output')
     .addOption(lockTimeoutOption())
-    .action(async (file: string, o: { dryRun?: boolean; force?: boolean; lockTimeout: string }, cmd: Command) => {
+    .action(async (file: string, o: { dryRun?: boolean; force?: boolean; owner?: string; lockTimeout: string }, cmd: Command) => {
       const { detachCommand } = await import('./commands/detach.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) =>
-        detachCommand(file, { ...g, dryRun: Boolean(o.dryRun), force: Boolean(o.force), lockTimeout: o.lockTimeout }, out),
+        detachCommand(file, { ...g, dryRun: Boolean(o.dryRun), force: Boolean(o.force), owner: o.owner, lockTimeout: o.lockTimeout }, out),
       );
     });
 

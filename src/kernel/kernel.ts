@@ -18,6 +18,12 @@ export interface Kernel {
    * host description says the module exists). Throws a VfioUnavailableError with the reason otherwise.
    */
   loadModule(name: DriverName): void;
+  /**
+   * Gives a /dev/vfio node (`node`, a host path: /dev/vfio/N, /dev/vfio/noiommu-N, /dev/vfio/devices/vfioN)
+   * to uid:gid, and sets its permission bits when `mode` is given; never through a symlink. Throws the fs
+   * error (its errno in `code`) as it comes.
+   */
+  chown(node: string, uid: number, gid: number, mode?: number): void;
   /** Writes performed by this process so far (for dry-run comparisons and tests). */
   readonly performed: readonly SysfsWrite[];
 }
@@ -31,4 +37,9 @@ export class SysfsWriteError extends Error {
     super(`write of '${value.trim()}' to ${hostPath} failed: ${errno}`);
     this.name = 'SysfsWriteError';
   }
+}
+
+/** The /dev/vfio nodes Kernel.chown may change: group nodes and device cdevs, nothing else. */
+export function isVfioNodePath(node: string): boolean {
+  return /^\/dev\/vfio\/(?:(?:noiommu-)?[0-9]+|devices\/vfio[0-9]+)$/.test(node);
 }

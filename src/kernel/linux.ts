@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PermissionError, VfioUnavailableError } from '../errors.js';
 import { isWhitelistedWrite, type SysfsWrite } from '../host/layout.js';
 import type { DriverName } from '../pci/driver.js';
-import { SysfsWriteError, type Kernel } from './kernel.js';
+import { isVfioNodePath, SysfsWriteError, type Kernel } from './kernel.js';
 
 /**
  * The real kernel: each write is one open(O_WRONLY|O_NOFOLLOW) + one write(2) of the whole value on the
@@ -32,6 +32,23 @@ export class LinuxKernel implements Kernel {
       if (fd !== undefined) fs.closeSync(fd);
     }
     this.performed.push(w);
+  }
+
+  /**
+   * lchown, so a symlink put in the node's place is never followed (it fails with ELOOP before anything
+   * changes); the directory must resolve inside the root. chmod only when the mode differs, after lstat said
+   * the node is no link.
+   */
+  chown(node: string, uid: number, gid: number, mode?: number): void {
+    if (!isVfioNodePath(node)) throw new Error(`internal: refusing to chown outside /dev/vfio: ${node}`);
+    const realRoot = fs.realpathSync.native(this.root);
+    const dir = fs.realpathSync.native(path.join(this.root, path.dirname(node)));
+    if (dir !== realRoot && !dir.startsWith(realRoot === '/' ? '/' : `${realRoot}/`)) throw Object.assign(new Error(`${node} resolves outside ${this.root}`), { code: 'EXDEV' });
+    const file = path.join(dir, path.basename(node));
+    const st = fs.lstatSync(file);
+    if (st.isSymbolicLink()) throw Object.assign(new Error(`${node} is a symlink`), { code: 'ELOOP' });
+    fs.lchownSync(file, uid, gid);
+    if (mode !== undefined && (st.mode & 0o7777) !== mode) fs.chmodSync(file, mode);
   }
 
   loadModule(name: DriverName): void {

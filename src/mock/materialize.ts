@@ -4,6 +4,7 @@ import { InputError } from '../errors.js';
 import { SIM_FORMAT, simDir, writeSimState, type SimState } from './kernel/sim-state.js';
 import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
 import { addVfioCdev } from './kernel/vfio-cdev.js';
+import { syncVfioNodes } from './kernel/vfio-dev-nodes.js';
 import { formatPciUevent } from '../pci/uevent.js';
 import { defaultProbeRefusals, type DeviceDescription, type HostDescription, type IdMatch } from './description.js';
 import { releaseAtLeast } from '../pci/kernel-rules.js';
@@ -92,6 +93,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
   }
   materializeNonPci(root, desc);
   materializeIsolation(root, desc);
+  syncVfioNodes(root, desc.drivers.some((d) => d.state === 'loaded' && (d.name === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(d.name))));
   writeProc(root, desc);
   writeHostPciIds(root, desc.devices);
   materializeLayers(root, desc);

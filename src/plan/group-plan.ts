@@ -14,6 +14,9 @@ import { viabilityBlocker } from './viability.js';
 /** One member of a group as check reports it (also its JSON shape). */
 export interface MemberPlan {
   address: string;
+  /** From the host's pci.ids (or a snapshot's own names), as list shows them; null when unknown. */
+  vendorName: string | null;
+  deviceName: string | null;
   driver: string | null;
   bridge: boolean;
   /** What a detach does with it (the JSON keeps the name `fate`). */
@@ -117,6 +120,7 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
     mode,
     members: members.map((m) => ({
       address: m.name,
+      ...memberNames(m, host),
       driver: m.driver,
       bridge: m.isBridge,
       fate: actions.get(m.name)!,
@@ -129,6 +133,11 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
     nonPci,
   };
   return { request, plan, members, nonPciInTheWay, moves, inTheWay, managedRequested, driverBlockers: drivers.blockers, driverNotes: drivers.notes };
+}
+
+function memberNames(m: PciDevice, host: Host): { vendorName: string | null; deviceName: string | null } {
+  const names = host.ids.names(m.vendor, m.device);
+  return { vendorName: names.vendor ?? null, deviceName: names.device ?? null };
 }
 
 /** The `<driver model=>` of the assignment naming a device; a group mate moved by group='auto' has none. */

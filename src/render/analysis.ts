@@ -35,7 +35,8 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
     for (const m of g.members) {
       const to = m.fate === 'move' ? ` → ${m.target ?? 'no vfio driver (see the blockers)'}` : '';
       const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : FATE_TEXT[m.fate];
-      out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
+      const names = [m.vendorName, m.deviceName].filter((n) => n !== null).join(' ');
+      out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}${names ? `  ${names}` : ''}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
     }
     for (const m of g.nonPci) out.stdout(`    ${'stays'.padEnd(6)}  ${m.name}  ${m.driver ?? 'no driver'}  [non-PCI ${m.bus ?? ''}${m.bus ? ' ' : ''}device]\n`);

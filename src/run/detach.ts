@@ -14,6 +14,8 @@ import { Journal } from './journal.js';
 import type { PciDevice } from '../pci/device.js';
 import type { LinkState } from './journal.js';
 import type { WriteSession } from './session.js';
+import type { NodeOwner } from '../host/accounts.js';
+import { giveNodes } from './node-owner.js';
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
 export type DeviceAction = 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
@@ -91,7 +93,20 @@ function reportMoved(session: WriteSession, analysis: Analysis, steps: PlanStep[
   report({ device, from, to: steps[i]!.expectDriver, index: order.indexOf(device) + 1, total: order.length, kernel: session.kernel.kind });
 }
 
-export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
+/**
+ * Moves the groups; with `nodeOwner` (`detach --owner`), then gives their /dev/vfio nodes to that user
+ * (node-owner.ts), also when every device was on vfio already from an earlier detach.
+ */
+export function runDetach(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner, nodeOwner?: NodeOwner): DetachResult {
+  const result = moveGroups(doc, session, force, command, owner);
+  if (nodeOwner) {
+    const held = result.devices.map((d) => d.address).filter((a) => session.journal.data.devices[a] !== undefined);
+    result.notes.push(...giveNodes(session, held, nodeOwner));
+  }
+  return result;
+}
+
+function moveGroups(doc: LibvirtDocument, session: WriteSession, force: boolean, command: string, owner?: Owner): DetachResult {
   const { host, kernel, journal } = session;
   const recorded = recordedInterfaces(journal.data.devices);
   let { analysis, steps } = planDetach(doc, host, force, owner, recorded);

@@ -1,4 +1,5 @@
 import { HostTreeError, printable } from '../errors.js';
+import { isVfioNodePath } from '../kernel/kernel.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { parseInterfaceName } from '../pci/interface-name.js';
 import type { JournalData } from './journal.js';
@@ -44,7 +45,19 @@ const interfaces: Check = (v) => {
   return null;
 };
 
-const DEVICE_FIELDS: Record<string, Check> = { driver: driverOrNull, override: driverOrNull, method, vendor: hex4, device: hex4, since: str, by: str, owner, links, interfaces };
+/** The /dev/vfio nodes given away by `detach --owner`: a reattach chowns exactly these paths back, so each is checked. */
+const nodes: Check = (v) => {
+  if (v === undefined) return null;
+  if (!Array.isArray(v)) return `is ${what(v)}, not a list of /dev/vfio nodes`;
+  for (const n of v) {
+    if (!isObject(n) || typeof n.path !== 'string' || !isVfioNodePath(n.path)) return `holds ${isObject(n) ? what(n.path) : what(n)}, not a /dev/vfio node`;
+    if (count(n.uid) || count(n.gid)) return `holds ${n.path} with a uid or gid that is not a number`;
+    if (!Number.isSafeInteger(n.mode) || (n.mode as number) < 0 || (n.mode as number) > 0o7777) return `holds ${n.path} with mode ${what(n.mode)}, not permission bits`;
+  }
+  return null;
+};
+
+const DEVICE_FIELDS: Record<string, Check> = { driver: driverOrNull, override: driverOrNull, method, vendor: hex4, device: hex4, since: str, by: str, owner, links, interfaces, nodes };
 
 function damaged(file: string, field: string, why: string): HostTreeError {
   return new HostTreeError(

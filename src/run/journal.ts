@@ -26,6 +26,16 @@ export interface JournalDevice extends PriorBinding {
   owner?: Owner;
   /** Its network interfaces and their operstate at detach (absent in journals written before this field). */
   links?: LinkState[];
+  /** The /dev/vfio nodes `detach --owner` gave away, each as it was before (absent without --owner); reattach restores them. */
+  nodes?: NodeRecord[];
+}
+
+/** A /dev/vfio node's owner and permission bits before `detach --owner` changed them (src/run/node-owner.ts). */
+export interface NodeRecord {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
 }
 
 /** A network interface of a moved device, as it was before the move: reattach says which came back down. */

@@ -12,6 +12,7 @@ import { restore, restoreTargets } from './restore.js';
 import { restoreScope, type RestoreScope } from './restore-scope.js';
 import type { WriteSession } from './session.js';
 import { currentDriver } from './execute.js';
+import { restoreNodes } from './node-owner.js';
 
 /**
  * Which devices a reattach puts back, each with what vfioctl recorded about it:
@@ -81,7 +82,9 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
 
 export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string, owner?: Owner): ReattachResult {
   const { host, kernel, journal } = session;
-  const { entries, dropped, notes } = reattachTargets(journal, host, doc, owner);
+  const { entries, dropped, notes: targetNotes } = reattachTargets(journal, host, doc, owner);
+  // Nodes `detach --owner` gave away go back first, while the devices are still on vfio (node-owner.ts).
+  const notes = [...targetNotes, ...restoreNodes(session, entries.map(([a]) => a))];
   const before = new Map(restoreTargets(host, entries).map((t) => [t.dev.name, t.dev.driver]));
   const steps = planRestoreWrites(restoreTargets(host, entries), host.reader.layout);
   journal.forget(dropped);

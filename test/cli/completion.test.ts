@@ -53,7 +53,7 @@ describe('vfioctl completion bash', () => {
   });
 
   it("completes a command's options and the global ones", () => {
-    expect(complete(['vfioctl', 'detach', 'vm.xml', '--'])).toEqual(['--dry-run', '--force', '--json', '--lock-timeout', '--help', '--root', '--color', '--no-color']);
+    expect(complete(['vfioctl', 'detach', 'vm.xml', '--'])).toEqual(['--dry-run', '--force', '--owner', '--json', '--lock-timeout', '--help', '--root', '--color', '--no-color']);
     expect(complete(['vfioctl', 'reattach', '--a'])).toEqual(['--all']);
     expect(complete(['vfioctl', '--'])).toEqual(['--version', '--root', '--color', '--no-color', '--help']);
   });

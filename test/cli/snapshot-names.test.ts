@@ -41,6 +41,20 @@ describe('a snapshot records the names of its host (through bin/)', () => {
     expect(listed.find((d: any) => d.address === '0000:00:01.0')).toMatchObject({ vendorName: 'Intel of the snapshot', deviceName: null });
   });
 
+  it('check --root hv01.json names each member of the group too, as list does (a CI runner without pciutils)', () => {
+    const xml = path.join(dir, 'vm.xml');
+    fs.writeFileSync(
+      xml,
+      `<domain type='kvm'><name>vm</name><devices><hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio' group='auto'/><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev></devices></domain>\n`,
+    );
+    const r = runBin(['check', xml, '--root', snap], { VFIOCTL_PCI_IDS: undefined });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/move +0000:01:00\.0  Snapshot Vendor GmbH Snapshot GPU 3090  nouveau → vfio-pci/);
+    expect(r.stdout).toMatch(/move +0000:01:00\.1  Snapshot Vendor GmbH Snapshot HDA  snd_hda_intel → vfio-pci/);
+    const members = json(runBin(['check', xml, '--json', '--root', snap], { VFIOCTL_PCI_IDS: undefined })).groups[0].members;
+    expect(members.find((m: any) => m.address === '0000:01:00.0')).toMatchObject({ vendorName: 'Snapshot Vendor GmbH', deviceName: 'Snapshot GPU 3090' });
+  });
+
   it('a name that would break the description (a newline) is refused when the snapshot is read, with the field named', () => {
     const desc = JSON.parse(fs.readFileSync(snap, 'utf8'));
     desc.devices[0].deviceName = 'two\nlines';

@@ -21,6 +21,7 @@ function crashAfter(root: string, writes: number): void {
       kind: k.kind,
       performed: k.performed,
       loadModule: (name) => k.loadModule(name),
+      chown: (node, uid, gid, mode) => k.chown(node, uid, gid, mode),
       write(x) {
         if (dead) throw new Crash('dead');
         w.write(x);

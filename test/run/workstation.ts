@@ -49,6 +49,7 @@ export function watched(kernel: Kernel, after: (n: number, w: SysfsWrite) => voi
       return kernel.performed;
     },
     loadModule: (name) => kernel.loadModule(name),
+    chown: (node, uid, gid, mode) => kernel.chown(node, uid, gid, mode),
     write(w) {
       kernel.write(w);
       after(++n, w);

@@ -1,3 +1,4 @@
+import { resolveNodeOwner } from '../../host/accounts.js';
 import { Host } from '../../host/host.js';
 import { detachNotes, persistedDevices } from '../../persist/held.js';
 import { renderDetach } from '../../render/changes.js';
@@ -12,17 +13,21 @@ export interface DetachOptions extends GlobalOptions {
   dryRun: boolean;
   force: boolean;
   lockTimeout: string;
+  /** --owner USER[:GROUP]: who gets the /dev/vfio nodes after the move. */
+  owner?: string;
 }
 
 export async function detachCommand(file: string, o: DetachOptions, out: Output): Promise<number> {
   const doc = readLibvirtXmlFile(file);
   // The lock and the journal say what ran: `detach <stdin>`, as messages name a piped input, not `detach -`.
   const command = `detach ${inputName(file)}`;
+  // Resolved before anything is written: an unknown user is exit 3 with nothing changed.
+  const nodeOwner = o.owner === undefined ? undefined : resolveNodeOwner(o.root, o.owner);
   let result;
   if (o.dryRun) {
     result = dryRunDetach(doc, new Host(o.root), o.force);
   } else {
-    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command), cliProgress(out, process.env));
+    result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command, undefined, nodeOwner), cliProgress(out, process.env));
   }
   // A persisted device: says so (already held from boot, or put where the boot would).
   result.notes.push(...detachNotes(persistedDevices(o.root), result.devices));

@@ -95,6 +95,14 @@ export class ConfinedTree {
     }
   }
 
+  /** chown (and chmod when a mode is given) of a file, never through a symlink: a link there is ELOOP. */
+  chown(file: string, uid: number, gid: number, mode?: number): void {
+    const at = this.place(file);
+    if (fs.lstatSync(at).isSymbolicLink()) throw Object.assign(new Error(`${file} is a symlink`), { code: 'ELOOP' });
+    fs.lchownSync(at, uid, gid);
+    if (mode !== undefined) fs.chmodSync(at, mode);
+  }
+
   rename(from: string, to: string): void {
     fs.renameSync(this.place(from), this.place(to));
   }

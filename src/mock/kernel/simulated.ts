@@ -5,13 +5,14 @@ import { isWhitelistedWrite, toHostWrite, type SysfsWrite } from '../../host/lay
 import type { DriverName } from '../../pci/driver.js';
 import { releaseAtLeast } from '../../pci/kernel-rules.js';
 import { idMatches, type DeviceDescription, type IdMatch, type MatchableIds, type ProbeRefusalCase } from '../description.js';
-import { SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
+import { isVfioNodePath, SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, driversDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { confined, type ConfinedTree } from './confined.js';
 import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 import { removeDisablesSriov, removeVfs } from './sriov.js';
 import { addVfioCdev, removeVfioCdev } from './vfio-cdev.js';
+import { syncVfioNodes } from './vfio-dev-nodes.js';
 
 /**
  * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
@@ -24,6 +25,7 @@ interface SimDevice extends MatchableIds, Pick<DeviceDescription, 'address' | 'h
   numvfs: number;
 }
 
+const isVfioName = (driver: string): boolean => driver === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(driver);
 const ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 const PAGE_SIZE = 4096;
 
@@ -61,6 +63,7 @@ export class SimulatedKernel implements Kernel {
         errno = err.errno;
       }
     }
+    this.syncNodes();
     writeSimState(this.root, this.state);
     appendWriteLog(this.root, { ...toHostWrite(w), result: errno ?? 'ok' });
     if (errno !== undefined) throw new SysfsWriteError(w.hostPath, w.value, errno);
@@ -90,7 +93,19 @@ export class SimulatedKernel implements Kernel {
     // The bus flag as the tree holds it now (an admin may have written 0 to it since the host was made).
     const autoprobe = (readAttr(path.join(this.root, 'sys', 'bus', 'pci'), 'drivers_autoprobe') ?? '1').trim() !== '0';
     if (autoprobe) this.attachAll(drv);
+    this.syncNodes();
     writeSimState(this.root, this.state);
+  }
+
+  /** ROOT/dev/vfio as the kernel keeps it: a group's node while a member is on a vfio driver (vfio-dev-nodes.ts). */
+  private syncNodes(): void {
+    syncVfioNodes(this.root, this.state.drivers.some((d) => d.state === 'loaded' && isVfioName(d.name)));
+  }
+
+  /** Changes the owner of a /dev/vfio node of the tree (a plain file), never through a symlink. */
+  chown(node: string, uid: number, gid: number, mode?: number): void {
+    if (!isVfioNodePath(node)) throw new Error(`internal: refusing to chown outside /dev/vfio: ${node}`);
+    this.tree.chown(path.join(this.root, node), uid, gid, mode);
   }
 
   // --- the writes ------------------------------------------------------------------------------------
