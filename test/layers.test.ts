@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
  * The layers of src/, enforced: a module imports only from its own layer or a lower one, and no two
  * folders import each other, even through others. From the top:
  *
- *   cli → render, run, libvirt, persist → plan → host, kernel, xml, mock → pci → errors, util
+ *   cli → render, run, libvirt, persist, status → plan → host, kernel, xml, mock → pci → errors, util
  *
  * src/mock/kernel/ (the simulated kernel) counts as part of mock/: it belongs with the simulated host and
  * implements kernel/kernel.ts's interface, so mock/ may import kernel/, never the other way. openKernel,
@@ -113,7 +113,7 @@ function readSources(dir: string, out = new Map<string, string>()): Map<string, 
 
 const at = (rel: string): string => path.join(SRC, rel);
 
-describe('one-way layers: cli → render, run, libvirt, persist → plan → host, kernel, xml, mock → pci → errors, util', () => {
+describe('one-way layers: cli → render, run, libvirt, persist, status → plan → host, kernel, xml, mock → pci → errors, util', () => {
   const sources = readSources(SRC);
 
   it('every folder of src/ is in the layer table', () => {

@@ -42,10 +42,6 @@ export function commandPath(cmd: Command): string {
   return names.join(' ');
 }
 
-export function examplesFor(path: string): string[] | undefined {
-  return EXAMPLES[path];
-}
-
 /** Adds the examples and the pointer to the exit codes to the help of the program and of every command below it. */
 export function addHelpFooters(program: Command): void {
   const visit = (cmd: Command): void => {

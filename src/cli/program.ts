@@ -116,6 +116,27 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
     .configureOutput({ writeOut: (s) => out.stdout(s), writeErr: (s) => out.stderr(s) })
     .showHelpAfterError('(run vfioctl --help for usage)');
 
+  const w = wiring(out, env, setCode);
+  addInspectCommands(program, w);
+  addMoveCommands(program, w);
+  addFileCommands(program, w);
+  addPersistCommands(program, w);
+  addHookCommands(program, w);
+  addMockCommands(program, w);
+  addHelpFooters(program);
+  return program;
+}
+
+/** What every command's action needs: the output, the environment, where the exit code goes, the global options. */
+interface Wiring {
+  out: Output;
+  env: NodeJS.ProcessEnv;
+  setCode: SetCode;
+  globals: (cmd: Command) => GlobalOptions;
+  onRoot: (cmd: Command, purpose: 'read' | 'write', fn: (g: GlobalOptions) => number | Promise<number>) => Promise<void>;
+}
+
+function wiring(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Wiring {
   const globals = (cmd: Command): GlobalOptions => {
     const o = cmd.optsWithGlobals<{ root: string; json?: boolean }>();
     return { root: o.root, json: Boolean(o.json) };
@@ -131,7 +152,11 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       root.cleanup();
     }
   };
+  return { out, env, setCode, globals, onRoot };
+}
 
+/** list, group-info, check: read the host, write nothing. */
+function addInspectCommands(program: Command, { out, onRoot }: Wiring): void {
   program
     .command('list')
     .description('show every IOMMU group, its devices, drivers and whether it is viable for VFIO')
@@ -160,7 +185,10 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { checkCommand } = await import('./commands/check.js');
       await onRoot(cmd, 'read', (g) => checkCommand(file, g, out));
     });
+}
 
+/** detach, reattach, and status (what they hold). */
+function addMoveCommands(program: Command, { out, globals, onRoot }: Wiring): void {
   program
     .command('detach')
     .argument('<file>', "libvirt domain or network XML ('-': standard input)")
@@ -204,7 +232,10 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const libvirtDir = o.libvirtDir ?? (/^\/+$/.test(globals(cmd).root) ? '/etc/libvirt' : null);
       await onRoot(cmd, 'read', (g) => statusCommand({ ...g, libvirtDir }, out));
     });
+}
 
+/** metadata (an XML rewritten) and snapshot (the host as a description). */
+function addFileCommands(program: Command, { out, setCode, onRoot }: Wiring): void {
   program
     .command('metadata')
     .argument('<file>', "libvirt domain or network XML ('-': standard input)")
@@ -223,7 +254,10 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { snapshotCommand } = await import('./commands/snapshot.js');
       await onRoot(cmd, 'read', (g) => snapshotCommand({ ...g, output: o.output, name: o.name }, out));
     });
+}
 
+/** persist and unpersist: holding devices on vfio-pci from boot. */
+function addPersistCommands(program: Command, { out, onRoot }: Wiring): void {
   program
     .command('persist')
     .argument('[file]', "libvirt domain or network XML ('-': standard input)")
@@ -252,7 +286,10 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { unpersistCommand } = await import('./commands/persist.js');
       await onRoot(cmd, o.dryRun ? 'read' : 'write', (g) => unpersistCommand(target, { ...g, all: Boolean(o.all), dryRun: Boolean(o.dryRun) }, out));
     });
+}
 
+/** hook install, uninstall, status, run: libvirt's hooks. */
+function addHookCommands(program: Command, { out, env, setCode, globals }: Wiring): void {
   const hook = program.command('hook').description("libvirt's hooks: vfioctl runs at every VM start and stop (see README, With libvirt)");
   const libvirtDir = new Option('--libvirt-dir <dir>', "libvirt's configuration directory").default('/etc/libvirt');
   hook
@@ -291,7 +328,10 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { hookRunCommand } = await import('./commands/hook.js');
       setCode(hookRunCommand(driver, args, globals(cmd), env, out));
     });
+}
 
+/** mock list and create (simulated hosts), and completion. */
+function addMockCommands(program: Command, { out, setCode, globals }: Wiring): void {
   const mock = program.command('mock').description('simulated hosts: list the bundled ones, create one to work on');
   mock
     .command('list')
@@ -318,6 +358,4 @@ function buildProgram(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Co
       const { completionCommand } = await import('./completion.js');
       setCode(completionCommand(shell, program, out));
     });
-  addHelpFooters(program);
-  return program;
 }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, PermissionError, UnsafeError, errnoText } from '../errors.js';
+import { replaceAtomically } from '../run/atomic-file.js';
 import { HOOK_DRIVERS, hookCommand, hookScript, isOurHook, parseHookScript, type HookDriver, type HookTarget } from './hook-script.js';
 
 /**
@@ -50,20 +51,9 @@ function existing(file: string): Existing {
 
 /** Writes through a temp file in the same directory and a rename: libvirt never sees half a script. */
 function writeScript(file: string, text: string): void {
-  const tmp = path.join(path.dirname(file), `.vfioctl-hook.${process.pid}.tmp`);
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-    const fd = fs.openSync(tmp, 'w', 0o755);
-    try {
-      fs.writeSync(fd, text);
-      fs.fchmodSync(fd, 0o755); // whatever the umask
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
+    replaceAtomically(file, { kind: 'file', content: text, mode: 0o755 });
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
     throw fsError('write', file, err);
   }
 }

@@ -11,6 +11,23 @@ import { NAME_PATTERN } from './snapshot-names.js';
  * device names, so every one is checked here first, the way user XML is: nothing unchecked reaches a path.
  */
 export function validateDescription(value: unknown, where: string): HostDescription {
+  const c = checkers(where);
+  const root = c.obj(value, 'the description');
+  validateHeader(root, c);
+  const driverNames = validateDrivers(root.drivers, c);
+  const { ifaces, blocks } = validateDevices(root.devices, driverNames, where, c);
+  if (root.osRelease !== undefined) c.str(root.osRelease, 'osRelease', /^[^\u0000]{0,4096}$/);
+  validateStorage(root.storage, blocks, c);
+  validateNonPci(root.nonPciDevices, c, c.driver, c.int);
+  validateMountsAndRoutes(root, ifaces, blocks, where, c);
+  return value as HostDescription;
+}
+
+const hex4 = /^[0-9a-f]{4}$/;
+const blockName = /^[a-z][a-z0-9_.:-]{0,31}$/;
+
+/** The checks every part uses: each fails with an InputError naming the description and the field. */
+function checkers(where: string) {
   const fail = (what: string): never => {
     throw new InputError(`${where}: ${what}`, 'A host description has the format of mock-sysfs/hosts/*.json (see src/mock/description.ts).');
   };
@@ -35,7 +52,6 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) fail(`${what} must be an integer from 0 to ${max}.`);
     return v as number;
   };
-  const hex4 = /^[0-9a-f]{4}$/;
   const addr = (v: unknown, what: string): string => {
     const s = str(v, what);
     if (!parseSysfsAddress(s)) fail(`${what} '${printable(s, 40)}' is not a PCI address in the kernel's form DDDD:BB:SS.F (lowercase hex).`);
@@ -46,8 +62,12 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (!isDriverName(s) || s === '.' || s === '..') fail(`${what} '${printable(s, 40)}' is not a valid driver name.`);
     return s;
   };
-  const blockName = /^[a-z][a-z0-9_.:-]{0,31}$/;
-  const root = obj(value, 'the description');
+  return { fail, obj, arr, str, bool, int, addr, driver };
+}
+type AllCheckers = ReturnType<typeof checkers>;
+
+/** format, name, summary and the kernel's facts. */
+function validateHeader(root: Record<string, unknown>, { fail, obj, arr, str, bool, int }: AllCheckers): void {
   if (root.format !== HOST_FORMAT) fail(`format must be '${HOST_FORMAT}' (found '${printable(String(root.format), 40)}').`);
   str(root.name, 'name', /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
   str(root.summary, 'summary');
@@ -63,7 +83,10 @@ export function validateDescription(value: unknown, where: string): HostDescript
     arr(kernel.noiommuGroups, 'kernel.noiommuGroups').forEach((g, i) => int(g, `kernel.noiommuGroups[${i}]`, 0xffffff));
     if (kernel.vfioNoiommu !== true) fail('kernel.noiommuGroups needs kernel.vfioNoiommu: true (vfio makes them only in no-IOMMU mode).');
   }
+}
 
+/** The drivers list: valid names, each once, their ID tables and probe refusals; returns the names. */
+function validateDrivers(value: unknown, { fail, obj, arr, str, bool, driver }: AllCheckers): Set<string> {
   const idMatch = (v: unknown, what: string): void => {
     const id = obj(v, what) as Partial<Record<keyof IdMatch, unknown>>;
     const anyOr = (x: unknown, w: string): void => {
@@ -78,7 +101,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (id.overrideOnly !== undefined) bool(id.overrideOnly, `${what}.overrideOnly`);
   };
   const driverNames = new Set<string>();
-  arr(root.drivers, 'drivers').forEach((d, i) => {
+  arr(value, 'drivers').forEach((d, i) => {
     const o = obj(d, `drivers[${i}]`);
     const name = driver(o.name, `drivers[${i}].name`);
     if (driverNames.has(name)) fail(`driver ${name} is listed twice.`);
@@ -96,10 +119,15 @@ export function validateDescription(value: unknown, where: string): HostDescript
     }
   });
 
+  return driverNames;
+}
+
+/** The PCI functions, parents and PFs before their children, each interface and block device once. */
+function validateDevices(value: unknown, driverNames: Set<string>, where: string, { fail, obj, arr, str, bool, int, addr, driver }: AllCheckers): { ifaces: Set<string>; blocks: Set<string> } {
   const seen = new Set<string>();
   const ifaces = new Set<string>();
   const blocks = new Set<string>();
-  arr(root.devices, 'devices').forEach((d, i) => {
+  arr(value, 'devices').forEach((d, i) => {
     const o = obj(d, `devices[${i}]`);
     const a = addr(o.address, `devices[${i}].address`);
     const w = `device ${a}`;
@@ -154,9 +182,12 @@ export function validateDescription(value: unknown, where: string): HostDescript
       int(o.vfIndex, `${w}: vfIndex`, 0xffff);
     }
   });
-  if (root.osRelease !== undefined) str(root.osRelease, 'osRelease', /^[^\u0000]{0,4096}$/);
-  validateStorage(root.storage, blocks, { obj, arr, str, fail });
-  validateNonPci(root.nonPciDevices, { obj, arr, str, fail }, driver, int);
+  return { ifaces, blocks };
+}
+
+/** Mounts, swaps, upper network devices and routes, against the block devices and interfaces of the devices. */
+function validateMountsAndRoutes(root: Record<string, unknown>, ifaces: Set<string>, blocks: Set<string>, where: string, c: AllCheckers): void {
+  const { fail, obj, arr, str } = c;
   const mountsList = arr(root.mounts, 'mounts');
   mountsList.forEach((m, i) => {
     const o = obj(m, `mounts[${i}]`);
@@ -166,7 +197,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (o.device !== undefined && !blocks.has(str(o.device, `mounts[${i}].device`, blockName))) fail(`mounts[${i}].device ${String(o.device)} is no block device of the description.`);
   });
   arr(root.swaps, 'swaps').forEach((s, i) => str(obj(s, `swaps[${i}]`).source, `swaps[${i}].source`, /^\/dev\/[^\s]{1,200}$/));
-  validateNetUppers(root.netUppers, ifaces, where, { obj, arr, str, fail });
+  validateNetUppers(root.netUppers, ifaces, where, c);
   const quad = /^(?:(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$/;
   arr(root.routes, 'routes').forEach((r, i) => {
     const o = obj(r, `routes[${i}]`);
@@ -174,7 +205,6 @@ export function validateDescription(value: unknown, where: string): HostDescript
     if (!ifaces.has(iface)) fail(`routes[${i}] goes through ${iface}, which no device has.`);
     for (const k of ['destination', 'gateway', 'mask'] as const) str(o[k], `routes[${i}].${k}`, quad);
   });
-  return value as HostDescription;
 }
 
 /** Non-PCI devices: names the driver core could give (never a PCI address), known buses, valid drivers, each once. */

@@ -22,10 +22,6 @@ export function formatAddress(a: PciAddress): string {
   return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.function}`;
 }
 
-export function sameAddress(a: PciAddress, b: PciAddress): boolean {
-  return a.domain === b.domain && a.bus === b.bus && a.slot === b.slot && a.function === b.function;
-}
-
 export function compareAddress(a: PciAddress, b: PciAddress): number {
   return a.domain - b.domain || a.bus - b.bus || a.slot - b.slot || a.function - b.function;
 }

@@ -1,17 +1,9 @@
-import { HostTreeError, printable } from '../errors.js';
-
 /** A driver name as found in sysfs (the basename of a `driver` link) or in a journal. */
 export type DriverName = string & { readonly __brand: 'DriverName' };
 
 // Kernel driver names are C identifiers with '-' (vfio-pci, ehci-pci, snd_hda_intel, xhci_hcd, pcieport).
 const DRIVER_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,63}$/;
 
-export function parseDriverName(text: string, where: string): DriverName {
-  if (!DRIVER_NAME.test(text) || text === '.' || text === '..') {
-    throw new HostTreeError(`${where}: '${printable(text)}' is not a valid driver name.`);
-  }
-  return text as DriverName;
-}
 export function isDriverName(text: string): text is DriverName {
   return DRIVER_NAME.test(text);
 }

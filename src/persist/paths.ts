@@ -10,7 +10,6 @@ import path from 'node:path';
  * - vfio-pci in modules-load.d;
  * - the boot check's systemd unit, and the link `systemctl enable` would make for it.
  */
-export const PERSIST_DIR = '/etc/vfioctl';
 export const RECORD_FILE = '/etc/vfioctl/persist.json';
 export const UDEV_RULE_FILE = '/etc/udev/rules.d/60-vfioctl.rules';
 export const MODULES_LOAD_FILE = '/etc/modules-load.d/vfioctl.conf';

@@ -96,5 +96,3 @@ function damaged(file: string, why: string): HostTreeError {
 export function sameDevice(a: PersistedDevice, b: PersistedDevice): boolean {
   return JSON.stringify({ ...a, since: '' }) === JSON.stringify({ ...b, since: '' });
 }
-
-export const sameSource = (a: PersistSource, b: PersistSource): boolean => a.file === b.file && a.kind === b.kind && a.name === b.name;

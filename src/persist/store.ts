@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoText, HostTreeError, PermissionError, UnsafeError } from '../errors.js';
 import { readRegularFile } from '../host/regular-file.js';
+import { replaceAtomically, syncDir } from '../run/atomic-file.js';
 import type { GeneratedFile } from './generate.js';
 import { onRoot, PERSIST_PATHS, RECORD_FILE, VERIFY_UNIT_FILE } from './paths.js';
 import { parseRecord, type PersistRecord } from './record.js';
@@ -125,26 +126,10 @@ export function applyPlan(root: string, plan: readonly FilePlan[]): FileChange[]
 }
 
 function writeAtomically(file: string, f: GeneratedFile): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.vfioctl.${process.pid}.tmp`);
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
-    fs.rmSync(tmp, { force: true });
-    if (f.kind === 'symlink') fs.symlinkSync(f.target, tmp);
-    else {
-      const fd = fs.openSync(tmp, 'wx', 0o644);
-      try {
-        fs.writeSync(fd, f.content);
-        fs.fchmodSync(fd, 0o644); // whatever the umask: udev and systemd read these as any user
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
-    fs.renameSync(tmp, file);
-    syncDir(dir);
+    // 0644 whatever the umask: udev and systemd read these as any user
+    replaceAtomically(file, f.kind === 'symlink' ? f : { kind: 'file', content: f.content, mode: 0o644 });
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
     throw fsError('write', file, err);
   }
 }
@@ -155,14 +140,5 @@ function remove(file: string): void {
     syncDir(path.dirname(file));
   } catch (err) {
     throw fsError('remove', file, err);
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }

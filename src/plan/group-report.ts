@@ -33,7 +33,7 @@ export interface DeviceReport {
   hostNeeds: string[];
   /** How the kernel can reset it (src/host/reset.ts). */
   reset: ResetReport;
-  /** On a vfio driver: the nodes a VM opens (src/host/vfio-nodes.ts); null otherwise. */
+  /** On a vfio driver: the nodes a VM opens (src/plan/vfio-nodes.ts); null otherwise. */
   vfio: VfioNodes | null;
   /** vfioctl moved it and holds it: its journal records it (`vfioctl status` says since when and for whom). */
   held: boolean;

@@ -17,8 +17,13 @@ export interface VfioNodes {
   iommu: boolean;
 }
 
+const devIommu = new WeakMap<HostReader, boolean>();
+
+/** Whether /dev/iommu exists, looked at once per reader (list asks for every device on a vfio driver). */
 export function hasDevIommu(reader: HostReader): boolean {
-  return exists(reader.layout.onHost('/dev/iommu'));
+  let found = devIommu.get(reader);
+  if (found === undefined) devIommu.set(reader, (found = exists(reader.layout.onHost('/dev/iommu'))));
+  return found;
 }
 
 /** The nodes of a device on a vfio driver; null for any other device. */

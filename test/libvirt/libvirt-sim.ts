@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { BIN, json, runBin, type CliResult } from '../helpers/cli.js';
 import { makeSimulatedHost, type SimHost } from '../helpers/sim-host.js';
 
@@ -59,6 +59,22 @@ export function drivers(root: string): Record<string, string | null> {
 export function journalDevices(root: string): Record<string, any> {
   const file = path.join(root, 'run', 'vfioctl', 'journal.json');
   return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).devices : {};
+}
+
+/** qemu-q35-iommu: IOMMU group 10 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge. */
+const BRIDGE_NICS = ['0000:02:01.0', '0000:02:02.0'] as const;
+
+/** Both e1000 NICs of qemu-q35-iommu's bridge group are on vfio-pci. */
+export function expectBridgeGroupOnVfio(root: string): void {
+  const now = drivers(root);
+  expect(BRIDGE_NICS.map((a) => now[a])).toEqual(['vfio-pci', 'vfio-pci']);
+}
+
+/** Both NICs of the bridge group are back on e1000 and the journal holds nothing. */
+export function expectBridgeGroupGivenBack(root: string): void {
+  const now = drivers(root);
+  expect(BRIDGE_NICS.map((a) => now[a])).toEqual(['e1000', 'e1000']);
+  expect(journalDevices(root)).toEqual({});
 }
 
 export interface DomainSpec {

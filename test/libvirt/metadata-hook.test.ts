@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VFIOCTL_NS } from '../../src/xml/index.js';
 import { simulatedWrites } from '../helpers/sim-host.js';
-import { callHook, domainXml, drivers, installed, journalDevices, liveDomainXml, runBinWithInput, simHost, tempXml, virsh } from './libvirt-sim.js';
+import { callHook, domainXml, drivers, expectBridgeGroupGivenBack, expectBridgeGroupOnVfio, installed, journalDevices, liveDomainXml, runBinWithInput, simHost, tempXml, virsh } from './libvirt-sim.js';
 
 /**
  * The hook with the XML libvirt really hands it once a domain is defined: no `<driver group=>` (libvirt drops
@@ -33,13 +33,10 @@ describe('the qemu hook reads the group mode from the metadata libvirt keeps', (
     expect(live).not.toMatch(/group=/); // libvirt dropped the attribute: the metadata is all there is
     expect(live).toContain(`<vfioctl:groups xmlns:vfioctl="${VFIOCTL_NS}" default="auto"/>`);
     expect(callHook(qemu, [A.name, 'prepare', 'begin', '-'], live, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
-    let now = drivers(h.root);
-    expect([now[NIC1], now[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
+    expectBridgeGroupOnVfio(h.root);
     expect(journalDevices(h.root)[NIC2]).toMatchObject({ driver: 'e1000', owner: { kind: 'domain', ...A } });
     expect(callHook(qemu, [A.name, 'release', 'end', '-'], live, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
-    now = drivers(h.root);
-    expect([now[NIC1], now[NIC2]]).toEqual(['e1000', 'e1000']);
-    expect(journalDevices(h.root)).toEqual({});
+    expectBridgeGroupGivenBack(h.root);
   });
 
   it('an entry for the device, written by virsh metadata --set, moves the whole group too', () => {
@@ -93,13 +90,10 @@ describe('the network hook reads the pool group mode from the network metadata',
     const data = definedNetworkHookData("<driver name='vfio' group='auto'/>");
     expect(data).toContain(`default="auto"`);
     expect(callHook(hook, [NET.name, 'start', 'begin', '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
-    let now = drivers(h.root);
-    expect([now[NIC1], now[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
+    expectBridgeGroupOnVfio(h.root);
     expect(journalDevices(h.root)[NIC2].owner).toEqual({ kind: 'network', ...NET });
     expect(callHook(hook, [NET.name, 'stopped', 'end', '-'], data, h.root)).toMatchObject({ code: 0, stdout: '', stderr: '' });
-    now = drivers(h.root);
-    expect([now[NIC1], now[NIC2]]).toEqual(['e1000', 'e1000']);
-    expect(journalDevices(h.root)).toEqual({});
+    expectBridgeGroupGivenBack(h.root);
   });
 
   it('a metadata mode of manual is a mode asked for, as the attribute is: the pool is prepared, and refused when not viable', () => {

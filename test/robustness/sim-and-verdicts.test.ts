@@ -1,11 +1,11 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { HostReader } from '../../src/host/reader.js';
 import { parseSysfsAddress } from '../../src/pci/address.js';
 import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
 import { json, runCli } from '../helpers/cli.js';
+import { useSentinels } from '../helpers/sentinel.js';
 import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { tinyHost } from '../helpers/tiny-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
@@ -26,15 +26,7 @@ const NIC = '0000:01:00.0';
 const devDir = (root: string, ...p: string[]): string => path.join(root, 'sys/devices/pci0000:00/0000:00:1c.0', NIC, ...p);
 
 /** A directory outside the root, and every path below it (to show that nothing was written there). */
-const sentinels: string[] = [];
-afterEach(() => {
-  while (sentinels.length) fs.rmSync(sentinels.pop()!, { recursive: true, force: true });
-});
-function sentinel(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-sentinel-'));
-  sentinels.push(dir);
-  return dir;
-}
+const sentinel = useSentinels();
 function contents(dir: string): string[] {
   const out: string[] = [];
   const visit = (d: string): void => {

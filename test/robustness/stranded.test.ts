@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { HostTreeError } from '../../src/errors.js';
@@ -8,6 +7,7 @@ import { HostReader } from '../../src/host/reader.js';
 import { clearFaults, injectFault, readSimState } from '../../src/mock/kernel/sim-state.js';
 import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
 import { BIN, runBin, runCli, yieldToRunner } from '../helpers/cli.js';
+import { useSentinels } from '../helpers/sentinel.js';
 import { useSimulatedHosts } from '../helpers/sim-host.js';
 import { domainXml, tempFile } from '../helpers/xml.js';
 import { drivers, journal, report, Tally } from './campaign.js';
@@ -34,15 +34,7 @@ function check(name: string, detail: string, checks: [string, boolean][]): void 
   for (const [c, ok] of checks) expect(ok, `${c} (${detail})`).toBe(true);
 }
 
-const sentinels: string[] = [];
-afterEach(() => {
-  while (sentinels.length) fs.rmSync(sentinels.pop()!, { recursive: true, force: true });
-});
-function sentinel(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-sentinel-'));
-  sentinels.push(dir);
-  return dir;
-}
+const sentinel = useSentinels();
 
 describe('the journal and the lock stay inside the root', () => {
   it.each([
