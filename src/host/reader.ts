@@ -582,9 +582,9 @@ export class HostReader {
     return dir === undefined ? undefined : readOptional(`${dir}/${file}`);
   }
 
-  /** Whether a function's directory has this entry (a write-only attribute such as `reset`: never read). */
+  /** Whether a function's directory has this entry (a write-only attribute such as `reset`: never read), or this path below it (vfio-dev/vfio0/dev). */
   deviceHas(addr: PciAddress, entry: string): boolean {
-    if (!/^[a-z_-]{1,32}$/.test(entry)) throw new Error(`internal: not a device entry name: ${entry}`);
+    if (!/^[a-z0-9_-]{1,32}(\/[a-z0-9_-]{1,32}){0,2}$/.test(entry)) throw new Error(`internal: not a device entry name: ${entry}`);
     const dir = this.deviceDir(formatAddress(addr));
     return dir !== undefined && exists(`${dir}/${entry}`);
   }

@@ -8,7 +8,7 @@ import { isVfioDriver } from './vfio-driver.js';
  * The device nodes a VM opens for a device on a vfio driver (the JSON shape of `vfio` in list and group-info):
  * its group's /dev/vfio/N (the group interface, with a VFIO container or, on iommufd kernels, the compat
  * container), and, where the kernel has CONFIG_VFIO_DEVICE_CDEV, its own /dev/vfio/devices/vfioN, named by
- * DEV/vfio-dev/vfioN, opened together with /dev/iommu by QEMU with iommufd (libvirt's `<driver iommufd='yes'/>`).
+ * DEV/vfio-dev/vfioN when that has a device number (DEV/vfio-dev/vfioN/dev), opened together with /dev/iommu by QEMU with iommufd (libvirt's `<driver iommufd='yes'/>`).
  */
 export interface VfioNodes {
   group: string | null;
@@ -29,7 +29,10 @@ export function hasDevIommu(reader: HostReader): boolean {
 /** The nodes of a device on a vfio driver; null for any other device. */
 export function vfioNodes(reader: HostReader, dev: PciDevice): VfioNodes | null {
   if (!isVfioDriver(dev.driver)) return null;
-  const cdev = (reader.deviceSubdir(dev.address, 'vfio-dev') ?? []).find((e) => /^vfio[0-9]+$/.test(e));
+  // Linux 6.1 to 6.5 already make DEV/vfio-dev/vfioN (the vfio_device's struct device) but no character
+  // device for it: only with CONFIG_VFIO_DEVICE_CDEV has it a device number, so a `dev` attribute and a node
+  // (found on Debian 12's 6.1 by test/vm/guest/modern.mjs).
+  const cdev = (reader.deviceSubdir(dev.address, 'vfio-dev') ?? []).find((e) => /^vfio[0-9]+$/.test(e) && reader.deviceHas(dev.address, `vfio-dev/${e}/dev`));
   return {
     group: dev.iommuGroup === null ? null : groupNode(reader, dev.iommuGroup),
     cdev: cdev ? `/dev/vfio/devices/${cdev}` : null,
