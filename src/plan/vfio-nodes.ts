@@ -29,8 +29,8 @@ export function hasDevIommu(reader: HostReader): boolean {
 /** The nodes of a device on a vfio driver; null for any other device. */
 export function vfioNodes(reader: HostReader, dev: PciDevice): VfioNodes | null {
   if (!isVfioDriver(dev.driver)) return null;
-  // Linux 6.1 to 6.5 already make DEV/vfio-dev/vfioN (the vfio_device's struct device) but no character
-  // device for it: only with CONFIG_VFIO_DEVICE_CDEV has it a device number, so a `dev` attribute and a node
+  // Linux 6.1 already makes DEV/vfio-dev/vfioN (the vfio_device's struct device), with no character device
+  // behind it: only with CONFIG_VFIO_DEVICE_CDEV has it a device number, so a `dev` attribute and a node
   // (found on Debian 12's 6.1 by test/vm/guest/modern.mjs).
   const cdev = (reader.deviceSubdir(dev.address, 'vfio-dev') ?? []).find((e) => /^vfio[0-9]+$/.test(e) && reader.deviceHas(dev.address, `vfio-dev/${e}/dev`));
   return {
