@@ -47,7 +47,7 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     if (dev.driver !== null) {
       if (!loaded.has(dev.driver)) throw new InputError(`${dev.address} is bound to ${dev.driver}, but that driver is not loaded in the description.`);
       linkDriver(root, devDir, dev.address, dev.driver);
-      if (desc.kernel.vfioDeviceCdev) addVfioCdev(root, devDir, dev.driver);
+      addVfioCdev(root, devDir, dev.driver, desc.kernel);
     }
     if (dev.iommuGroup !== null) {
       const g = ensureIommuGroup(sys, dev.iommuGroup);

@@ -234,7 +234,7 @@ export class SimulatedKernel implements Kernel {
   private attach(dev: SimDevice, driver: string): void {
     this.checkDriverDir(driver);
     restoreClassDevices(this.root, dev.dir, dev.address, driver);
-    if (this.state.kernel.vfioDeviceCdev) addVfioCdev(this.root, dev.dir, driver);
+    addVfioCdev(this.root, dev.dir, driver, this.state.kernel);
     linkDriver(this.root, dev.dir, dev.address, driver);
   }
 

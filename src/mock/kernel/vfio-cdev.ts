@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { releaseAtLeast } from '../../pci/kernel-rules.js';
 import { confined } from './confined.js';
 
-// The vfio device cdev (kernels >= 6.2 with CONFIG_VFIO_DEVICE_CDEV): vfio_device_add() makes DEV/vfio-dev/vfioN
-// (N the lowest free minor of the vfio-dev class) when a vfio driver binds the device, and vfio_device_del()
-// removes it on unbind. The node itself is /dev/vfio/devices/vfioN, made by devtmpfs.
+// vfio_device_add() makes DEV/vfio-dev/vfioN (N the lowest free minor of the vfio-dev class) when a vfio driver
+// binds the device, and vfio_device_del() removes it on unbind: from Linux 6.1 on, whatever the configuration.
+// Only a kernel with CONFIG_VFIO_DEVICE_CDEV gives it a device number (DEV/vfio-dev/vfioN/dev) and so the node
+// /dev/vfio/devices/vfioN (devtmpfs); Debian's 6.1 makes the directory without `dev` (seen in test:vm).
 
 const isVfio = (driver: string): boolean => driver === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(driver);
 
@@ -24,15 +26,20 @@ function usedMinors(root: string): Set<number> {
   return used;
 }
 
-/** After a bind: a vfio driver gets the device its DEV/vfio-dev/vfioN. */
-export function addVfioCdev(root: string, devDir: string, driver: string): void {
-  if (!isVfio(driver)) return;
+/** Whether this kernel makes DEV/vfio-dev/vfioN at all (6.1 and later, or any kernel described with the cdev). */
+export function makesVfioDev(kernel: { release: string; vfioDeviceCdev?: boolean }): boolean {
+  return kernel.vfioDeviceCdev === true || releaseAtLeast(kernel.release, 6, 1);
+}
+
+/** After a bind: a vfio driver gets the device its DEV/vfio-dev/vfioN, with a device number when the kernel has the cdev. */
+export function addVfioCdev(root: string, devDir: string, driver: string, kernel: { release: string; vfioDeviceCdev?: boolean }): void {
+  if (!isVfio(driver) || !makesVfioDev(kernel)) return;
   const used = usedMinors(root);
   let n = 0;
   while (used.has(n)) n++;
   const tree = confined(root);
   tree.mkdirs(path.join(devDir, 'vfio-dev', `vfio${n}`));
-  tree.writeFile(path.join(devDir, 'vfio-dev', `vfio${n}`, 'dev'), `511:${n}\n`, 0o444);
+  if (kernel.vfioDeviceCdev) tree.writeFile(path.join(devDir, 'vfio-dev', `vfio${n}`, 'dev'), `511:${n}\n`, 0o444);
 }
 
 /** Before an unbind: the device's cdev goes. */

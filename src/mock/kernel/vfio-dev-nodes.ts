@@ -6,7 +6,7 @@ import { confined } from './confined.js';
 // owned by whoever made the host: root, as devtmpfs makes them). Linux: vfio_group_alloc() makes /dev/vfio/N
 // (noiommu-N for a no-IOMMU group) when the first device of a group binds to a vfio driver and the group's
 // last vfio device going releases it; /dev/vfio/vfio (the container) exists while vfio is loaded; the cdev
-// /dev/vfio/devices/vfioN follows its DEV/vfio-dev/vfioN (vfio-cdev.ts). A node that stays keeps its owner.
+// /dev/vfio/devices/vfioN follows its DEV/vfio-dev/vfioN/dev (vfio-cdev.ts). A node that stays keeps its owner.
 
 const isVfio = (driver: string | null): boolean => driver !== null && (driver === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(driver));
 
@@ -39,7 +39,10 @@ function wantedNodes(root: string, vfioLoaded: boolean): Set<string> {
     want.add(name === 'vfio-noiommu' ? `noiommu-${g}` : g);
   }
   const bus = path.join(root, 'sys', 'bus', 'pci', 'devices');
-  for (const a of entries(bus)) for (const c of entries(path.join(bus, a, 'vfio-dev'))) if (/^vfio[0-9]+$/.test(c)) want.add(`devices/${c}`);
+  // Only a vfio-dev entry with a device number has a node (a kernel without the cdev makes the directory alone).
+  for (const a of entries(bus)) {
+    for (const c of entries(path.join(bus, a, 'vfio-dev'))) if (/^vfio[0-9]+$/.test(c) && fs.existsSync(path.join(bus, a, 'vfio-dev', c, 'dev'))) want.add(`devices/${c}`);
+  }
   return want;
 }
 
