@@ -155,3 +155,19 @@ export function tempXml(name: string, text: string): string {
 export function liveDomainXml(text: string, name: string, then = ''): string {
   return virsh(`define ${tempXml(`${name}.xml`, text)}; ${then ? `${then}; ` : ''}start ${name}; dumpxml ${name}`);
 }
+
+/** The hostdev network of the network-hook tests: a pool of one NIC of qemu-q35-iommu's bridge group. */
+export const POOL_NET = { name: 'passthrough-pool', uuid: 'afca425a-2c3a-420c-b2fb-dd7b4950d722' };
+
+/** That network's XML, with `driver` (a <driver …/> element, or '') in its <forward>. */
+export function poolNetworkXml(driver: string): string {
+  return `<network>
+  <name>${POOL_NET.name}</name>
+  <uuid>${POOL_NET.uuid}</uuid>
+  <forward mode='hostdev' managed='yes'>
+    ${driver}
+    <address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/>
+  </forward>
+</network>
+`;
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VFIOCTL_NS } from '../../src/xml/index.js';
 import { simulatedWrites } from '../helpers/sim-host.js';
-import { callHook, domainXml, drivers, expectBridgeGroupGivenBack, expectBridgeGroupOnVfio, installed, journalDevices, liveDomainXml, runBinWithInput, simHost, tempXml, virsh } from './libvirt-sim.js';
+import { callHook, domainXml, drivers, expectBridgeGroupGivenBack, expectBridgeGroupOnVfio, installed, journalDevices, liveDomainXml, POOL_NET as NET, poolNetworkXml as network, runBinWithInput, simHost, tempXml, virsh } from './libvirt-sim.js';
 
 /**
  * The hook with the XML libvirt really hands it once a domain is defined: no `<driver group=>` (libvirt drops
@@ -62,17 +62,6 @@ describe('the qemu hook reads the group mode from the metadata libvirt keeps', (
   });
 });
 
-// The network of test/libvirt/network-hook.test.ts: a hostdev pool of one NIC of the bridge group.
-const NET = { name: 'passthrough-pool', uuid: 'afca425a-2c3a-420c-b2fb-dd7b4950d722' };
-const network = (driver: string): string => `<network>
-  <name>${NET.name}</name>
-  <uuid>${NET.uuid}</uuid>
-  <forward mode='hostdev' managed='yes'>
-    ${driver}
-    <address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/>
-  </forward>
-</network>
-`;
 
 /** `vfioctl metadata -` of the network with `driver`, defined and started by libvirt, as its hook gets it: in <hookData>. */
 function definedNetworkHookData(driver: string): string {

@@ -1,25 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { simulatedWrites } from '../helpers/sim-host.js';
-import { callHook, domainXml, expectBridgeGroupGivenBack, expectBridgeGroupOnVfio, installed, journalDevices, simHost } from './libvirt-sim.js';
+import { callHook, domainXml, expectBridgeGroupGivenBack, expectBridgeGroupOnVfio, installed, journalDevices, POOL_NET as NET, poolNetworkXml, simHost } from './libvirt-sim.js';
 
 // qemu-q35-iommu: IOMMU group 10 holds two e1000 NICs (0000:02:01.0, 0000:02:02.0) behind a PCIe-to-PCI bridge.
 const NIC1 = '0000:02:01.0';
 const NIC2 = '0000:02:02.0';
-const NET = { name: 'passthrough-pool', uuid: 'afca425a-2c3a-420c-b2fb-dd7b4950d722' };
-
 /** What libvirt gives the network hook on stdin (docs/hooks.rst of libvirt: <hookData><network>…). */
 function hookData(driver: string): string {
-  return `<hookData>
-  <network>
-    <name>${NET.name}</name>
-    <uuid>${NET.uuid}</uuid>
-    <forward mode='hostdev' managed='yes'>
-      ${driver}
-      <address type='pci' domain='0x0000' bus='0x02' slot='0x01' function='0x0'/>
-    </forward>
-  </network>
-</hookData>
-`;
+  return `<hookData>\n${poolNetworkXml(driver)}</hookData>\n`;
 }
 
 describe('the network hook, run by sh as libvirt runs it', () => {
