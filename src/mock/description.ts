@@ -24,7 +24,10 @@ export interface HostDescription {
      * /dev/vfio/devices/vfioN), and /dev/iommu exists (ROOT/dev/iommu, a plain file standing for the node).
      */
     vfioDeviceCdev?: boolean;
-    /** proc/cmdline; default `BOOT_IMAGE=/boot/vmlinuz-RELEASE ro quiet`. `pcie_acs_override=downstream,multifunction` marks the ACS override patch. */
+    /**
+     * proc/cmdline; default `BOOT_IMAGE=/boot/vmlinuz-RELEASE ro quiet`. `pcie_acs_override=downstream,multifunction` marks the ACS override patch.
+     * A snapshot records only that word (the rest is not read, and may name disks or addresses).
+     */
     cmdline?: string;
     /** vfio's enable_unsafe_noiommu_mode (sys/module/vfio/parameters/...): Y when true; absent: no such file. */
     vfioNoiommu?: boolean;
@@ -35,8 +38,8 @@ export interface HostDescription {
   drivers: DriverDescription[];
   devices: DeviceDescription[];
   /**
-   * proc/mounts lines that matter: block-device mounts, and ZFS datasets (source `rpool/ROOT/pve-1`, fstype
-   * zfs). `device` names the block device behind a source that does not name one (`/dev/root`); proc/self/mountinfo
+   * proc/mounts lines that matter: block-device mounts, ZFS datasets (source `rpool/ROOT/pve-1`, fstype
+   * zfs), and 9p/virtiofs filesystems of a device's `sharedFs` (source: its tag). `device` names the block device behind a source that does not name one (`/dev/root`); proc/self/mountinfo
    * gives its major:minor.
    */
   mounts: { source: string; target: string; fstype: string; device?: string }[];
@@ -44,11 +47,18 @@ export interface HostDescription {
   swaps: { source: string }[];
   /** IPv4 routes (proc/net/route): destination and mask as dotted quads; '0.0.0.0'/'0.0.0.0' is the default route. */
   routes: { iface: string; destination: string; gateway: string; mask: string }[];
+  /**
+   * IPv6, by interface (a function's or an upper's): `addresses` those with a global address (proc/net/if_inet6
+   * scope 00; materialized as documentation addresses 2001:db8::N), `defaultRoutes` those with a ::/0 route
+   * (proc/net/ipv6_route). Absent: neither file has a line.
+   */
+  ipv6?: { addresses?: string[]; defaultRoutes?: string[] };
   /** Virtual network devices stacked on the functions' interfaces (src/mock/net-uppers.ts). Routes may go through them. */
   netUppers?: NetUpperDescription[];
   /**
    * Devices on other buses than PCI that sit in IOMMU groups (src/mock/non-pci.ts): a platform device such as
    * MSFT0101:00 or 80860F0E:00, an ARM SoC's fd500000.pcie, an AMBA device. vfioctl reports them, never moves them.
+   * A snapshot records the members of each group (group-info reads the group's devices/ listing).
    */
   nonPciDevices?: NonPciDeviceDescription[];
   /** Block devices stacked on the controllers' disks, and multi-device filesystems (src/mock/storage-layers.ts). */
@@ -198,6 +208,11 @@ export interface DeviceDescription extends MatchableIds {
   /** For a virtual function: its PF and index (virtfnN on the PF). */
   physfn?: string;
   vfIndex?: number;
+  /**
+   * A virtio function (bound to virtio-pci) that serves a shared filesystem: 9p (DEV/virtioN/mount_tag) or
+   * virtiofs (DEV/virtioN/tag). A mount of it has the tag as its `source` and `fstype` 9p or virtiofs.
+   */
+  sharedFs?: { fstype: '9p' | 'virtiofs'; tag: string };
 }
 
 /** pci_match_one_device(): each field equal or PCI_ANY_ID ('*'), and the class under the mask. */

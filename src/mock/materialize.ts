@@ -25,18 +25,45 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
   prepareEmptyDir(dir);
   const root = fs.realpathSync.native(dir);
   const sys = path.join(root, 'sys');
+  makeSysSkeleton(sys, desc);
+  for (const drv of desc.drivers) if (drv.state === 'loaded') createDriverDir(root, drv.name, drv.module);
+  const dirs = materializeDevices(root, desc);
+  linkVirtualFunctions(desc, dirs);
+  if (desc.kernel.vfioDeviceCdev) {
+    fs.mkdirSync(path.join(root, 'dev'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
+  }
+  materializeNonPci(root, desc);
+  materializeIsolation(root, desc);
+  syncVfioNodes(root, desc.drivers.some((d) => d.state === 'loaded' && (d.name === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(d.name))));
+  writeProc(root, desc);
+  writeHostPciIds(root, desc.devices);
+  materializeLayers(root, desc);
+  writeModules(root, desc);
+  writeSimKernel(root, desc);
+}
+
+/** The directories every host has, drivers_probe and drivers_autoprobe. */
+function makeSysSkeleton(sys: string, desc: HostDescription): void {
   for (const d of ['bus/pci/devices', 'bus/pci/drivers', 'kernel/iommu_groups', 'class/net', 'class/block', 'module', 'devices']) {
     fs.mkdirSync(path.join(sys, d), { recursive: true });
   }
   fs.writeFileSync(path.join(sys, 'bus/pci/drivers_probe'), '', { mode: 0o200 });
   fs.writeFileSync(path.join(sys, 'bus/pci/drivers_autoprobe'), desc.kernel.driversAutoprobe ? '1\n' : '0\n');
+}
 
-  for (const drv of desc.drivers) if (drv.state === 'loaded') createDriverDir(root, drv.name, drv.module);
+/** Numbers handed out across the host while its devices are made: SCSI hosts of controllers, virtio bus devices. */
+interface DeviceCounters {
+  blockHost: number;
+  virtioIndex: number;
+}
 
+/** Each function's directory under its bridge, with its files, driver and group links and class devices; returns address → directory. */
+function materializeDevices(root: string, desc: HostDescription): Map<string, string> {
+  const sys = path.join(root, 'sys');
   const dirs = new Map<string, string>();
   const loaded = new Set(desc.drivers.filter((d) => d.state === 'loaded').map((d) => d.name));
-  let blockHost = 0;
-  let virtioIndex = 0;
+  const counters: DeviceCounters = { blockHost: 0, virtioIndex: 0 };
   for (const dev of desc.devices) {
     const parentDir = dev.parent === null ? path.join(sys, 'devices', `pci${dev.address.slice(0, 7)}`) : dirs.get(dev.parent)!;
     const devDir = path.join(parentDir, dev.address);
@@ -54,31 +81,43 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
       relLink(g, path.join(devDir, 'iommu_group'));
       relLink(devDir, path.join(g, 'devices', dev.address));
     }
-    // virtio-pci hangs each device's function off a virtio bus device, DEV/virtioN (N counts up across the
-    // host): a virtio-net interface is DEV/virtioN/net/IF and a virtio-blk disk DEV/virtioN/block/vdX.
-    const classDir = dev.vendor === '1af4' && dev.driver === 'virtio-pci' ? path.join(devDir, `virtio${virtioIndex++}`) : devDir;
-    fs.mkdirSync(classDir, { recursive: true });
-    for (const n of dev.net ?? []) {
-      const netDir = path.join(classDir, 'net', n.name);
-      fs.mkdirSync(netDir, { recursive: true });
-      fs.writeFileSync(path.join(netDir, 'operstate'), `${n.operstate}\n`);
-      fs.writeFileSync(path.join(netDir, 'type'), '1\n');
-      relLink(classDir, path.join(netDir, 'device')); // the function, or its virtioN
-      relLink(netDir, path.join(sys, 'class/net', n.name));
-    }
-    for (const b of dev.block ?? []) {
-      const diskDir = classDir !== devDir ? path.join(classDir, 'block', b.name) : path.join(devDir, `host${blockHost++}`, 'block', b.name);
-      fs.mkdirSync(diskDir, { recursive: true });
-      fs.writeFileSync(path.join(diskDir, 'size'), '0\n');
-      relLink(diskDir, path.join(sys, 'class/block', b.name));
-      for (const p of b.partitions ?? []) {
-        fs.mkdirSync(path.join(diskDir, p));
-        fs.writeFileSync(path.join(diskDir, p, 'partition'), '1\n');
-        relLink(path.join(diskDir, p), path.join(sys, 'class/block', p));
-      }
+    materializeClassDevices(sys, devDir, dev, counters);
+  }
+  return dirs;
+}
+
+/**
+ * A function's interfaces and disks. virtio-pci hangs each device's function off a virtio bus device,
+ * DEV/virtioN (N counts up across the host): a virtio-net interface is DEV/virtioN/net/IF, a virtio-blk disk
+ * DEV/virtioN/block/vdX, and a 9p or virtiofs device's tag is DEV/virtioN/mount_tag or tag.
+ */
+function materializeClassDevices(sys: string, devDir: string, dev: DeviceDescription, counters: DeviceCounters): void {
+  const classDir = dev.vendor === '1af4' && dev.driver === 'virtio-pci' ? path.join(devDir, `virtio${counters.virtioIndex++}`) : devDir;
+  fs.mkdirSync(classDir, { recursive: true });
+  if (dev.sharedFs && classDir !== devDir) fs.writeFileSync(path.join(classDir, dev.sharedFs.fstype === '9p' ? 'mount_tag' : 'tag'), `${dev.sharedFs.tag}\n`, { mode: 0o444 });
+  for (const n of dev.net ?? []) {
+    const netDir = path.join(classDir, 'net', n.name);
+    fs.mkdirSync(netDir, { recursive: true });
+    fs.writeFileSync(path.join(netDir, 'operstate'), `${n.operstate}\n`);
+    fs.writeFileSync(path.join(netDir, 'type'), '1\n');
+    relLink(classDir, path.join(netDir, 'device')); // the function, or its virtioN
+    relLink(netDir, path.join(sys, 'class/net', n.name));
+  }
+  for (const b of dev.block ?? []) {
+    const diskDir = classDir !== devDir ? path.join(classDir, 'block', b.name) : path.join(devDir, `host${counters.blockHost++}`, 'block', b.name);
+    fs.mkdirSync(diskDir, { recursive: true });
+    fs.writeFileSync(path.join(diskDir, 'size'), '0\n');
+    relLink(diskDir, path.join(sys, 'class/block', b.name));
+    for (const p of b.partitions ?? []) {
+      fs.mkdirSync(path.join(diskDir, p));
+      fs.writeFileSync(path.join(diskDir, p, 'partition'), '1\n');
+      relLink(path.join(diskDir, p), path.join(sys, 'class/block', p));
     }
   }
-  // SR-IOV links, once every device directory exists.
+}
+
+/** SR-IOV links (a VF's physfn, the PF's virtfnN), once every device directory exists. */
+function linkVirtualFunctions(desc: HostDescription, dirs: Map<string, string>): void {
   for (const dev of desc.devices) {
     if (dev.physfn === undefined) continue;
     const vf = dirs.get(dev.address)!;
@@ -86,18 +125,10 @@ export function materializeHost(descInput: HostDescription, dir: string): void {
     relLink(pf, path.join(vf, 'physfn'));
     relLink(vf, path.join(pf, `virtfn${dev.vfIndex ?? 0}`));
   }
+}
 
-  if (desc.kernel.vfioDeviceCdev) {
-    fs.mkdirSync(path.join(root, 'dev'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'dev', 'iommu'), '');
-  }
-  materializeNonPci(root, desc);
-  materializeIsolation(root, desc);
-  syncVfioNodes(root, desc.drivers.some((d) => d.state === 'loaded' && (d.name === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(d.name))));
-  writeProc(root, desc);
-  writeHostPciIds(root, desc.devices);
-  materializeLayers(root, desc);
-  writeModules(root, desc);
+/** The simulated kernel's state (.vfioctl-sim/): the description's kernel and drivers, no faults, no writes yet. */
+function writeSimKernel(root: string, desc: HostDescription): void {
   const state: SimState = {
     format: SIM_FORMAT,
     host: desc.name,
@@ -237,8 +268,21 @@ function writeProc(root: string, desc: HostDescription): void {
     return `${r.iface}\t${hexQuad(r.destination)}\t${hexQuad(r.gateway)}\t${flags}\t0\t0\t100\t${hexQuad(r.mask)}\t0\t0\t0\n`;
   });
   fs.writeFileSync(path.join(proc, 'net/route'), header + lines.join(''));
-  fs.writeFileSync(path.join(proc, 'net/ipv6_route'), '');
-  fs.writeFileSync(path.join(proc, 'net/if_inet6'), '');
+  writeIpv6(proc, desc);
+}
+
+/**
+ * proc/net/if_inet6 (a global address 2001:db8::N, a documentation address, for each interface of
+ * ipv6.addresses) and proc/net/ipv6_route (a ::/0 route through each of ipv6.defaultRoutes); empty without.
+ */
+function writeIpv6(proc: string, desc: HostDescription): void {
+  const addresses = desc.ipv6?.addresses ?? [];
+  const inet6 = addresses.map((iface, i) => `20010db8000000000000000000${(i + 1).toString(16).padStart(6, '0')} ${(i + 2).toString(16).padStart(2, '0')} 40 00 80 ${iface}\n`);
+  const routes6 = (desc.ipv6?.defaultRoutes ?? []).map(
+    (iface) => `00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 ${iface.padStart(8)}\n`,
+  );
+  fs.writeFileSync(path.join(proc, 'net/ipv6_route'), routes6.join(''));
+  fs.writeFileSync(path.join(proc, 'net/if_inet6'), inet6.join(''));
 }
 
 /** The kernel's modalias of a PCI function (drivers/pci/pci-sysfs.c modalias_show). */

@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Host } from '../host/host.js';
 import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-read.js';
-import { formatAddress, parseSysfsAddress } from '../pci/address.js';
+import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
+import type { HostLayout } from '../host/layout.js';
+import type { PciDevice } from '../pci/device.js';
+import { sharedFsMounts, snapshotIpv6, snapshotIsolation, snapshotNonPci, snapshotSharedFs } from './snapshot-kernel.js';
 import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { writeOutputFile } from './write-output.js';
@@ -15,86 +18,144 @@ import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, t
  */
 export function snapshotHost(host: Host, name: string): HostDescription {
   const reader = host.reader;
-  const layout = reader.layout;
   const addrs = reader.listAddresses();
-  const devices: DeviceDescription[] = [];
-  const blockByController = blockDevices(layout.classBlockDir);
-  for (const addr of addrs) {
-    const dev = reader.device(addr);
-    const dir = fs.realpathSync.native(layout.device(addr));
-    const parent = parseSysfsAddress(path.basename(path.dirname(dir)));
-    const config = readBytes(path.join(dir, 'config'), 0x10);
-    const d: DeviceDescription = {
-      address: dev.name,
-      parent: parent ? formatAddress(parent) : null,
-      vendor: dev.vendor,
-      device: dev.device,
-      subsystemVendor: dev.subsystemVendor ?? '0000',
-      subsystemDevice: dev.subsystemDevice ?? '0000',
-      class: dev.class,
-      headerType: dev.headerType ?? (dev.isBridge ? 1 : 0),
-      driver: dev.driver,
-      driverOverride: dev.driverOverride,
-      iommuGroup: dev.iommuGroup,
-    };
-    if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
-    if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
-    const names = host.ids.names(dev.vendor, dev.device);
-    if (names.vendor !== undefined && NAME_PATTERN.test(names.vendor)) d.vendorName = names.vendor;
-    if (names.device !== undefined && NAME_PATTERN.test(names.device)) d.deviceName = names.device;
-    if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
-    // reset_method, kept when it is not what a description without `reset` gets (materialize.ts); before 5.15, none.
-    if (dev.resetMethod !== undefined && (dev.resetMethod !== null || !dev.resetFile)) {
-      const methods = (dev.resetMethod ?? '').trim().split(/\s+/).filter((m) => m.length > 0);
-      if (methods.join(' ') !== (d.headerType === 0 ? 'flr' : 'pm')) d.reset = methods;
-    }
-    if (dev.netInterfaces.length > 0) d.net = dev.netInterfaces.map((n) => ({ name: n, operstate: reader.interfaceOperstate(n) ?? 'unknown' }));
-    const blocks = blockByController.get(dev.name);
+  const devices = snapshotDevices(host, addrs);
+  const { layers, netUppers, mounts, swaps: swapList, routes: routeList, ifaces } = snapshotUses(reader.layout, devices);
+  const desc: HostDescription = {
+    format: HOST_FORMAT,
+    name,
+    summary: `snapshot of a host running ${host.release ?? 'an unknown kernel'}`,
+    kernel: kernelFacts(host, devices, addrs),
+    drivers: driverTable(host, devices),
+    devices,
+    mounts,
+    swaps: swapList,
+    routes: routeList,
+  };
+  if (netUppers.length > 0) desc.netUppers = netUppers;
+  if (Object.keys(layers.storage).length > 0) desc.storage = layers.storage;
+  const nonPci = snapshotNonPci(reader);
+  if (nonPci.length > 0) desc.nonPciDevices = nonPci;
+  const ipv6 = snapshotIpv6(reader, ifaces);
+  if (ipv6 !== undefined) desc.ipv6 = ipv6;
+  return desc;
+}
+
+/** Every PCI function, in the reader's order. */
+function snapshotDevices(host: Host, addrs: PciAddress[]): DeviceDescription[] {
+  const blockByController = blockDevices(host.reader.layout.classBlockDir);
+  return addrs.map((addr) => {
+    const d = deviceDescription(host, addr);
+    const blocks = blockByController.get(d.address);
     if (blocks) d.block = blocks;
-    const total = readOptional(path.join(dir, 'sriov_totalvfs'))?.trim();
-    if (total !== undefined) {
-      d.sriov = {
-        totalvfs: Number(total),
-        numvfs: Number(readOptional(path.join(dir, 'sriov_numvfs'))?.trim() ?? 0),
-        driversAutoprobe: readOptional(path.join(dir, 'sriov_drivers_autoprobe'))?.trim() !== '0',
-      };
-    }
-    if (dev.physfn) {
-      d.physfn = formatAddress(dev.physfn);
-      const pf = reader.device(dev.physfn);
-      const pfDir = fs.realpathSync.native(layout.device(dev.physfn));
-      for (const e of listDir(pfDir) ?? []) {
-        if (/^virtfn[0-9]+$/.test(e) && path.basename(fs.readlinkSync(path.join(pfDir, e))) === dev.name) d.vfIndex = Number(e.slice(6));
-      }
-      void pf;
-    }
-    devices.push(d);
+    return orderDeviceKeys(d);
+  });
+}
+
+/** One function: its IDs, place, driver and group, and what it has beyond them. */
+function deviceDescription(host: Host, addr: PciAddress): DeviceDescription {
+  const reader = host.reader;
+  const dev = reader.device(addr);
+  const dir = fs.realpathSync.native(reader.layout.device(addr));
+  const parent = parseSysfsAddress(path.basename(path.dirname(dir)));
+  const config = readBytes(path.join(dir, 'config'), 0x10);
+  const d: DeviceDescription = {
+    address: dev.name,
+    parent: parent ? formatAddress(parent) : null,
+    vendor: dev.vendor,
+    device: dev.device,
+    subsystemVendor: dev.subsystemVendor ?? '0000',
+    subsystemDevice: dev.subsystemDevice ?? '0000',
+    class: dev.class,
+    headerType: dev.headerType ?? (dev.isBridge ? 1 : 0),
+    driver: dev.driver,
+    driverOverride: dev.driverOverride,
+    iommuGroup: dev.iommuGroup,
+  };
+  if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
+  if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
+  const names = host.ids.names(dev.vendor, dev.device);
+  if (names.vendor !== undefined && NAME_PATTERN.test(names.vendor)) d.vendorName = names.vendor;
+  if (names.device !== undefined && NAME_PATTERN.test(names.device)) d.deviceName = names.device;
+  if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
+  const reset = resetMethods(dev, d.headerType);
+  if (reset !== undefined) d.reset = reset;
+  if (dev.netInterfaces.length > 0) d.net = dev.netInterfaces.map((n) => ({ name: n, operstate: reader.interfaceOperstate(n) ?? 'unknown' }));
+  addSriov(d, dir);
+  if (dev.physfn) {
+    d.physfn = formatAddress(dev.physfn);
+    const vfIndex = vfIndexOf(fs.realpathSync.native(reader.layout.device(dev.physfn)), dev.name);
+    if (vfIndex !== undefined) d.vfIndex = vfIndex;
   }
+  if (dev.vendor === '1af4') {
+    const shared = snapshotSharedFs(dir);
+    if (shared) d.sharedFs = shared;
+  }
+  return d;
+}
+
+/**
+ * A description's keys in the order the format has always written them (block before sriov), so that a
+ * snapshot of an unchanged host is the same text from one version to the next.
+ */
+function orderDeviceKeys(d: DeviceDescription): DeviceDescription {
+  const { sriov, physfn, vfIndex, sharedFs, ...head } = d;
+  return { ...head, ...(sriov ? { sriov } : {}), ...(physfn !== undefined ? { physfn } : {}), ...(vfIndex !== undefined ? { vfIndex } : {}), ...(sharedFs ? { sharedFs } : {}) };
+}
+
+/** reset_method, kept when it is not what a description without `reset` gets (materialize.ts); before 5.15, none. */
+function resetMethods(dev: PciDevice, headerType: number): string[] | undefined {
+  if (dev.resetMethod === undefined || (dev.resetMethod === null && dev.resetFile)) return undefined;
+  const methods = (dev.resetMethod ?? '').trim().split(/\s+/).filter((m) => m.length > 0);
+  return methods.join(' ') !== (headerType === 0 ? 'flr' : 'pm') ? methods : undefined;
+}
+
+function addSriov(d: DeviceDescription, dir: string): void {
+  const total = readOptional(path.join(dir, 'sriov_totalvfs'))?.trim();
+  if (total === undefined) return;
+  d.sriov = {
+    totalvfs: Number(total),
+    numvfs: Number(readOptional(path.join(dir, 'sriov_numvfs'))?.trim() ?? 0),
+    driversAutoprobe: readOptional(path.join(dir, 'sriov_drivers_autoprobe'))?.trim() !== '0',
+  };
+}
+
+/** N of the PF's virtfnN link to this VF (the last one, when several would). */
+function vfIndexOf(pfDir: string, vf: string): number | undefined {
+  let index: number | undefined;
+  for (const e of listDir(pfDir) ?? []) {
+    if (/^virtfn[0-9]+$/.test(e) && path.basename(fs.readlinkSync(path.join(pfDir, e))) === vf) index = Number(e.slice(6));
+  }
+  return index;
+}
+
+/** What stands on the functions: upper network devices, block layers, and the mounts, swaps and routes on them. */
+function snapshotUses(layout: HostLayout, devices: DeviceDescription[]) {
   const known = new Set(devices.flatMap((d) => (d.block ?? []).flatMap((b) => [b.name, ...(b.partitions ?? [])])));
   const ifaces = new Set(devices.flatMap((d) => (d.net ?? []).map((n) => n.name)));
   const netUppers = snapshotNetUppers(layout.classNetDir, ifaces);
   for (const u of netUppers) ifaces.add(u.name);
   const layers = snapshotStorage(layout, known);
   for (const n of layers.names) known.add(n);
-  const desc: HostDescription = {
-    format: HOST_FORMAT,
-    name,
-    summary: `snapshot of a host running ${host.release ?? 'an unknown kernel'}`,
-    kernel: {
-      release: host.release ?? 'unknown',
-      ...(fs.existsSync(layout.onHost('/dev/iommu')) ? { vfioDeviceCdev: true } : {}),
-      driverOverride: devices.length === 0 || addrs.some((a) => reader.device(a).overrideSupported),
-      driversAutoprobe: readOptional(layout.onHost('/sys/bus/pci/drivers_autoprobe'))?.trim() !== '0',
-    },
-    drivers: driverTable(host, devices),
-    devices,
-    mounts: snapshotMounts(layout, known, layers.mapper, new Set(layers.storage.zfsPools?.map((p) => p.pool))),
-    swaps: swaps(layout.procSwaps, known),
-    routes: routes(layout.procRoute, ifaces),
+  const tags = new Map(devices.flatMap((d) => (d.sharedFs ? [[d.sharedFs.tag, d.sharedFs.fstype] as const] : [])));
+  const mounts = [
+    ...snapshotMounts(layout, known, layers.mapper, new Set(layers.storage.zfsPools?.map((p) => p.pool))),
+    ...sharedFsMounts(layout.procMounts, tags),
+  ];
+  return { layers, netUppers, mounts, swaps: swaps(layout.procSwaps, known), routes: routes(layout.procRoute, ifaces), ifaces };
+}
+
+/** The kernel's facts: release, vfio cdev, driver_override and autoprobe, then what isolation reads. */
+function kernelFacts(host: Host, devices: DeviceDescription[], addrs: PciAddress[]): HostDescription['kernel'] {
+  const reader = host.reader;
+  const layout = reader.layout;
+  return {
+    release: host.release ?? 'unknown',
+    ...(fs.existsSync(layout.onHost('/dev/iommu')) ? { vfioDeviceCdev: true } : {}),
+    driverOverride: devices.length === 0 || addrs.some((a) => reader.device(a).overrideSupported),
+    driversAutoprobe: readOptional(layout.onHost('/sys/bus/pci/drivers_autoprobe'))?.trim() !== '0',
+    ...snapshotIsolation(reader),
   };
-  if (netUppers.length > 0) desc.netUppers = netUppers;
-  if (Object.keys(layers.storage).length > 0) desc.storage = layers.storage;
-  return desc;
 }
 
 /** Disks and partitions under each PCI controller, from sys/class/block. */

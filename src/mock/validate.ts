@@ -181,6 +181,11 @@ function validateDevices(value: unknown, driverNames: Set<string>, where: string
       if (!seen.has(pf)) fail(`${w}: its physical function ${pf} must be listed before it.`);
       int(o.vfIndex, `${w}: vfIndex`, 0xffff);
     }
+    if (o.sharedFs !== undefined) {
+      const sf = obj(o.sharedFs, `${w}: sharedFs`);
+      if (sf.fstype !== '9p' && sf.fstype !== 'virtiofs') fail(`${w}: sharedFs.fstype must be 9p or virtiofs.`);
+      str(sf.tag, `${w}: sharedFs.tag`, SHARED_FS_TAG);
+    }
   });
   return { ifaces, blocks };
 }
@@ -192,7 +197,7 @@ function validateMountsAndRoutes(root: Record<string, unknown>, ifaces: Set<stri
   mountsList.forEach((m, i) => {
     const o = obj(m, `mounts[${i}]`);
     const fstype = str(o.fstype, `mounts[${i}].fstype`, /^[a-z0-9_.]{1,32}$/);
-    str(o.source, `mounts[${i}].source`, fstype === 'zfs' ? ZFS_DATASET : /^\/dev\/[^\s]{1,200}$/);
+    str(o.source, `mounts[${i}].source`, fstype === 'zfs' ? ZFS_DATASET : fstype === '9p' || fstype === 'virtiofs' ? SHARED_FS_TAG : /^\/dev\/[^\s]{1,200}$/);
     str(o.target, `mounts[${i}].target`, /^\/[^\s]{0,4000}$/);
     if (o.device !== undefined && !blocks.has(str(o.device, `mounts[${i}].device`, blockName))) fail(`mounts[${i}].device ${String(o.device)} is no block device of the description.`);
   });
@@ -205,6 +210,16 @@ function validateMountsAndRoutes(root: Record<string, unknown>, ifaces: Set<stri
     if (!ifaces.has(iface)) fail(`routes[${i}] goes through ${iface}, which no device has.`);
     for (const k of ['destination', 'gateway', 'mask'] as const) str(o[k], `routes[${i}].${k}`, quad);
   });
+  if (root.ipv6 !== undefined) {
+    const v6 = obj(root.ipv6, 'ipv6');
+    for (const k of ['addresses', 'defaultRoutes'] as const) {
+      if (v6[k] === undefined) continue;
+      arr(v6[k], `ipv6.${k}`).forEach((n, i) => {
+        const iface = parseInterfaceName(str(n, `ipv6.${k}[${i}]`), `${where}: ipv6.${k}[${i}]`);
+        if (!ifaces.has(iface)) fail(`ipv6.${k}[${i}] names ${iface}, which no device has.`);
+      });
+    }
+  }
 }
 
 /** Non-PCI devices: names the driver core could give (never a PCI address), known buses, valid drivers, each once. */
@@ -230,6 +245,8 @@ interface Checkers {
   fail: (what: string) => never;
 }
 
+/** A 9p mount_tag or virtiofs tag (src/mock/snapshot-kernel.ts records only these). */
+const SHARED_FS_TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
 const ZFS_DATASET = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/;
 const MASTER_KINDS = new Set(['bridge', 'bond', 'team', 'openvswitch']);
 

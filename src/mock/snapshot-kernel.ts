@@ -1,0 +1,84 @@
+import path from 'node:path';
+import type { HostReader } from '../host/reader.js';
+import { isolation } from '../host/isolation.js';
+import { listDir, readOptional, readTextFile } from '../host/sysfs-read.js';
+import { NON_PCI_BUSES, type HostDescription, type NonPciDeviceDescription } from './description.js';
+
+/**
+ * What `vfioctl snapshot` records beside the PCI functions, for the warnings and verdicts read from them
+ * (src/host/isolation.ts, src/host/non-pci.ts, src/host/usage.ts): materialize.ts and non-pci.ts build each
+ * back. Only what vfioctl reads, so nothing identifying: of proc/cmdline just its pcie_acs_override= word,
+ * of IPv6 just which interfaces have a global address or a default route.
+ */
+export function snapshotIsolation(reader: HostReader): Pick<HostDescription['kernel'], 'cmdline' | 'vfioNoiommu' | 'noiommuGroups'> {
+  const iso = isolation(reader);
+  const out: Pick<HostDescription['kernel'], 'cmdline' | 'vfioNoiommu' | 'noiommuGroups'> = {};
+  if (iso.acsOverride !== null && /^[\x21-\x7e]{1,4000}$/.test(iso.acsOverride)) out.cmdline = iso.acsOverride;
+  const param = readOptional(reader.layout.onHost('/sys/module/vfio/parameters/enable_unsafe_noiommu_mode'));
+  if (param !== undefined) out.vfioNoiommu = iso.noiommuMode;
+  if (iso.noiommuGroups.length > 0) out.noiommuGroups = [...iso.noiommuGroups];
+  return out;
+}
+
+/**
+ * The members of IOMMU groups that are not PCI functions, as the groups list them (what group-info reads),
+ * in group and name order. A member on a bus a description cannot hold is left out.
+ */
+export function snapshotNonPci(reader: HostReader): NonPciDeviceDescription[] {
+  const out: NonPciDeviceDescription[] = [];
+  for (const group of reader.listGroups()) {
+    for (const m of reader.groupNonPci(group).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const bus = NON_PCI_BUSES.find((b) => b === m.bus);
+      if (bus !== undefined) out.push({ name: m.name, bus, driver: m.driver, iommuGroup: group });
+    }
+  }
+  return out;
+}
+
+/**
+ * The interfaces (of those recorded) with a global IPv6 address (proc/net/if_inet6, scope 00) and with an
+ * IPv6 default route (proc/net/ipv6_route, ::/0): what makes an interface carry traffic besides its IPv4 routes.
+ */
+export function snapshotIpv6(reader: HostReader, ifaces: Set<string>): HostDescription['ipv6'] {
+  const addresses = new Set<string>();
+  const defaultRoutes = new Set<string>();
+  for (const line of (readTextFile(reader.layout.procIfInet6) ?? '').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 6 && f[3] === '00' && ifaces.has(f[5]!)) addresses.add(f[5]!);
+  }
+  for (const line of (readTextFile(reader.layout.procIpv6Route) ?? '').split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 10 && /^0{32}$/.test(f[0]!) && f[1] === '00' && ifaces.has(f[9]!)) defaultRoutes.add(f[9]!);
+  }
+  if (addresses.size === 0 && defaultRoutes.size === 0) return undefined;
+  return {
+    ...(addresses.size > 0 ? { addresses: [...addresses].sort() } : {}),
+    ...(defaultRoutes.size > 0 ? { defaultRoutes: [...defaultRoutes].sort() } : {}),
+  };
+}
+
+const TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
+
+/**
+ * The tag of a 9p or virtiofs filesystem a virtio function serves (DEV/virtioN/mount_tag for 9p, tag for
+ * virtiofs), when it has a valid one; mounts of it are recorded with the tag as their source.
+ */
+export function snapshotSharedFs(deviceDir: string): { fstype: '9p' | 'virtiofs'; tag: string } | undefined {
+  for (const e of (listDir(deviceDir) ?? []).filter((n) => /^virtio[0-9]+$/.test(n)).sort()) {
+    for (const [file, fstype] of [['mount_tag', '9p'], ['tag', 'virtiofs']] as const) {
+      const tag = readOptional(path.join(deviceDir, e, file))?.replace(/\0/g, '').trim();
+      if (tag !== undefined && TAG.test(tag)) return { fstype, tag };
+    }
+  }
+  return undefined;
+}
+
+/** The mounts of the recorded 9p/virtiofs tags: proc/mounts lines whose source is one. */
+export function sharedFsMounts(procMounts: string, tags: Map<string, string>): HostDescription['mounts'] {
+  const out: HostDescription['mounts'] = [];
+  for (const line of (readTextFile(procMounts) ?? '').split('\n')) {
+    const [source, target, fstype] = line.split(' ');
+    if (source && target && fstype && tags.get(source) === fstype) out.push({ source, target, fstype });
+  }
+  return out;
+}

@@ -1,0 +1,130 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { listBundledHosts, loadHostDescription } from '../../src/mock/hosts.js';
+import type { HostDescription } from '../../src/mock/description.js';
+import { json, runCli } from '../helpers/cli.js';
+import { makeSimulatedHost } from '../helpers/sim-host.js';
+import { tinyHost } from '../helpers/tiny-host.js';
+import { domainXml, tempFile } from '../helpers/xml.js';
+
+/**
+ * Nothing is lost between a host and its snapshot: list, group-info and check give the same answer against a
+ * host and against `vfioctl snapshot` of it (read as --root FILE.json), and a snapshot of the snapshot's own
+ * tree is the snapshot again. Run on every bundled host and on the hosts other tests make with facts beyond
+ * the PCI functions: non-PCI group members, the ACS override, vfio's no-IOMMU mode, IPv6 addresses and
+ * routes, a 9p/virtiofs filesystem served by a virtio device, vfioctl's own journal.
+ */
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vfioctl-roundtrip-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function modern(change: (d: HostDescription) => void): HostDescription {
+  const desc = loadHostDescription('modern-vfio');
+  change(desc);
+  return desc;
+}
+
+interface Case {
+  name: string;
+  desc: HostDescription;
+  /** Changes to the materialized tree that a description cannot say (before this fix). */
+  tweak?: (root: string) => void;
+}
+
+const cases: Case[] = [
+  ...listBundledHosts().map(({ name }) => ({ name, desc: loadHostDescription(name) })),
+  {
+    name: 'non-PCI members',
+    desc: modern((d) => {
+      d.nonPciDevices = [
+        { name: 'MSFT0101:00', bus: 'platform', driver: 'tpm_crb', iommuGroup: 6 },
+        { name: 'AMDI0010:00', bus: 'platform', driver: null, iommuGroup: 3 },
+        { name: 'fd500000.pcie', bus: 'platform', driver: 'brcm-pcie', iommuGroup: 9 },
+        { name: '80860F0E:00', bus: 'platform', driver: 'dw_dmac', iommuGroup: null },
+      ];
+    }),
+  },
+  { name: 'ACS override', desc: modern((d) => void (d.kernel.cmdline = 'BOOT_IMAGE=/boot/vmlinuz ro quiet amd_iommu=on pcie_acs_override=downstream,multifunction')) },
+  {
+    name: 'no-IOMMU mode',
+    desc: modern((d) => {
+      d.kernel.vfioNoiommu = true;
+      d.kernel.noiommuGroups = [3, 4];
+      for (const dev of d.devices) if (dev.address === '0000:01:00.2') dev.driver = 'vfio-pci';
+    }),
+  },
+  { name: 'no-IOMMU mode off', desc: modern((d) => void (d.kernel.vfioNoiommu = false)) },
+  {
+    name: 'IPv6 only',
+    desc: loadHostDescription('workstation'),
+    tweak: (root) => {
+      // enp5s0 (workstation's NIC) with a global IPv6 address and the IPv6 default route, and no IPv4 route.
+      fs.writeFileSync(path.join(root, 'proc/net/route'), 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n');
+      fs.writeFileSync(path.join(root, 'proc/net/if_inet6'), `20010db8000000000000000000000001 02 40 00 80 ${nicOf('workstation')}\n00000000000000000000000000000001 01 80 10 80 lo\n`);
+      fs.writeFileSync(path.join(root, 'proc/net/ipv6_route'), `00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00000003 ${nicOf('workstation')}\n`);
+    },
+  },
+  {
+    name: '9p root',
+    desc: (() => {
+      const d = tinyHost();
+      d.drivers.push({ name: 'virtio-pci', module: 'virtio_pci', state: 'loaded', ids: [{ vendor: '1af4', device: '*' }] });
+      d.devices.push({ address: '0000:00:02.0', parent: null, vendor: '1af4', device: '1009', subsystemVendor: '1af4', subsystemDevice: '0009', class: '000200', headerType: 0, driver: 'virtio-pci', driverOverride: null, iommuGroup: 9 });
+      return d;
+    })(),
+    tweak: (root) => {
+      // The root filesystem over 9p from a virtio device, as test/cli/shared-filesystem.test.ts makes it.
+      fs.writeFileSync(path.join(root, 'sys/devices/pci0000:00/0000:00:02.0/virtio0/mount_tag'), 'hostroot\n');
+      fs.appendFileSync(path.join(root, 'proc/mounts'), 'hostroot / 9p ro,relatime,trans=virtio,version=9p2000.L 0 0\n');
+    },
+  },
+];
+
+/** The first function of a bundled host with a network interface. */
+function nicOf(host: string): string {
+  return loadHostDescription(host).devices.find((d) => d.net && d.net.length > 0)!.net![0]!.name;
+}
+
+describe('snapshot round trip: list, group-info and check answer the same against a host and its snapshot', () => {
+  for (const c of cases) {
+    it(c.name, async () => {
+      const h = makeSimulatedHost(c.desc);
+      try {
+        c.tweak?.(h.root);
+        const snap = path.join(dir, `${c.name.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
+        const taken = await runCli(['snapshot', '--name', 'rt', '-o', snap, '--root', h.root]);
+        expect(taken.stderr).toMatch(/^Wrote /);
+        await expectSameAnswers(h.root, snap);
+        // The snapshot's own tree snapshots to the same description.
+        const again = makeSimulatedHost(JSON.parse(fs.readFileSync(snap, 'utf8')) as HostDescription);
+        try {
+          expect(json(await runCli(['snapshot', '--name', 'rt', '--root', again.root]))).toEqual(JSON.parse(fs.readFileSync(snap, 'utf8')));
+        } finally {
+          again.cleanup();
+        }
+      } finally {
+        h.cleanup();
+      }
+    });
+  }
+});
+
+async function expectSameAnswers(root: string, snap: string): Promise<void> {
+  const run = async (args: string[]): Promise<{ code: number; out: unknown }> => {
+    const onHost = await runCli([...args, '--root', root]);
+    const onSnap = await runCli([...args, '--root', snap]);
+    expect({ args, code: onSnap.code, out: onSnap.stdout }).toEqual({ args, code: onHost.code, out: onHost.stdout });
+    return { code: onHost.code, out: onHost.stdout };
+  };
+  const list = JSON.parse((await run(['list', '--json'])).out as string) as { groups?: { group: number; devices: { address: string }[] }[] };
+  await run(['list']);
+  for (const g of list.groups ?? []) {
+    const first = g.devices[0];
+    if (first === undefined) continue;
+    await run(['group-info', first.address, '--json']);
+    const xml = tempFile(`g${g.group}.xml`, domainXml('rt', [{ address: first.address, group: 'auto' }]));
+    await run(['check', xml, '--json']);
+  }
+}
