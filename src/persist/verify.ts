@@ -1,5 +1,6 @@
 import { ExitCode } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { nonPciBlocker, type NonPciMember } from '../host/non-pci.js';
 import { parseAddress } from '../pci/address.js';
 import type { PciDevice } from '../pci/device.js';
 import { analyze } from '../plan/analyze.js';
@@ -26,7 +27,7 @@ export interface VerifiedDevice {
 export interface VerifiedGroup {
   group: number;
   viable: boolean;
-  /** Members that were not persisted and keep the group from being viable. */
+  /** Members that were not persisted and keep the group from being viable: PCI addresses, then non-PCI device names. */
   inTheWay: string[];
 }
 
@@ -79,6 +80,16 @@ function checkDevice(d: PersistedDevice, dev: PciDevice | null, notOnVfio: Set<s
   };
 }
 
+/**
+ * Non-PCI members bound to a host driver (src/host/non-pci.ts): the kernel does not count their group viable,
+ * and neither the udev rule nor vfioctl moves them, so a boot that bound one leaves the group unusable.
+ */
+function nonPciProblem(group: number, members: NonPciMember[]): string {
+  const list = members.map((m) => `${m.name} (${nonPciBlocker(m)})`).join(', ');
+  const unbind = members.map((m) => `echo ${m.name} > /sys/bus/${m.bus ?? 'platform'}/drivers/${m.driver}/unbind`).join('; ');
+  return `IOMMU group ${group} is not viable: ${list} in the way. Unbind ${members.length === 1 ? 'it' : 'them'} at boot (${unbind}), or persist devices of another group.`;
+}
+
 export function verifyPersisted(host: Host): VerifyReport {
   const persisted = readRecord(host.root)?.devices ?? [];
   const found = persisted.map((d) => host.reader.tryDevice(parseAddress(d.address)));
@@ -101,7 +112,9 @@ export function verifyPersisted(host: Host): VerifyReport {
     if (inTheWay.length > 0) {
       problems.push(`IOMMU group ${g.group} is not viable: ${inTheWay.map((m) => `${m.address} (${m.bridge ? 'a bridge ' : ''}on ${m.driver}, not persisted)`).join(', ')} in the way. Persist the domain with group='auto' to hold the whole group.`);
     }
-    return { group: g.group, viable: g.viableNow, inTheWay: inTheWay.map((m) => m.address) };
+    const nonPci = g.nonPci.filter((m) => nonPciBlocker(m) !== null);
+    if (nonPci.length > 0) problems.push(nonPciProblem(g.group, nonPci));
+    return { group: g.group, viable: g.viableNow, inTheWay: [...inTheWay.map((m) => m.address), ...nonPci.map((m) => m.name)] };
   });
   const ok = problems.length === 0;
   return { ok, exitCode: ok ? ExitCode.ok : ExitCode.persistCheck, devices, groups, problems, notes };
