@@ -221,17 +221,7 @@ function driverTable(host: Host, devices: DeviceDescription[]): DriverDescriptio
   const layout = host.reader.layout;
   const loaded = (listDir(layout.pciDriversDir) ?? []).sort();
   const aliases = host.release ? readTextFile(path.join(layout.modulesDir(host.release), 'modules.alias')) ?? '' : '';
-  const byModule = new Map<string, IdMatch[]>();
-  for (const line of aliases.split('\n')) {
-    const m = /^alias pci:(\S+) (\S+)$/.exec(line);
-    if (!m) continue;
-    const id = parseAlias(m[1]!);
-    if (id && devices.some((d) => idMatches(id, d))) {
-      const list = byModule.get(m[2]!) ?? [];
-      list.push(id);
-      byModule.set(m[2]!, list);
-    }
-  }
+  const byModule = aliasTables(aliases, devices);
   const drivers: DriverDescription[] = loaded.map((name) => {
     let module: string | null = null;
     try {
@@ -248,7 +238,30 @@ function driverTable(host: Host, devices: DeviceDescription[]): DriverDescriptio
     if (drv && drv.name !== 'vfio-pci' && !drv.ids.some((id) => idMatches(id, d))) drv.ids.push({ vendor: d.vendor, device: d.device });
   }
   if (!loaded.includes('vfio-pci') && host.vfioState() === 'available') drivers.push({ name: 'vfio-pci', module: 'vfio_pci', state: 'available', ids: [] });
+  // vfio-pci variant drivers not loaded: their vfio_pci aliases are what check chooses a variant from.
+  const modules = new Set(drivers.map((d) => d.module ?? d.name.replace(/-/g, '_')));
+  for (const [module, ids] of byModule) {
+    if (!modules.has(module) && module !== 'vfio_pci' && ids.some((id) => id.overrideOnly)) drivers.push({ name: module, module, state: 'available', ids });
+  }
   return drivers;
+}
+
+/**
+ * The modules.alias entries (pci: and the override-only vfio_pci: of vfio-pci variants) that match a device
+ * of this host, by module; vfio_pci's own match-all entry is left to materialize.ts, which writes it by release.
+ */
+function aliasTables(aliases: string, devices: DeviceDescription[]): Map<string, IdMatch[]> {
+  const byModule = new Map<string, IdMatch[]>();
+  for (const line of aliases.split('\n')) {
+    const m = /^alias (pci|vfio_pci):(\S+) (\S+)$/.exec(line);
+    if (!m || !/^[A-Za-z0-9_-]{1,64}$/.test(m[3]!)) continue;
+    const parsed = parseAlias(m[2]!);
+    if (!parsed || !devices.some((d) => idMatches(parsed, d))) continue;
+    const id: IdMatch = m[1] === 'vfio_pci' ? { ...parsed, overrideOnly: true } : parsed;
+    if (m[3] === 'vfio_pci' && id.overrideOnly && id.vendor === '*' && id.device === '*') continue;
+    byModule.set(m[3]!, [...(byModule.get(m[3]!) ?? []), id]);
+  }
+  return byModule;
 }
 
 /** A driver's probe refusals, kept in the snapshot only when they are not the defaults for its name. */
