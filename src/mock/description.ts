@@ -63,8 +63,34 @@ export interface HostDescription {
   nonPciDevices?: NonPciDeviceDescription[];
   /** Block devices stacked on the controllers' disks, and multi-device filesystems (src/mock/storage-layers.ts). */
   storage?: StorageDescription;
+  /**
+   * The devices vfioctl moved and holds, from its journal (run/vfioctl/journal.json): list and group-info mark
+   * them `held`, and check refuses a domain a group held for another (src/plan/ownership.ts). Materialized
+   * as that journal, with no operation under way.
+   */
+  held?: HeldDescription[];
   /** etc/os-release, as the file says it (`ID=debian` ...): the distribution `persist` gives remedies for. Absent: no file. */
   osRelease?: string;
+}
+
+/** One device of vfioctl's journal (src/run/journal.ts JournalDevice, without the /dev/vfio nodes of --owner). */
+export interface HeldDescription {
+  /** A device of `devices`. */
+  address: string;
+  /** Its driver and driver_override before vfioctl moved it, its IDs then, and how it was moved. */
+  driver: string | null;
+  override: string | null;
+  method: 'driver_override' | 'new_id';
+  vendor: string;
+  device: string;
+  /** When and by which command vfioctl moved it. */
+  since: string;
+  by: string;
+  /** The libvirt domain or network whose hook moved it. */
+  owner?: { kind: 'domain' | 'network'; uuid: string; name: string };
+  /** Its network interfaces then, and their operstate. */
+  interfaces?: string[];
+  links?: { name: string; operstate: string }[];
 }
 
 export const NON_PCI_BUSES = ['platform', 'amba'] as const;

@@ -6,7 +6,7 @@ import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
 import { addVfioCdev } from './kernel/vfio-cdev.js';
 import { syncVfioNodes } from './kernel/vfio-dev-nodes.js';
 import { formatPciUevent } from '../pci/uevent.js';
-import { defaultProbeRefusals, type DeviceDescription, type HostDescription, type IdMatch } from './description.js';
+import { defaultProbeRefusals, type DeviceDescription, type HeldDescription, type HostDescription, type IdMatch } from './description.js';
 import { releaseAtLeast } from '../pci/kernel-rules.js';
 import { validateDescription } from './validate.js';
 import { materializeLayers } from './layers.js';
@@ -146,6 +146,14 @@ function writeSimKernel(root: string, desc: HostDescription): void {
   writeSimState(root, state);
   fs.writeFileSync(path.join(simDir(root), 'writes.log'), '');
   fs.mkdirSync(path.join(root, 'run'), { recursive: true });
+  if (desc.held) writeJournal(root, desc.held);
+}
+
+/** vfioctl's journal of the devices it holds (description.held), as src/run/journal.ts writes it, no operation under way. */
+function writeJournal(root: string, held: HeldDescription[]): void {
+  const devices = Object.fromEntries(held.map(({ address, ...rest }) => [address, rest]));
+  fs.mkdirSync(path.join(root, 'run/vfioctl'), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(path.join(root, 'run/vfioctl/journal.json'), `${JSON.stringify({ version: 1, devices, operation: null }, null, 2)}\n`, { mode: 0o600 });
 }
 
 function desc0Name(d: HostDescription): string {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { HostReader } from '../host/reader.js';
 import { isolation } from '../host/isolation.js';
 import { listDir, readOptional, readTextFile } from '../host/sysfs-read.js';
-import { NON_PCI_BUSES, type HostDescription, type NonPciDeviceDescription } from './description.js';
+import { NON_PCI_BUSES, type HeldDescription, type HostDescription, type NonPciDeviceDescription } from './description.js';
 
 /**
  * What `vfioctl snapshot` records beside the PCI functions, for the warnings and verdicts read from them
@@ -81,4 +81,48 @@ export function sharedFsMounts(procMounts: string, tags: Map<string, string>): H
     if (source && target && fstype && tags.get(source) === fstype) out.push({ source, target, fstype });
   }
   return out;
+}
+
+const JOURNAL_TEXT = /^[\x20-\x7e]{0,200}$/;
+
+/** One journal entry, when every field is one a description can hold (src/mock/validate.ts checks the same). */
+export function heldEntry(address: string, e: unknown): HeldDescription | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const r = e as Record<string, unknown>;
+  const driverOrNull = (v: unknown): v is string | null => v === null || (typeof v === 'string' && DRIVER.test(v));
+  const ok =
+    driverOrNull(r.driver) && driverOrNull(r.override) && (r.method === 'driver_override' || r.method === 'new_id') && typeof r.vendor === 'string' && HEX4.test(r.vendor) &&
+    typeof r.device === 'string' && HEX4.test(r.device) && typeof r.since === 'string' && JOURNAL_TEXT.test(r.since) && typeof r.by === 'string' && JOURNAL_TEXT.test(r.by);
+  if (!ok) return undefined;
+  const out: HeldDescription = { address, driver: r.driver as string | null, override: r.override as string | null, method: r.method as HeldDescription['method'], vendor: r.vendor as string, device: r.device as string, since: r.since as string, by: r.by as string };
+  const o = r.owner as Record<string, unknown> | undefined;
+  if (o && (o.kind === 'domain' || o.kind === 'network') && typeof o.uuid === 'string' && JOURNAL_TEXT.test(o.uuid) && typeof o.name === 'string' && JOURNAL_TEXT.test(o.name)) {
+    out.owner = { kind: o.kind, uuid: o.uuid, name: o.name };
+  }
+  if (Array.isArray(r.interfaces) && r.interfaces.every((n) => typeof n === 'string' && IFNAME.test(n))) out.interfaces = [...(r.interfaces as string[])];
+  if (Array.isArray(r.links) && r.links.every((l) => typeof l?.name === 'string' && IFNAME.test(l.name) && typeof l.operstate === 'string' && /^[a-z]{1,20}$/.test(l.operstate))) {
+    out.links = (r.links as { name: string; operstate: string }[]).map((l) => ({ name: l.name, operstate: l.operstate }));
+  }
+  return out;
+}
+
+const DRIVER = /^[A-Za-z0-9_.+:-]{1,64}$/;
+const HEX4 = /^[0-9a-f]{4}$/;
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+
+/** The journal's devices that are devices of the description, in address order; none without a journal. */
+export function snapshotHeld(reader: HostReader, addresses: Set<string>): HeldDescription[] {
+  const text = readTextFile(`${reader.layout.stateDir}/journal.json`, 4 * 1024 * 1024);
+  if (text === undefined) return [];
+  let devices: unknown;
+  try {
+    devices = (JSON.parse(text) as { devices?: unknown }).devices;
+  } catch {
+    return [];
+  }
+  if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) return [];
+  return Object.entries(devices as Record<string, unknown>)
+    .filter(([a]) => addresses.has(a))
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .flatMap(([a, e]) => heldEntry(a, e) ?? []);
 }

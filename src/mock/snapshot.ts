@@ -5,10 +5,11 @@ import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-re
 import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
 import type { HostLayout } from '../host/layout.js';
 import type { PciDevice } from '../pci/device.js';
-import { sharedFsMounts, snapshotIpv6, snapshotIsolation, snapshotNonPci, snapshotSharedFs } from './snapshot-kernel.js';
+import { sharedFsMounts, snapshotHeld, snapshotIpv6, snapshotIsolation, snapshotNonPci, snapshotSharedFs } from './snapshot-kernel.js';
 import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { writeOutputFile } from './write-output.js';
+import { onRootForReading } from '../persist/paths.js';
 import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
@@ -38,6 +39,11 @@ export function snapshotHost(host: Host, name: string): HostDescription {
   if (nonPci.length > 0) desc.nonPciDevices = nonPci;
   const ipv6 = snapshotIpv6(reader, ifaces);
   if (ipv6 !== undefined) desc.ipv6 = ipv6;
+  const held = snapshotHeld(reader, new Set(devices.map((d) => d.address)));
+  if (held.length > 0) desc.held = held;
+  // What persist reads of the distribution (src/persist/early-drivers.ts), as it reads it.
+  const osRelease = readTextFile(onRootForReading(host.root, '/etc/os-release')) ?? readTextFile(onRootForReading(host.root, '/usr/lib/os-release'));
+  if (osRelease !== undefined && /^[^\u0000]{0,4096}$/.test(osRelease)) desc.osRelease = osRelease;
   return desc;
 }
 

@@ -4,6 +4,7 @@ import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
 import { NAME_PATTERN } from './snapshot-names.js';
+import { heldEntry } from './snapshot-kernel.js';
 
 /**
  * A host description comes from a file someone handed us (a snapshot from another machine, a bundled host,
@@ -20,6 +21,7 @@ export function validateDescription(value: unknown, where: string): HostDescript
   validateStorage(root.storage, blocks, c);
   validateNonPci(root.nonPciDevices, c, c.driver, c.int);
   validateMountsAndRoutes(root, ifaces, blocks, where, c);
+  validateHeld(root.held, root.devices as { address: string }[], c);
   return value as HostDescription;
 }
 
@@ -235,6 +237,22 @@ function validateNonPci(value: unknown, c: Checkers, driver: (v: unknown, what: 
     if (!(NON_PCI_BUSES as readonly unknown[]).includes(o.bus)) c.fail(`nonPciDevices[${i}].bus must be one of ${NON_PCI_BUSES.join(', ')}.`);
     if (o.driver !== null) driver(o.driver, `nonPciDevices[${i}].driver`);
     if (o.iommuGroup !== null) int(o.iommuGroup, `nonPciDevices[${i}].iommuGroup`, 0xffffff);
+  });
+}
+
+/** vfioctl's journal entries (src/mock/snapshot-kernel.ts heldEntry reads the same shape): devices of the description, each once. */
+function validateHeld(value: unknown, devices: { address: string }[], c: AllCheckers): void {
+  if (value === undefined) return;
+  const known = new Set(devices.map((d) => d.address));
+  const seen = new Set<string>();
+  c.arr(value, 'held').forEach((h, i) => {
+    const o = c.obj(h, `held[${i}]`);
+    const a = c.addr(o.address, `held[${i}].address`);
+    if (!known.has(a) || seen.has(a)) c.fail(`held[${i}]: ${a} is not a device of the description, or is listed twice.`);
+    seen.add(a);
+    if (heldEntry(a, o) === undefined) c.fail(`held[${i}] (${a}) is not a journal entry: driver, override, method, vendor, device, since, by.`);
+    if (o.owner !== undefined && heldEntry(a, o)!.owner === undefined) c.fail(`held[${i}].owner must have kind domain or network, a uuid and a name.`);
+    for (const k of ['interfaces', 'links'] as const) if (o[k] !== undefined && heldEntry(a, o)![k] === undefined) c.fail(`held[${i}].${k} is not valid.`);
   });
 }
 
