@@ -93,7 +93,8 @@ export interface HeldDescription {
   links?: { name: string; operstate: string }[];
 }
 
-export const NON_PCI_BUSES = ['platform', 'amba'] as const;
+/** Buses whose devices the kernel puts in IOMMU groups: platform and AMBA, NXP's fsl-mc and AMD's cdx (each with a vfio driver), Tegra's host1x. */
+export const NON_PCI_BUSES = ['platform', 'amba', 'fsl-mc', 'cdx', 'host1x'] as const;
 
 export interface NonPciDeviceDescription {
   /** The driver core's name (not a PCI address): `MSFT0101:00`, `fd500000.pcie`. */

@@ -15,9 +15,10 @@ import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, t
 /**
  * `vfioctl snapshot`: reads a host (the real / or any root) without writing anything and describes it in the
  * format of mock-sysfs/hosts, so a CI job can plan against it and `vfioctl mock create` can rebuild it.
- * It records no MAC addresses, serial numbers or hostnames: only what device assignment needs.
+ * It records no MAC addresses, serial numbers or hostnames: only what device assignment needs. What it read
+ * but cannot record is said in `omitted`, one sentence each.
  */
-export function snapshotHost(host: Host, name: string): HostDescription {
+export function snapshotHost(host: Host, name: string, omitted: string[] = []): HostDescription {
   const reader = host.reader;
   const addrs = reader.listAddresses();
   const devices = snapshotDevices(host, addrs);
@@ -35,7 +36,7 @@ export function snapshotHost(host: Host, name: string): HostDescription {
   };
   if (netUppers.length > 0) desc.netUppers = netUppers;
   if (Object.keys(layers.storage).length > 0) desc.storage = layers.storage;
-  const nonPci = snapshotNonPci(reader);
+  const nonPci = snapshotNonPci(reader, omitted);
   if (nonPci.length > 0) desc.nonPciDevices = nonPci;
   const ipv6 = snapshotIpv6(reader, ifaces);
   if (ipv6 !== undefined) desc.ipv6 = ipv6;

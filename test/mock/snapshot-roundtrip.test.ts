@@ -171,3 +171,23 @@ describe('the fields a snapshot adds are checked like the rest of a description'
     expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, owner: { kind: 'domain', uuid: '', name: 'vm-a' }, interfaces: [] }]))).toBe('accepted');
   });
 });
+
+describe('what a snapshot cannot record, it says', () => {
+  it('a non-PCI group member on a bus a description has no name for: a warning naming it and its group', async () => {
+    const h = makeSimulatedHost(modern((d) => void (d.nonPciDevices = [{ name: 'MSFT0101:00', bus: 'platform', driver: null, iommuGroup: 6 }])));
+    try {
+      const dev = path.join(h.root, 'sys/devices/platform/MSFT0101:00');
+      fs.mkdirSync(path.join(h.root, 'sys/bus/usb'));
+      fs.rmSync(path.join(dev, 'subsystem'));
+      fs.symlinkSync('../../../bus/usb', path.join(dev, 'subsystem'));
+      const r = await runCli(['snapshot', '--root', h.root]);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe(
+        'warning: MSFT0101:00 in IOMMU group 6 is left out: it is on the usb bus, and a description holds non-PCI devices on platform, amba, fsl-mc, cdx, host1x only; checks of that group against the snapshot miss it.\n',
+      );
+      expect(json(r)).not.toHaveProperty('nonPciDevices');
+    } finally {
+      h.cleanup();
+    }
+  });
+});

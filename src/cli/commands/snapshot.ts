@@ -5,7 +5,9 @@ import type { GlobalOptions } from '../program.js';
 
 export function snapshotCommand(o: GlobalOptions & { output?: string; name?: string }, out: Output): number {
   const host = new Host(o.root);
-  const desc = snapshotHost(host, o.name ?? 'snapshot');
+  const omitted: string[] = [];
+  const desc = snapshotHost(host, o.name ?? 'snapshot', omitted);
+  for (const line of omitted) out.stderr(`warning: ${line}\n`);
   const text = `${JSON.stringify(desc, null, 2)}\n`;
   if (o.output) {
     writeDescription(o.output, text);
