@@ -67,6 +67,15 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'IPv6 on a VLAN over a bond',
+    desc: (() => {
+      const d = loadHostDescription('hypervisor');
+      d.routes = d.routes.filter((r) => r.iface !== 'bond0.100');
+      return d;
+    })(),
+    tweak: (root) => fs.writeFileSync(path.join(root, 'proc/net/if_inet6'), '20010db8006400000000000000000001 07 40 00 80 bond0.100\n'),
+  },
+  {
     name: '9p root',
     desc: (() => {
       const d = tinyHost();
