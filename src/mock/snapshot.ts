@@ -65,7 +65,6 @@ function deviceDescription(host: Host, addr: PciAddress): DeviceDescription {
   const dev = reader.device(addr);
   const dir = fs.realpathSync.native(reader.layout.device(addr));
   const parent = parseSysfsAddress(path.basename(path.dirname(dir)));
-  const config = readBytes(path.join(dir, 'config'), 0x10);
   const d: DeviceDescription = {
     address: dev.name,
     parent: parent ? formatAddress(parent) : null,
@@ -79,11 +78,7 @@ function deviceDescription(host: Host, addr: PciAddress): DeviceDescription {
     driverOverride: dev.driverOverride,
     iommuGroup: dev.iommuGroup,
   };
-  if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
-  if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
-  const names = host.ids.names(dev.vendor, dev.device);
-  if (names.vendor !== undefined && NAME_PATTERN.test(names.vendor)) d.vendorName = names.vendor;
-  if (names.device !== undefined && NAME_PATTERN.test(names.device)) d.deviceName = names.device;
+  addHeaderAndNames(d, readBytes(path.join(dir, 'config'), 0x10), host);
   if (dev.class.startsWith('0300')) d.bootVga = dev.bootVga;
   const reset = resetMethods(dev, d.headerType);
   if (reset !== undefined) d.reset = reset;
@@ -99,6 +94,15 @@ function deviceDescription(host: Host, addr: PciAddress): DeviceDescription {
     if (shared) d.sharedFs = shared;
   }
   return d;
+}
+
+/** The multifunction bit and revision from config space, and the names pci.ids gives the IDs. */
+function addHeaderAndNames(d: DeviceDescription, config: Buffer | undefined | null, host: Host): void {
+  if (config && config.length > 0x0e && (config[0x0e]! & 0x80) !== 0) d.multifunction = true;
+  if (config && config.length > 8) d.revision = config[8]!.toString(16).padStart(2, '0');
+  const names = host.ids.names(d.vendor, d.device);
+  if (names.vendor !== undefined && NAME_PATTERN.test(names.vendor)) d.vendorName = names.vendor;
+  if (names.device !== undefined && NAME_PATTERN.test(names.device)) d.deviceName = names.device;
 }
 
 /**
