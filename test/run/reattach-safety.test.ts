@@ -3,7 +3,7 @@ import { injectFault } from '../../src/mock/kernel/sim-state.js';
 import { runBin } from '../helpers/cli.js';
 import { simulatedWrites } from '../helpers/sim-host.js';
 import { domainXml as userDomainXml, tempFile } from '../helpers/xml.js';
-import { drivers, journalDevices, simHost } from '../libvirt/libvirt-sim.js';
+import { callHook, domainXml, drivers, installed, journalDevices, simHost, tempXml } from '../libvirt/libvirt-sim.js';
 
 // The bundled workstation: the GPU (nouveau) and its audio function (snd_hda_intel), IOMMU group 1.
 const GPU = '0000:01:00.0';
@@ -33,5 +33,60 @@ describe("reattach verifies its unbinds, as detach does", () => {
     const now = drivers(root);
     expect([now[GPU], now[AUDIO]]).toEqual(['vfio-pci', 'snd_hda_intel']);
     expect(Object.keys(journalDevices(root))).toEqual([GPU]);
+  });
+});
+
+// qemu-q35-iommu: IOMMU group 10 holds two e1000 NICs behind a PCIe-to-PCI bridge.
+const NIC1 = '0000:02:01.0';
+const NIC2 = '0000:02:02.0';
+const A = { name: 'vm-a', uuid: 'aaaaaaaa-0000-4000-8000-000000000001' };
+const B = { name: 'vm-b', uuid: 'bbbbbbbb-0000-4000-8000-000000000002' };
+
+/** qemu-q35-iommu with group 10 moved by libvirt's hook for vm-a (its journal owner). */
+function heldForA(): string {
+  const h = simHost('qemu-q35-iommu');
+  const r = callHook(installed().qemu, [A.name, 'prepare', 'begin', '-'], domainXml({ ...A, hostdevs: [NIC1], group: 'auto' }), h.root);
+  expect(r.code, r.stderr).toBe(0);
+  return h.root;
+}
+
+describe('reattach FILE by hand honours the owner the journal records', () => {
+  it("another domain's XML naming vm-a's devices: refused with exit 7, naming vm-a and virsh destroy, nothing written (dry run too)", () => {
+    const root = heldForA();
+    const xml = tempXml('vm-b.xml', domainXml({ ...B, hostdevs: [NIC1], group: 'auto' }));
+    const writes = simulatedWrites(root).length;
+    for (const dry of [[], ['--dry-run']]) {
+      const r = runBin(['reattach', xml, ...dry, '--root', root]);
+      expect(r.code).toBe(7);
+      expect(r.stderr).toContain(
+        `Nothing was given back: ${xml} is domain 'vm-b' (${B.uuid}), and vfioctl holds devices it names for another:\n  - ${NIC1}, ${NIC2}: for domain 'vm-a' (${A.uuid}), which may be running with them (\`virsh destroy vm-a\` stops it)`,
+      );
+      expect(r.stderr).toContain('--force');
+    }
+    expect(simulatedWrites(root).length).toBe(writes);
+    const now = drivers(root);
+    expect([now[NIC1], now[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
+    expect(journalDevices(root)[NIC1]).toMatchObject({ owner: { kind: 'domain', ...A } });
+  });
+
+  it("the holder's own XML gives them back; so does another's with --force", () => {
+    for (const [spec, extra] of [[A, []], [B, ['--force']]] as const) {
+      const root = heldForA();
+      const xml = tempXml('vm.xml', domainXml({ ...spec, hostdevs: [NIC1], group: 'auto' }));
+      const r = runBin(['reattach', xml, ...extra, '--root', root]);
+      expect(r.code, r.stderr).toBe(0);
+      const now = drivers(root);
+      expect([now[NIC1], now[NIC2]]).toEqual(['e1000', 'e1000']);
+      expect(journalDevices(root)).toEqual({});
+    }
+  });
+
+  it('a file without <uuid> is matched by name, as the hook matches it', () => {
+    const root = heldForA();
+    const xml = tempXml('vm-a.xml', domainXml({ ...A, hostdevs: [NIC1], group: 'auto' }).replace(/ {2}<uuid>.*<\/uuid>\n/, ''));
+    expect(runBin(['reattach', xml, '--root', root]).code).toBe(0);
+    const other = heldForA();
+    const xmlB = tempXml('vm-b.xml', domainXml({ ...B, hostdevs: [NIC1], group: 'auto' }).replace(/ {2}<uuid>.*<\/uuid>\n/, ''));
+    expect(runBin(['reattach', xmlB, '--root', other]).code).toBe(7);
   });
 });
