@@ -13,6 +13,7 @@ import { restoreScope, type RestoreScope } from './restore-scope.js';
 import type { WriteSession } from './session.js';
 import { currentDriver } from './execute.js';
 import { restoreNodes } from './node-owner.js';
+import { refuseGroupsInUse } from './in-use.js';
 
 /**
  * Which devices a reattach puts back, each with what vfioctl recorded about it:
@@ -100,10 +101,12 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
 export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string, owner?: Owner, byHand?: ByHand): ReattachResult {
   const { host, kernel, journal } = session;
   const { entries, dropped, notes: targetNotes } = reattachTargets(journal, host, doc, owner, byHand);
-  // Nodes `detach --owner` gave away go back first, while the devices are still on vfio (node-owner.ts).
-  const notes = [...targetNotes, ...restoreNodes(session, entries.map(([a]) => a))];
   const before = new Map(restoreTargets(host, entries).map((t) => [t.dev.name, t.dev.driver]));
   const steps = planRestoreWrites(restoreTargets(host, entries), host.reader.layout);
+  // A group a VM holds would make an unbind hang: refused before any write (in-use.ts).
+  refuseGroupsInUse(host, kernel, journal, steps);
+  // Nodes `detach --owner` gave away go back first, while the devices are still on vfio (node-owner.ts).
+  const notes = [...targetNotes, ...restoreNodes(session, entries.map(([a]) => a))];
   journal.forget(dropped);
   if (steps.length === 0 && !journal.data.operation) {
     journal.forget(entries.map(([a]) => a));

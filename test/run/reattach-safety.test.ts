@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { injectFault } from '../../src/mock/kernel/sim-state.js';
+import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
+import { holdVfioNode, releaseVfioNode } from '../../src/mock/kernel/vfio-users.js';
 import { runBin } from '../helpers/cli.js';
 import { simulatedWrites } from '../helpers/sim-host.js';
 import { domainXml as userDomainXml, tempFile } from '../helpers/xml.js';
@@ -88,5 +90,74 @@ describe('reattach FILE by hand honours the owner the journal records', () => {
     const other = heldForA();
     const xmlB = tempXml('vm-b.xml', domainXml({ ...B, hostdevs: [NIC1], group: 'auto' }).replace(/ {2}<uuid>.*<\/uuid>\n/, ''));
     expect(runBin(['reattach', xmlB, '--root', other]).code).toBe(7);
+  });
+});
+
+const QEMU = { pid: 4242, comm: 'qemu-system-x86' };
+
+describe('reattach of a group a VM still holds: refused at once (exit 12), never a hang', () => {
+  it('by hand, the group node held: names the group, its devices and the process; zero writes; given back once it lets go', () => {
+    const { root, xml } = detachedWorkstation();
+    holdVfioNode(root, '/dev/vfio/1', QEMU);
+    const writes = simulatedWrites(root).length;
+    const journal = JSON.stringify(journalDevices(root));
+    for (const extra of [[], ['--force'], ['--all']]) {
+      const started = Date.now();
+      const r = runBin(['reattach', ...(extra[0] === '--all' ? [] : [xml]), ...extra, '--root', root]);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(r.code, r.stderr).toBe(12);
+      expect(r.stderr).toContain(
+        `vfioctl: Nothing was given back: a process still uses these devices through VFIO (most likely a running VM), and unbinding them from their vfio driver would block until it lets go:\n  - ${GPU}, ${AUDIO} (IOMMU group 1): /dev/vfio/1 is held open by qemu-system-x86 (pid 4242).`,
+      );
+      expect(r.stderr).toContain('Stop the process holding the node first (a VM: `virsh destroy NAME`, or end it), then run this again. --force does not override this.');
+    }
+    expect(simulatedWrites(root).length).toBe(writes);
+    expect(JSON.stringify(journalDevices(root))).toBe(journal);
+    expect([drivers(root)[GPU], drivers(root)[AUDIO]]).toEqual(['vfio-pci', 'vfio-pci']);
+    releaseVfioNode(root, '/dev/vfio/1');
+    expect(runBin(['reattach', xml, '--root', root]).code).toBe(0);
+    expect([drivers(root)[GPU], drivers(root)[AUDIO]]).toEqual(['nouveau', 'snd_hda_intel']);
+  });
+
+  it("a group the hook moved for vm-a: the hint is `virsh destroy vm-a`; the hook's own release is refused the same way", () => {
+    const root = heldForA();
+    holdVfioNode(root, '/dev/vfio/10', QEMU);
+    const xml = tempXml('vm-a.xml', domainXml({ ...A, hostdevs: [NIC1], group: 'auto' }));
+    const r = runBin(['reattach', xml, '--root', root]);
+    expect(r.code).toBe(12);
+    expect(r.stderr).toContain(`  - ${NIC1}, ${NIC2} (IOMMU group 10): /dev/vfio/10 is held open by qemu-system-x86 (pid 4242).`);
+    expect(r.stderr).toContain(`Stop the VM first: \`virsh destroy vm-a\` (the journal records domain 'vm-a' (${A.uuid}) for them), then run this again.`);
+    const release = callHook(installed().qemu, [A.name, 'release', 'end', '-'], domainXml({ ...A, hostdevs: [NIC1], group: 'auto' }), root);
+    expect(release.code).toBe(12);
+    expect([drivers(root)[NIC1], drivers(root)[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
+  });
+
+  it('a kernel with the vfio cdev: a VM on the device cdev (iommufd) holds the group too', () => {
+    const h = simHost('modern-vfio');
+    const VF = '0000:01:00.2';
+    const xml = tempFile('nfv.xml', userDomainXml('nfv', [{ address: VF }]));
+    expect(runBin(['detach', xml, '--root', h.root]).code).toBe(0);
+    holdVfioNode(h.root, '/dev/vfio/devices/vfio0', QEMU);
+    const r = runBin(['reattach', xml, '--root', h.root]);
+    expect(r.code).toBe(12);
+    expect(r.stderr).toContain(`  - ${VF} (IOMMU group 3): /dev/vfio/devices/vfio0 is held open by qemu-system-x86 (pid 4242).`);
+    expect(drivers(h.root)[VF]).toBe('mlx5_vfio_pci');
+  });
+});
+
+describe('the simulated kernel models a held group as Linux does', () => {
+  it('the group node opens (null) when free, EBUSY while held, ENOENT without a vfio member; an unbind of a held member fails the command instead of hanging', () => {
+    const { root } = detachedWorkstation();
+    const kernel = new SimulatedKernel(root);
+    expect(kernel.probeGroupNode('/dev/vfio/1')).toBeNull();
+    expect(kernel.probeGroupNode('/dev/vfio/7')).toBe('ENOENT');
+    holdVfioNode(root, '/dev/vfio/1', QEMU);
+    expect(kernel.probeGroupNode('/dev/vfio/1')).toBe('EBUSY');
+    expect(() => kernel.write({ hostPath: '/sys/bus/pci/drivers/vfio-pci/unbind', value: GPU })).toThrow(
+      `simulated kernel: unbinding ${GPU} from vfio-pci would block in Linux until the process holding IOMMU group 1 lets go (a hang); a caller must not write it.`,
+    );
+    expect(drivers(root)[GPU]).toBe('vfio-pci');
+    releaseVfioNode(root, '/dev/vfio/1');
+    expect(kernel.probeGroupNode('/dev/vfio/1')).toBeNull();
   });
 });
