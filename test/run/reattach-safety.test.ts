@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { injectFault } from '../../src/mock/kernel/sim-state.js';
 import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
@@ -130,6 +132,15 @@ describe('reattach of a group a VM still holds: refused at once (exit 12), never
     const release = callHook(installed().qemu, [A.name, 'release', 'end', '-'], domainXml({ ...A, hostdevs: [NIC1], group: 'auto' }), root);
     expect(release.code).toBe(12);
     expect([drivers(root)[NIC1], drivers(root)[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
+  });
+
+  it('a holder vfioctl cannot see in /proc (EBUSY alone) is still refused, and said to be unknown', () => {
+    const { root, xml } = detachedWorkstation();
+    holdVfioNode(root, '/dev/vfio/1', QEMU);
+    fs.rmSync(path.join(root, 'proc', String(QEMU.pid)), { recursive: true });
+    const r = runBin(['reattach', xml, '--root', root]);
+    expect(r.code).toBe(12);
+    expect(r.stderr).toContain(`  - ${GPU}, ${AUDIO} (IOMMU group 1): /dev/vfio/1 is held open by another process (the kernel answered EBUSY to vfioctl's open of it).`);
   });
 
   it('a kernel with the vfio cdev: a VM on the device cdev (iommufd) holds the group too', () => {
