@@ -18,6 +18,11 @@ export const ExitCode = {
   rollbackIncomplete: 11,
   locked: 12,
   hostTree: 13,
+  /**
+   * `persist --verify`'s verdict: a persisted device is missing, changed, or not on vfio-pci, or its group is
+   * not viable. Not an error class: the report is the output (its JSON says `"exitCode": 14`) and the command
+   * returns the code, as `check` returns its own; src/persist/verify.ts is its one owner.
+   */
   persistCheck: 14,
   output: 15,
   journalWrite: 16,
@@ -91,11 +96,6 @@ export class LockedError extends VfioctlError {
 /** The host root is unreadable or its sysfs tree is malformed (loops, links outside the tree, garbage). */
 export class HostTreeError extends VfioctlError {
   readonly exitCode = ExitCode.hostTree;
-}
-
-/** `vfioctl persist --verify`: a persisted device is missing, changed, or not on vfio-pci, or its group is not viable. */
-export class PersistCheckError extends VfioctlError {
-  readonly exitCode = ExitCode.persistCheck;
 }
 
 /** vfioctl could not write its own output: standard output or an -o file (a full disk, a read-only file system). */

@@ -3,6 +3,7 @@ import { ExitCode, exitCodeKind, VfioctlError } from '../errors.js';
 import { colorPalette, makeOutput, PLAIN, stderrPalette, type Output } from '../render/output.js';
 import { COLOR_MODES, colorModeOf, streamPalette } from '../render/color.js';
 import { addHelpFooters } from './help.js';
+import { isSnapshotRoot } from '../mock/snapshot-path.js';
 // The one place the version lives is package.json; esbuild inlines it into the bundle at build time.
 import pkg from '../../package.json' with { type: 'json' };
 
@@ -144,6 +145,7 @@ function wiring(out: Output, env: NodeJS.ProcessEnv, setCode: SetCode): Wiring {
   /** Runs a command on its host root; a snapshot .json root is opened read-only for the command's length. */
   const onRoot = async (cmd: Command, purpose: 'read' | 'write', fn: (g: GlobalOptions) => number | Promise<number>): Promise<void> => {
     const g = globals(cmd);
+    if (!isSnapshotRoot(g.root)) return setCode(await fn(g));
     const { openHostRoot } = await import('../mock/snapshot-root.js');
     const root = openHostRoot(g.root, purpose);
     try {

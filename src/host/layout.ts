@@ -17,8 +17,6 @@ export type DeviceAttribute =
   | 'sriov_totalvfs'
   | 'sriov_numvfs';
 
-export type DriverControl = 'bind' | 'unbind' | 'new_id' | 'remove_id';
-
 /** One write to sysfs, as data. `hostPath` is the path on the host (`/sys/...`), whatever the root. */
 export interface SysfsWrite {
   hostPath: string;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { InputError } from '../errors.js';
 import { loadHostDescription } from './hosts.js';
 import { materializeHost } from './materialize.js';
+import { isSnapshotRoot } from './snapshot-path.js';
 
 /**
  * `--root FILE.json`: read-only commands plan against a snapshot. The snapshot is materialized into a private
@@ -14,10 +15,6 @@ export interface HostRoot {
   root: string;
   fromSnapshot: boolean;
   cleanup(): void;
-}
-
-export function isSnapshotRoot(root: string): boolean {
-  return root.endsWith('.json');
 }
 
 export function openHostRoot(root: string, purpose: 'read' | 'write'): HostRoot {

@@ -3,7 +3,7 @@ import { compareAddress } from '../pci/address.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { assignmentReport, collectAssignments, duplicateBlockers, requestedDevices, type AssignmentReport, type RequestedDevice } from './assignments.js';
 import type { Blocker } from './blocker.js';
-import { groupBlockers } from './group-blockers.js';
+import { groupBlockers, groupsAfterDetach } from './group-blockers.js';
 import { groupRequests, planGroup, type GroupPlan } from './group-plan.js';
 import { moduleLoadBlockers } from './module-load.js';
 import { newIdBlockers } from './new-id.js';
@@ -88,12 +88,13 @@ export function analyze(doc: LibvirtDocument, host: Host, opts: AnalyzeOptions):
   const perGroup = planned.map((g) => groupBlockers(g, host, opts.force, doc));
   const groups = planned.map((g) => g.plan);
   const moves = planned.flatMap((g) => g.moves).sort((a, b) => compareAddress(a.dev.address, b.dev.address));
+  const blockers = [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)];
   return {
     document: { kind: doc.kind, name: doc.name, file: doc.file },
     assignments: collected.resolved.map(assignmentReport),
-    groups,
+    groups: groupsAfterDetach(groups, blockers),
     moves,
-    blockers: [...collected.blockers, ...duplicateBlockers(requested), ...preconditions.blockers, ...grouped.blockers, ...planned.flatMap((g) => g.driverBlockers), ...perGroup.flatMap((g) => g.blockers), ...newIdBlockers(moves, host), ...moduleLoadBlockers(moves, host, preconditions.vfio), ...ownershipBlockers(groups, host.reader, opts.owner)],
+    blockers,
     notes: [...collected.notes, ...preconditions.notes, ...planned.flatMap((g) => g.driverNotes), ...resetNotes(moves, host), ...perGroup.flatMap((g) => g.notes)],
     vfio: preconditions.vfio,
     warnings: isolationWarnings(host.reader),

@@ -3,7 +3,7 @@ import type { PciDevice } from '../pci/device.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { VFIOCTL_NS } from '../xml/metadata.js';
 import type { Blocker } from './blocker.js';
-import type { PlannedGroup } from './group-plan.js';
+import type { GroupPlan, PlannedGroup } from './group-plan.js';
 import { isVfioDriver } from './vfio-driver.js';
 import { viabilityBlocker } from './viability.js';
 import { nonPciBlocker } from '../host/non-pci.js';
@@ -136,4 +136,14 @@ export function groupBlockers(g: PlannedGroup, host: Host, force: boolean, doc: 
     blockers: [...conflictBlocker(g), ...unmanagedBlockers(g), ...notViableBlocker(g, host, doc), ...nonPciBlockers(g), ...moved.blockers],
     notes: moved.notes,
   };
+}
+
+/**
+ * The groups as check reports them: a detach writes nothing while any blocker stands (it refuses as a whole,
+ * src/run/detach.ts), so no group is viable "after detach" then, whatever its moves alone would do. Check's
+ * exit code and each group's `viableAfter` therefore never disagree (an SR-IOV PF with VFs, a device the host
+ * needs, a managed='no' device that is not on vfio-pci: the moves would leave the group viable, the detach refuses).
+ */
+export function groupsAfterDetach(groups: GroupPlan[], blockers: Blocker[]): GroupPlan[] {
+  return blockers.length === 0 ? groups : groups.map((g) => ({ ...g, viableAfter: false }));
 }

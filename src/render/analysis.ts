@@ -21,6 +21,12 @@ function modeNote(s: AssignmentReport): string {
   return `group='${s.groupMode}' ${from[s.groupModeSource]}`;
 }
 
+/** "yes", or "no" and, when the detach refuses (the planner makes viableAfter false then), that it does. */
+function afterDetach(g: Analysis['groups'][number], a: Analysis, c: Output['color']): string {
+  if (g.viableAfter) return c.green('yes');
+  return `${c.red('no')}${a.blockers.length > 0 ? ' (the detach refuses: see the blockers)' : ''}`;
+}
+
 /** Human rendering of `check`. */
 export function renderAnalysis(out: Output, a: Analysis, code: number): void {
   const c = out.color;
@@ -31,7 +37,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
     out.stdout(`  ${s.label} (managed=${s.managed ? 'yes' : 'no'}, ${modeNote(s)}): ${s.devices.join(', ') || 'no device found'}${groups}\n`);
   }
   for (const g of a.groups) {
-    out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${g.viableAfter ? c.green('yes') : c.red('no')}\n`);
+    out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${afterDetach(g, a, c)}\n`);
     for (const m of g.members) {
       const to = m.fate === 'move' ? ` → ${m.target ?? 'no vfio driver (see the blockers)'}` : '';
       const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : FATE_TEXT[m.fate];

@@ -1,6 +1,7 @@
 import { printable } from '../errors.js';
 import type { HostWrite } from '../host/layout.js';
 import type { DetachResult } from '../run/detach.js';
+import type { PlannedNodes } from '../run/node-owner.js';
 import type { ReattachResult } from '../run/reattach.js';
 import type { Output } from './output.js';
 
@@ -9,7 +10,16 @@ export function formatWrite(w: HostWrite): string {
   return `${w.path} <- ${printable(w.value)}`;
 }
 
-export function renderDetach(out: Output, r: DetachResult): void {
+/** `detach --dry-run --owner`: the nodes it would give to the owner after the writes, as exactly as they are known. */
+function renderNodes(out: Output, n: PlannedNodes): void {
+  const count = n.paths.length + n.cdevsAtBind.length;
+  if (count === 0) return;
+  out.stdout(`Then would give (${count}) to ${n.owner} (uid ${n.uid}, gid ${n.gid}):\n`);
+  for (const p of n.paths) out.stdout(`  ${p}\n`);
+  for (const a of n.cdevsAtBind) out.stdout(`  /dev/vfio/devices/vfioN of ${a} (N: the kernel's number at bind, where it has the vfio cdev)\n`);
+}
+
+export function renderDetach(out: Output, r: DetachResult, nodes?: PlannedNodes): void {
   const c = out.color;
   for (const n of r.notes) out.stdout(`${c.dim('note:')} ${n}\n`);
   if (r.dryRun) {
@@ -17,6 +27,7 @@ export function renderDetach(out: Output, r: DetachResult): void {
     out.stdout(r.writes.length === 0 ? `${nothing}\n` : `Would write (${r.writes.length}), in this order:\n`);
   }
   if (r.dryRun) for (const w of r.writes) out.stdout(`  ${formatWrite(w)}\n`);
+  if (r.dryRun && nodes) renderNodes(out, nodes);
   for (const d of r.devices) {
     const what =
       d.action === 'moved'

@@ -1,10 +1,13 @@
 import fs from 'node:fs';
 import { errnoOf, PermissionError } from '../errors.js';
 import type { NodeOwner } from '../host/accounts.js';
+import type { Host } from '../host/host.js';
 import { groupNode } from '../host/isolation.js';
 import { parseSysfsAddress } from '../pci/address.js';
+import { releaseAtLeast } from '../pci/kernel-rules.js';
 import { vfioNodes } from '../plan/vfio-nodes.js';
-import type { NodeRecord } from './journal.js';
+import type { DeviceOutcome } from './detach.js';
+import { Journal, type NodeRecord } from './journal.js';
 import type { WriteSession } from './session.js';
 
 /**
@@ -15,7 +18,7 @@ import type { WriteSession } from './session.js';
  * It does not outlive the node: the kernel removes /dev/vfio/N when the group leaves vfio, and makes it again
  * root:root 0600 (a udev rule is the persistent way, README "/dev/vfio ownership").
  */
-function nodesOf(session: WriteSession, address: string): string[] {
+function nodesOf(session: Pick<WriteSession, 'host'>, address: string): string[] {
   const { reader } = session.host;
   const addr = parseSysfsAddress(address);
   const dev = addr ? reader.tryDevice(addr) : null;
@@ -25,7 +28,7 @@ function nodesOf(session: WriteSession, address: string): string[] {
   return [dev.iommuGroup === null ? null : groupNode(reader, dev.iommuGroup), n.cdev].filter((p): p is string => p !== null);
 }
 
-function statOf(session: WriteSession, node: string): fs.Stats | undefined {
+function statOf(session: Pick<WriteSession, 'host'>, node: string): fs.Stats | undefined {
   return fs.lstatSync(session.host.reader.layout.onHost(node), { throwIfNoEntry: false });
 }
 
@@ -77,3 +80,44 @@ export function restoreNodes(session: WriteSession, addresses: string[]): string
   }
   return notes;
 }
+
+/** What `detach --dry-run --owner` would give to the owner (the `nodes` of its JSON, README "/dev/vfio ownership"). */
+export interface PlannedNodes {
+  owner: string;
+  uid: number;
+  gid: number;
+  /** The nodes giveNodes would chown after the moves, in order: each group's /dev/vfio/N, and the cdev of each device on a vfio driver now. */
+  paths: string[];
+  /**
+   * Devices that would move on a kernel that may have the vfio cdev (CONFIG_VFIO_DEVICE_CDEV, Linux 6.6 and
+   * later): each gets its /dev/vfio/devices/vfioN at bind, numbered by the kernel then, and that node goes too.
+   */
+  cdevsAtBind: string[];
+}
+
+/**
+ * The nodes a detach with `--owner` would give away, as runDetach decides them: the devices it moves and those
+ * vfioctl's journal already holds; the group node of a group that has yet to reach vfio is the one the kernel
+ * makes then (`/dev/vfio/N`, or `noiommu-N`).
+ */
+export function plannedNodes(host: Host, devices: DeviceOutcome[], owner: NodeOwner): PlannedNodes {
+  let held: Record<string, unknown> = {};
+  try {
+    held = new Journal(host.reader.layout.stateDir).data.devices;
+  } catch {
+    // Read-only here: a journal that cannot be read holds nothing for the plan; the real run names what is wrong with it.
+  }
+  const paths = new Set<string>();
+  const cdevsAtBind: string[] = [];
+  const cdevKernel = releaseAtLeast(host.release, 6, 6);
+  for (const d of devices) {
+    if (d.action === 'would-move') {
+      paths.add(groupNode(host.reader, d.group));
+      if (cdevKernel) cdevsAtBind.push(d.address);
+    } else if (held[d.address] !== undefined) {
+      for (const node of nodesOf({ host }, d.address)) if (statOf({ host }, node)?.isSymbolicLink() === false) paths.add(node);
+    }
+  }
+  return { owner: owner.spec, uid: owner.uid, gid: owner.gid, paths: [...paths], cdevsAtBind };
+}
+

@@ -6,7 +6,7 @@ import { runCli } from './cli.js';
 export type Counted = { calls: number; paths: string[] };
 
 export async function countFsCalls(args: string[]): Promise<Counted> {
-  const names = ['openSync', 'readFileSync', 'readdirSync', 'readlinkSync', 'statSync', 'lstatSync', 'existsSync'] as const;
+  const names = ['openSync', 'readFileSync', 'readdirSync', 'opendirSync', 'readlinkSync', 'statSync', 'lstatSync', 'existsSync'] as const;
   const paths: string[] = [];
   const spies = names.map((n) => {
     const orig = (fs as any)[n].bind(fs) as (...a: unknown[]) => unknown;
