@@ -85,3 +85,16 @@ export function refuseGroupsInUse(host: Host, kernel: Kernel, journal: Journal, 
     `${stop} --force does not override this.`,
   );
 }
+
+/**
+ * For a dry run, which opens nothing: the groups a reattach would find in use, from ROOT/proc alone (a holder
+ * whose fds vfioctl may not read goes unseen), as notes saying the run itself would be refused.
+ */
+export function inUseNotes(host: Host, steps: PlanStep[]): string[] {
+  const groups = [...groupsToFree(host, steps).values()];
+  const users = vfioNodeUsers(host.root, groups.flatMap((g) => [g.node, ...g.cdevs]));
+  return groups.flatMap((g) => {
+    const line = inUseLine(g, users);
+    return line ? [`In use: ${line} The reattach itself would be refused (exit 12) until it lets go.`] : [];
+  });
+}

@@ -13,7 +13,7 @@ import { restoreScope, type RestoreScope } from './restore-scope.js';
 import type { WriteSession } from './session.js';
 import { currentDriver } from './execute.js';
 import { restoreNodes } from './node-owner.js';
-import { refuseGroupsInUse } from './in-use.js';
+import { inUseNotes, refuseGroupsInUse } from './in-use.js';
 
 /**
  * Which devices a reattach puts back, each with what vfioctl recorded about it:
@@ -94,7 +94,7 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
       to: t.original ? t.original.driver : null,
       action: touched.has(t.dev.name) ? 'would-restore' : 'unchanged',
     })),
-    notes,
+    notes: [...notes, ...inUseNotes(host, steps)],
   };
 }
 

@@ -134,6 +134,16 @@ describe('reattach of a group a VM still holds: refused at once (exit 12), never
     expect([drivers(root)[NIC1], drivers(root)[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
   });
 
+  it('--dry-run opens nothing, and says from /proc who holds the group and that the run would be refused', () => {
+    const { root, xml } = detachedWorkstation();
+    holdVfioNode(root, '/dev/vfio/1', QEMU);
+    const r = runBin(['reattach', xml, '--dry-run', '--json', '--root', root]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).notes).toContain(
+      `In use: ${GPU}, ${AUDIO} (IOMMU group 1): /dev/vfio/1 is held open by qemu-system-x86 (pid 4242). The reattach itself would be refused (exit 12) until it lets go.`,
+    );
+  });
+
   it('a holder vfioctl cannot see in /proc (EBUSY alone) is still refused, and said to be unknown', () => {
     const { root, xml } = detachedWorkstation();
     holdVfioNode(root, '/dev/vfio/1', QEMU);
