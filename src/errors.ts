@@ -89,7 +89,7 @@ export class KernelWriteError extends VfioctlError {
 export class RollbackIncompleteError extends VfioctlError {
   readonly exitCode = ExitCode.rollbackIncomplete;
 }
-/** Another vfioctl holds the host's lock. */
+/** Busy: another vfioctl holds the host's lock, or a running VM holds a group a reattach would take from it (src/run/in-use.ts). */
 export class LockedError extends VfioctlError {
   readonly exitCode = ExitCode.locked;
 }

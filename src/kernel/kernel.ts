@@ -24,6 +24,14 @@ export interface Kernel {
    * error (its errno in `code`) as it comes.
    */
   chown(node: string, uid: number, gid: number, mode?: number): void;
+  /**
+   * Opens a VFIO group node (`node`, a host path: /dev/vfio/N or /dev/vfio/noiommu-N) read-write and closes it
+   * at once, to learn whether another process holds the group, before an unbind from a vfio driver that would
+   * block until that process lets go (docs/sysfs-semantics.md, "A group in use"). Returns null when the open
+   * succeeded, else its errno: EBUSY when the group is held (the group fd, or a device cdev bound to iommufd),
+   * ENOENT when there is no node. Writes nothing.
+   */
+  probeGroupNode(node: string): string | null;
   /** Writes performed by this process so far (for dry-run comparisons and tests). */
   readonly performed: readonly SysfsWrite[];
 }
@@ -42,4 +50,9 @@ export class SysfsWriteError extends Error {
 /** The /dev/vfio nodes Kernel.chown may change: group nodes and device cdevs, nothing else. */
 export function isVfioNodePath(node: string): boolean {
   return /^\/dev\/vfio\/(?:(?:noiommu-)?[0-9]+|devices\/vfio[0-9]+)$/.test(node);
+}
+
+/** The group nodes Kernel.probeGroupNode may open: /dev/vfio/N and /dev/vfio/noiommu-N, nothing else. */
+export function isVfioGroupNodePath(node: string): boolean {
+  return /^\/dev\/vfio\/(?:noiommu-)?[0-9]+$/.test(node);
 }

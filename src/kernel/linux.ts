@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PermissionError, VfioUnavailableError } from '../errors.js';
 import { isWhitelistedWrite, type SysfsWrite } from '../host/layout.js';
 import type { DriverName } from '../pci/driver.js';
-import { isVfioNodePath, SysfsWriteError, type Kernel } from './kernel.js';
+import { isVfioGroupNodePath, isVfioNodePath, SysfsWriteError, type Kernel } from './kernel.js';
 
 /**
  * The real kernel: each write is one open(O_WRONLY|O_NOFOLLOW) + one write(2) of the whole value on the
@@ -49,6 +49,23 @@ export class LinuxKernel implements Kernel {
     if (st.isSymbolicLink()) throw Object.assign(new Error(`${node} is a symlink`), { code: 'ELOOP' });
     fs.lchownSync(file, uid, gid);
     if (mode !== undefined && (st.mode & 0o7777) !== mode) fs.chmodSync(file, mode);
+  }
+
+  /**
+   * open(O_RDWR|O_NONBLOCK|O_NOFOLLOW), then close: the kernel answers EBUSY while the group's file is open (a
+   * device fd keeps it open) or a device cdev is bound to iommufd. An open that succeeds has no lasting effect:
+   * the release detaches no container, since none was set (docs/sysfs-semantics.md, "A group in use").
+   */
+  probeGroupNode(node: string): string | null {
+    if (!isVfioGroupNodePath(node)) throw new Error(`internal: refusing to open outside /dev/vfio: ${node}`);
+    let fd: number;
+    try {
+      fd = fs.openSync(path.join(this.root, node), fs.constants.O_RDWR | fs.constants.O_NONBLOCK | fs.constants.O_NOFOLLOW);
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+    fs.closeSync(fd);
+    return null;
   }
 
   loadModule(name: DriverName): void {

@@ -1,5 +1,9 @@
+import { NotViableError } from '../errors.js';
 import type { HostReader } from '../host/reader.js';
 import { readTextFile } from '../host/sysfs-read.js';
+import type { LibvirtDocument } from '../xml/assignment.js';
+import { children } from '../xml/elements.js';
+import { parseXmlSafely } from '../xml/safe-parse.js';
 import type { Blocker, GroupPlan } from './analyze.js';
 
 /**
@@ -108,4 +112,43 @@ export function ownershipBlockers(groups: GroupPlan[], reader: HostReader, reque
     });
   }
   return blockers;
+}
+
+/**
+ * Who a libvirt XML file is, as the hook records an owner: its `<domain>` or `<network>` with the `<uuid>` and
+ * `<name>` libvirt gives every definition (a hand-written file may have no uuid: then the name decides, as in
+ * sameOwner). `text` is the file `doc` was parsed from.
+ */
+export function ownerOfDocument(text: string, doc: LibvirtDocument): Owner {
+  const root = parseXmlSafely(text, doc.file).documentElement;
+  const uuid = root ? (children(root, 'uuid')[0]?.textContent?.trim().toLowerCase() ?? '') : '';
+  return { kind: doc.kind, uuid, name: doc.name };
+}
+
+/**
+ * A reattach by hand of one domain's (or network's) XML may not give back what vfioctl holds for another one:
+ * that domain may be running with the devices, as the hook refuses a second domain at `prepare begin`.
+ * Returns the refusal naming each holder and its devices, or null when every device is the requester's or
+ * has no owner (a plain `detach`: whoever runs reattach may have it). `--force` skips this check.
+ */
+export function foreignHolderError(recorded: readonly [string, { owner?: Owner } | null][], requester: Owner, file: string): NotViableError | null {
+  const byHolder = new Map<string, { holder: Owner; devices: string[] }>();
+  for (const [address, rec] of recorded) {
+    const o = rec?.owner;
+    if (!o || sameOwner(o, requester)) continue;
+    const key = `${o.kind} ${o.uuid} ${o.name}`;
+    const entry = byHolder.get(key) ?? { holder: o, devices: [] };
+    entry.devices.push(address);
+    byHolder.set(key, entry);
+  }
+  if (byHolder.size === 0) return null;
+  const lines = [...byHolder.values()].map(({ holder, devices }) => `  - ${devices.join(', ')}: for ${describeOwner(holder)}, ${stopCommand(holder)}`);
+  return new NotViableError(
+    `Nothing was given back: ${file} is ${describeOwner(requester)}, and vfioctl holds devices it names for another:\n${lines.join('\n')}`,
+    "Stop it first (libvirt's hook then gives its devices back), or reattach with its own XML; `vfioctl reattach FILE --force` gives them back anyway.",
+  );
+}
+
+function stopCommand(o: Owner): string {
+  return o.kind === 'domain' ? `which may be running with them (\`virsh destroy ${o.name}\` stops it)` : `whose pool they are in (\`virsh net-destroy ${o.name}\` stops it)`;
 }

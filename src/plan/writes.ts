@@ -112,7 +112,7 @@ export interface RestoreTarget {
  * Puts devices back (reattach, and rollback after a failed detach), from their current state:
  *   1. driver_override back to its original value ("\n" clears; never a zero-length write);
  *      remove_id of the dynamic ID for devices moved with new_id;
- *   2. unbind from the vfio driver the device is on (vfio-pci or a variant: isVfioDriver);
+ *   2. unbind from the vfio driver the device is on (vfio-pci or a variant: isVfioDriver), and verify it is unbound;
  *   3. bind to the recorded driver (drivers_probe when there is no record or the driver is not loaded);
  *      verify. A device that was unbound before stays unbound.
  */
@@ -138,7 +138,8 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
   }
   for (const { dev, original } of sorted) {
     if (dev.driver !== null && isVfioDriver(dev.driver) && !isVfioDriver(original?.driver)) {
-      steps.push({ kind: 'unbind', device: dev.name, write: layout.writeDriverControl(dev.driver, 'unbind', dev.address) });
+      // Verified, as detach's unbinds are: a device something probes back onto its vfio driver at once stops here.
+      steps.push({ kind: 'unbind', device: dev.name, write: layout.writeDriverControl(dev.driver, 'unbind', dev.address), expectDriver: null });
     }
   }
   for (const { dev, original, originalLoaded } of sorted) {

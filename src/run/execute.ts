@@ -71,7 +71,7 @@ export function executeSteps(steps: PlanStep[], opts: ExecuteOptions): void {
       }
       if (now !== want) {
         const where = now === undefined ? 'disappeared from the PCI bus' : now === null ? 'is not bound to any driver' : `is bound to ${now}`;
-        const reclaimed = now && (want === null || isVfioDriver(want)) ? ' (a host driver re-claimed it)' : '';
+        const reclaimed = !now ? '' : want === null && isVfioDriver(now) ? ` (${now} took it again: something probed it)` : want === null || isVfioDriver(want) ? ' (a host driver re-claimed it)' : '';
         throw new StepError({
           index,
           step,

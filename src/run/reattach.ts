@@ -2,7 +2,7 @@ import { RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { analyze } from '../plan/analyze.js';
-import { sameOwner, type Owner } from '../plan/ownership.js';
+import { foreignHolderError, sameOwner, type Owner } from '../plan/ownership.js';
 import { recordedInterfaces } from '../plan/resolve.js';
 import { isVfioDriver } from '../plan/vfio-driver.js';
 import { planRestoreWrites, type PriorBinding } from '../plan/writes.js';
@@ -13,6 +13,7 @@ import { restoreScope, type RestoreScope } from './restore-scope.js';
 import type { WriteSession } from './session.js';
 import { currentDriver } from './execute.js';
 import { restoreNodes } from './node-owner.js';
+import { inUseNotes, refuseGroupsInUse } from './in-use.js';
 
 /**
  * Which devices a reattach puts back, each with what vfioctl recorded about it:
@@ -21,10 +22,27 @@ import { restoreNodes } from './node-owner.js';
  *   A named device on vfio-pci with no journal entry goes back through the kernel's normal probe (said in
  *   the notes); group mates vfioctl never moved are left alone.
  */
-export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): RestoreScope {
+export function reattachTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner, byHand?: ByHand): RestoreScope {
   const { entries, notes } = recordedTargets(journal, host, doc, owner);
+  if (byHand) {
+    const refusal = foreignHolderError(
+      entries.map(([a]) => [a, journal.data.devices[a] ?? null]),
+      byHand.requester,
+      byHand.file,
+    );
+    if (refusal) throw refusal;
+  }
   const scope = restoreScope(host, entries);
   return { ...scope, notes: [...notes, ...scope.notes] };
+}
+
+/**
+ * A reattach of a FILE by hand (not the hook's release, not --all): who the file is, so that what vfioctl holds
+ * for another domain or network is refused (src/plan/ownership.ts foreignHolderError). Absent with --force.
+ */
+export interface ByHand {
+  requester: Owner;
+  file: string;
 }
 
 function recordedTargets(journal: Journal, host: Host, doc: LibvirtDocument | null, owner?: Owner): { entries: [string, PriorBinding | null][]; notes: string[] } {
@@ -61,8 +79,8 @@ export interface ReattachResult {
   notes: string[];
 }
 
-export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocument | null): ReattachResult {
-  const { entries, notes } = reattachTargets(journal, host, doc);
+export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocument | null, byHand?: ByHand): ReattachResult {
+  const { entries, notes } = reattachTargets(journal, host, doc, undefined, byHand);
   const targets = restoreTargets(host, entries);
   const steps = planRestoreWrites(targets, host.reader.layout);
   const touched = new Set(steps.map((s) => s.device));
@@ -76,17 +94,19 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
       to: t.original ? t.original.driver : null,
       action: touched.has(t.dev.name) ? 'would-restore' : 'unchanged',
     })),
-    notes,
+    notes: [...notes, ...inUseNotes(host, steps)],
   };
 }
 
-export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string, owner?: Owner): ReattachResult {
+export function runReattach(session: WriteSession, doc: LibvirtDocument | null, command: string, owner?: Owner, byHand?: ByHand): ReattachResult {
   const { host, kernel, journal } = session;
-  const { entries, dropped, notes: targetNotes } = reattachTargets(journal, host, doc, owner);
-  // Nodes `detach --owner` gave away go back first, while the devices are still on vfio (node-owner.ts).
-  const notes = [...targetNotes, ...restoreNodes(session, entries.map(([a]) => a))];
+  const { entries, dropped, notes: targetNotes } = reattachTargets(journal, host, doc, owner, byHand);
   const before = new Map(restoreTargets(host, entries).map((t) => [t.dev.name, t.dev.driver]));
   const steps = planRestoreWrites(restoreTargets(host, entries), host.reader.layout);
+  // A group a VM holds would make an unbind hang: refused before any write (in-use.ts).
+  refuseGroupsInUse(host, kernel, journal, steps);
+  // Nodes `detach --owner` gave away go back first, while the devices are still on vfio (node-owner.ts).
+  const notes = [...targetNotes, ...restoreNodes(session, entries.map(([a]) => a))];
   journal.forget(dropped);
   if (steps.length === 0 && !journal.data.operation) {
     journal.forget(entries.map(([a]) => a));

@@ -22,6 +22,7 @@ function crashAfter(root: string, writes: number): void {
       performed: k.performed,
       loadModule: (name) => k.loadModule(name),
       chown: (node, uid, gid, mode) => k.chown(node, uid, gid, mode),
+      probeGroupNode: (node) => k.probeGroupNode(node),
       write(x) {
         if (dead) throw new Crash('dead');
         w.write(x);

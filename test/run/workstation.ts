@@ -50,6 +50,7 @@ export function watched(kernel: Kernel, after: (n: number, w: SysfsWrite) => voi
     },
     loadModule: (name) => kernel.loadModule(name),
     chown: (node, uid, gid, mode) => kernel.chown(node, uid, gid, mode),
+    probeGroupNode: (node) => kernel.probeGroupNode(node),
     write(w) {
       kernel.write(w);
       after(++n, w);

@@ -4,9 +4,10 @@ import { persistedDevices, refuseGivingBack } from '../../persist/held.js';
 import { renderReattach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { Journal, type JournalDevice, type LinkState } from '../../run/journal.js';
-import { dryRunReattach, runReattach, type ReattachResult } from '../../run/reattach.js';
+import { ownerOfDocument } from '../../plan/ownership.js';
+import { dryRunReattach, runReattach, type ByHand, type ReattachResult } from '../../run/reattach.js';
 import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
-import { inputName, readLibvirtXmlFile } from '../../xml/index.js';
+import { inputName, parseLibvirtXml, readXmlText, type LibvirtDocument } from '../../xml/index.js';
 import type { GlobalOptions } from '../program.js';
 import { cliProgress } from '../progress.js';
 
@@ -53,14 +54,21 @@ function withLinksDown(result: ReattachResult, before: Map<string, LinkState[]>,
   return { ...result, notes: [...result.notes, ...notes], linksDown };
 }
 
+/** The XML, and who it is: devices vfioctl holds for another domain or network are refused unless --force. */
+function readFile(file: string, force: boolean): { doc: LibvirtDocument; byHand: ByHand | undefined } {
+  const text = readXmlText(file);
+  const doc = parseLibvirtXml(text, inputName(file));
+  return { doc, byHand: force ? undefined : { requester: ownerOfDocument(text, doc), file: inputName(file) } };
+}
+
 export async function reattachCommand(file: string | undefined, o: ReattachOptions, out: Output): Promise<number> {
   if (!file && !o.all) throw new UsageError('reattach needs a domain or network XML file, or --all for every device vfioctl moved.');
   if (file && o.all) throw new UsageError('Give either a file or --all, not both.');
-  const doc = file ? readLibvirtXmlFile(file) : null;
+  const { doc, byHand } = file ? readFile(file, o.force) : { doc: null, byHand: undefined };
   const command = file ? `reattach ${inputName(file)}` : 'reattach --all';
   const plan = (): ReattachResult => {
     const host = new Host(o.root);
-    return dryRunReattach(new Journal(host.reader.layout.stateDir), host, doc);
+    return dryRunReattach(new Journal(host.reader.layout.stateDir), host, doc, byHand);
   };
   // A persisted device is not given back by accident: refused on the plan, before any write (src/persist/held.ts).
   const persisted = o.force ? [] : persistedDevices(o.root);
@@ -73,7 +81,7 @@ export async function reattachCommand(file: string | undefined, o: ReattachOptio
         lockTimeoutMs(o.lockTimeout),
         (session) => {
           const before = recordedLinks(session.journal.data.devices);
-          return withLinksDown(runReattach(session, doc, command), before, session.host);
+          return withLinksDown(runReattach(session, doc, command, undefined, byHand), before, session.host);
         },
         cliProgress(out, process.env),
       );

@@ -40,6 +40,8 @@ export interface SimState {
   faults: SimFault[];
   /** Writes attempted so far (successful or not). */
   writes: number;
+  /** /dev/vfio nodes a process holds open (a running VM), with its pid (vfio-users.ts); absent: none. */
+  openNodes?: { node: string; pid: number }[];
 }
 
 export function simDir(root: string): string {

@@ -5,7 +5,7 @@ import { isWhitelistedWrite, toHostWrite, type SysfsWrite } from '../../host/lay
 import type { DriverName } from '../../pci/driver.js';
 import { releaseAtLeast } from '../../pci/kernel-rules.js';
 import { idMatches, type DeviceDescription, type IdMatch, type MatchableIds, type ProbeRefusalCase } from '../description.js';
-import { isVfioNodePath, SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
+import { isVfioGroupNodePath, isVfioNodePath, SysfsWriteError, type Kernel } from '../../kernel/kernel.js';
 import { appendWriteLog, readSimState, writeSimState, type SimDriver, type SimFault, type SimState } from './sim-state.js';
 import { boundDriver, createDriverDir, deviceDir, driversDir, linkDriver, readAttr, unlinkDriver } from './sim-tree.js';
 import { confined, type ConfinedTree } from './confined.js';
@@ -13,6 +13,7 @@ import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 import { removeDisablesSriov, removeVfs } from './sriov.js';
 import { addVfioCdev, removeVfioCdev } from './vfio-cdev.js';
 import { syncVfioNodes } from './vfio-dev-nodes.js';
+import { groupInUse, groupOfDeviceDir } from './vfio-users.js';
 
 /**
  * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
@@ -108,6 +109,14 @@ export class SimulatedKernel implements Kernel {
     this.tree.chown(path.join(this.root, node), uid, gid, mode);
   }
 
+  /** The group node's open as Linux answers it: ENOENT without the node, EBUSY while a process holds the group (vfio-users.ts). */
+  probeGroupNode(node: string): string | null {
+    if (!isVfioGroupNodePath(node)) throw new Error(`internal: refusing to open outside /dev/vfio: ${node}`);
+    this.state = readSimState(this.root);
+    if (!fs.existsSync(path.join(this.root, node))) return 'ENOENT';
+    return groupInUse(this.root, this.state, Number(/[0-9]+$/.exec(node)![0])) ? 'EBUSY' : null;
+  }
+
   // --- the writes ------------------------------------------------------------------------------------
   private apply(w: SysfsWrite): void {
     const p = w.hostPath;
@@ -146,6 +155,7 @@ export class SimulatedKernel implements Kernel {
   private unbind(drv: SimDriver, value: string): void {
     const dev = this.deviceFromValue(value);
     if (!dev || dev.driver !== drv.name) throw errno('ENODEV');
+    this.refuseToBlock(dev);
     this.release(dev);
     const reclaim = this.takeFault((f) => f.kind === 'reclaim' && f.address === dev.address);
     if (reclaim?.kind === 'reclaim' && this.loadedDriver(reclaim.driver)) this.attach(dev, reclaim.driver);
@@ -248,6 +258,18 @@ export class SimulatedKernel implements Kernel {
     if (dev.driver !== null) removeClassDevices(this.root, dev.dir, dev.address, dev.driver);
     removeVfioCdev(this.root, dev.dir);
     unlinkDriver(this.root, dev.dir, dev.address);
+  }
+
+  /**
+   * Linux's vfio driver remove() waits, uninterruptibly after the first signal, until the process holding the
+   * device's group or cdev lets go (docs/sysfs-semantics.md, "A group in use"): the write never returns while
+   * the VM runs. The simulation does not hang the test run: it fails the whole command as a bug of the caller.
+   */
+  private refuseToBlock(dev: SimDevice): void {
+    const group = dev.driver !== null && isVfioName(dev.driver) ? groupOfDeviceDir(dev.dir) : null;
+    if (group !== null && groupInUse(this.root, this.state, group)) {
+      throw new Error(`simulated kernel: unbinding ${dev.address} from ${dev.driver} would block in Linux until the process holding IOMMU group ${group} lets go (a hang); a caller must not write it.`);
+    }
   }
 
   /** The driver's directory, inside the root: checked before a bind or unbind changes anything. */

@@ -142,6 +142,27 @@ kase('d) a second domain naming the other NIC of that group is refused at start,
   expectEq('journal', Object.keys(journalDevices()).sort(), [NIC1, NIC2]);
 });
 
+kase("g) `vfioctl reattach` by hand while the domain runs: refused at once (exit 12, QEMU named, `virsh destroy`), not a hang in vfio-pci's unbind; another domain's file: exit 7", () => {
+  if (aStart === null) throw new Error("needs case a's running domain");
+  const journal = JSON.stringify(journalDevices());
+  // The user's own file for a (no <uuid>: the name decides): ownership passes, and the group is in use.
+  const own = run(process.execPath, [BIN, 'reattach', path.join(OUT, 'vfioctl-a.xml')], { timeoutS: 60 });
+  expectEq('reattach of the running domain\'s file: exit', own.code, 12);
+  for (const part of [`(IOMMU group ${GROUP}): /dev/vfio/${GROUP} is held open by qemu`, '(pid ', '`virsh destroy vfioctl-a`']) {
+    if (!own.stderr.includes(part)) throw fail(`the refusal lacks ${JSON.stringify(part)}`, own);
+  }
+  const all = run(process.execPath, [BIN, 'reattach', '--all'], { timeoutS: 60 });
+  expectEq('reattach --all: exit', all.code, 12);
+  // d's file names NIC2 for domain vfioctl-d: the journal holds it for vfioctl-a.
+  const other = run(process.execPath, [BIN, 'reattach', path.join(OUT, 'vfioctl-d.xml')], { timeoutS: 60 });
+  expectEq("reattach of another domain's file: exit", other.code, 7);
+  if (!other.stderr.includes("for domain 'vfioctl-a'")) throw fail('the refusal does not name vfioctl-a', other);
+  expectEq('the domain', domstate('vfioctl-a'), 'running');
+  expectEq('NICs', nics(), ['vfio-pci', 'vfio-pci']);
+  expectEq('journal', JSON.stringify(journalDevices()), journal);
+  return { name: `g) \`vfioctl reattach\` by hand while the domain runs: exit 12 in ${own.seconds.toFixed(1)} s naming QEMU and \`virsh destroy vfioctl-a\` (--all too), nothing moved; another domain's file: exit 7 naming vfioctl-a` };
+});
+
 kase('a) virsh destroy: both NICs back on their driver (release end), the journal holds no device', () => {
   if (aStart === null) throw new Error("needs case a's running domain");
   const r = virsh('destroy', 'vfioctl-a');
