@@ -7,6 +7,7 @@ import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
 import { recordedInterfaces, type RecordedInterfaces } from '../plan/resolve.js';
 import { priorBindingOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
+import { alreadyOnVfio } from '../plan/vfio-driver.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { beginDetach, failedDetach } from './detach-failure.js';
 import { executeSteps } from './execute.js';
@@ -111,7 +112,7 @@ function moveGroups(doc: LibvirtDocument, session: WriteSession, force: boolean,
   const recorded = recordedInterfaces(journal.data.devices);
   let { analysis, steps } = planDetach(doc, host, force, owner, recorded);
   if (steps.length === 0) {
-    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : 'Nothing to do: every device is already on vfio-pci.';
+    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : alreadyOnVfio(analysis.groups.flatMap((g) => g.members.filter((m) => m.fate === 'already').map((m) => m.driver)));
     return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, nothing] };
   }
   if (analysis.vfio === 'available') {
