@@ -9,7 +9,6 @@ import { sharedFsMounts, snapshotHeld, snapshotIpv6, snapshotIsolation, snapshot
 import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { writeOutputFile } from './write-output.js';
-import { onRootForReading } from '../persist/paths.js';
 import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
@@ -42,8 +41,9 @@ export function snapshotHost(host: Host, name: string, omitted: string[] = []): 
   if (ipv6 !== undefined) desc.ipv6 = ipv6;
   const held = snapshotHeld(reader, new Set(devices.map((d) => d.address)));
   if (held.length > 0) desc.held = held;
-  // What persist reads of the distribution (src/persist/early-drivers.ts), as it reads it.
-  const osRelease = readTextFile(onRootForReading(host.root, '/etc/os-release')) ?? readTextFile(onRootForReading(host.root, '/usr/lib/os-release'));
+  // What persist reads of the distribution, as it reads it (src/persist/early-drivers.ts; mock/ is below
+  // persist/ in the layers, test/layers.test.ts, so the two paths are named here again).
+  const osRelease = readTextFile(reader.layout.onHost('/etc/os-release')) ?? readTextFile(reader.layout.onHost('/usr/lib/os-release'));
   if (osRelease !== undefined && /^[^\u0000]{0,4096}$/.test(osRelease)) desc.osRelease = osRelease;
   return desc;
 }
