@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { HostReader } from '../host/reader.js';
 import { isolation } from '../host/isolation.js';
+import { readJournalDevices } from '../host/journal-devices.js';
 import { listDir, readOptional, readTextFile } from '../host/sysfs-read.js';
 import { NON_PCI_BUSES, type HeldDescription, type HostDescription, type NonPciDeviceDescription } from './description.js';
 
@@ -113,16 +114,7 @@ const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
 /** The journal's devices that are devices of the description, in address order; none without a journal. */
 export function snapshotHeld(reader: HostReader, addresses: Set<string>): HeldDescription[] {
-  const text = readTextFile(`${reader.layout.stateDir}/journal.json`, 4 * 1024 * 1024);
-  if (text === undefined) return [];
-  let devices: unknown;
-  try {
-    devices = (JSON.parse(text) as { devices?: unknown }).devices;
-  } catch {
-    return [];
-  }
-  if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) return [];
-  return Object.entries(devices as Record<string, unknown>)
+  return Object.entries(readJournalDevices(reader.layout))
     .filter(([a]) => addresses.has(a))
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .flatMap(([a, e]) => heldEntry(a, e) ?? []);
