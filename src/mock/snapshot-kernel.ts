@@ -3,7 +3,7 @@ import type { HostReader } from '../host/reader.js';
 import { isolation } from '../host/isolation.js';
 import { readJournalDevices } from '../host/journal-devices.js';
 import { listDir, readOptional, readTextFile } from '../host/sysfs-read.js';
-import { NON_PCI_BUSES, type HeldDescription, type HostDescription, type NonPciDeviceDescription } from './description.js';
+import { NON_PCI_BUSES, SHARED_FS_TAG, type HeldDescription, type HostDescription, type NonPciDeviceDescription } from './description.js';
 
 /**
  * What `vfioctl snapshot` records beside the PCI functions, for the warnings and verdicts read from them
@@ -59,8 +59,6 @@ export function snapshotIpv6(reader: HostReader, ifaces: Set<string>): HostDescr
   };
 }
 
-const TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
-
 /**
  * The tag of a 9p or virtiofs filesystem a virtio function serves (DEV/virtioN/mount_tag for 9p, tag for
  * virtiofs), when it has a valid one; mounts of it are recorded with the tag as their source.
@@ -69,7 +67,7 @@ export function snapshotSharedFs(deviceDir: string): { fstype: '9p' | 'virtiofs'
   for (const e of (listDir(deviceDir) ?? []).filter((n) => /^virtio[0-9]+$/.test(n)).sort()) {
     for (const [file, fstype] of [['mount_tag', '9p'], ['tag', 'virtiofs']] as const) {
       const tag = readOptional(path.join(deviceDir, e, file))?.replace(/\0/g, '').trim();
-      if (tag !== undefined && TAG.test(tag)) return { fstype, tag };
+      if (tag !== undefined && SHARED_FS_TAG.test(tag)) return { fstype, tag };
     }
   }
   return undefined;

@@ -2,7 +2,7 @@ import { InputError, printable } from '../errors.js';
 import { parseInterfaceName } from '../pci/interface-name.js';
 import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
+import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, SHARED_FS_TAG, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { heldEntry } from './snapshot-kernel.js';
 
@@ -263,8 +263,6 @@ interface Checkers {
   fail: (what: string) => never;
 }
 
-/** A 9p mount_tag or virtiofs tag (src/mock/snapshot-kernel.ts records only these). */
-const SHARED_FS_TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
 const ZFS_DATASET = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/;
 const MASTER_KINDS = new Set(['bridge', 'bond', 'team', 'openvswitch']);
 
