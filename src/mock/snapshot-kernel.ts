@@ -110,10 +110,22 @@ const DRIVER = /^[A-Za-z0-9_.+:-]{1,64}$/;
 const HEX4 = /^[0-9a-f]{4}$/;
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
-/** The journal's devices that are devices of the description, in address order; none without a journal. */
-export function snapshotHeld(reader: HostReader, addresses: Set<string>): HeldDescription[] {
+/**
+ * The journal's devices that are devices of the description, in address order; none without a journal.
+ * `since` and `by` only say when and by which command (`detach FILE`, any file name): fitted to printable
+ * ASCII rather than lost. An entry or an owner a description cannot hold is named in `omitted`: without it
+ * the snapshot would say, silently, that nothing or no domain holds the device.
+ */
+export function snapshotHeld(reader: HostReader, addresses: Set<string>, omitted: string[] = []): HeldDescription[] {
+  const fit = (v: unknown): unknown => (typeof v === 'string' ? v.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : v);
   return Object.entries(readJournalDevices(reader.layout))
     .filter(([a]) => addresses.has(a))
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .flatMap(([a, e]) => heldEntry(a, e) ?? []);
+    .flatMap(([a, e]) => {
+      const r = typeof e === 'object' && e !== null ? (e as Record<string, unknown>) : {};
+      const entry = heldEntry(a, { ...r, since: fit(r.since), by: fit(r.by) });
+      if (entry === undefined) omitted.push(`${a} is left out of held (its entry in vfioctl's journal is not one a description can hold): against the snapshot, vfioctl does not hold it.`);
+      else if (r.owner !== undefined && entry.owner === undefined) omitted.push(`the owner vfioctl's journal records for ${a} is left out (its kind, uuid or name is not one a description can hold): against the snapshot the device is held by no domain.`);
+      return entry ?? [];
+    });
 }

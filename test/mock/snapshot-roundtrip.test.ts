@@ -182,6 +182,27 @@ describe('the fields a snapshot adds are checked like the rest of a description'
 });
 
 describe('what a snapshot cannot record, it says', () => {
+  it("vfioctl's journal: a command line with any file name is kept (as ASCII); an owner it cannot hold is a warning, not silence", async () => {
+    const held = cases.find((c) => c.name === 'held by vfioctl')!;
+    const h = makeSimulatedHost(held.desc);
+    try {
+      const entry = (device: string, owner: object): object => ({ driver: 'nouveau', override: null, method: 'driver_override', vendor: '10de', device, since: '2026-12-01T10:00:00.000Z', by: `detach /home/jürgen/${'v'.repeat(300)}.xml`, owner });
+      fs.mkdirSync(path.join(h.root, 'run/vfioctl'), { recursive: true });
+      const devices = { '0000:01:00.0': entry('2484', { kind: 'domain', uuid: '', name: 'vm-a' }), '0000:01:00.1': entry('228b', { kind: 'domain', uuid: '', name: 'vm-ü' }) };
+      fs.writeFileSync(path.join(h.root, 'run/vfioctl/journal.json'), JSON.stringify({ version: 1, devices, operation: null }));
+      const r = await runCli(['snapshot', '--root', h.root]);
+      expect(r.code).toBe(0);
+      const snap = json(r) as HostDescription;
+      expect(snap.held!.map((e) => [e.address, e.by.length, e.by.slice(0, 20), e.owner?.name])).toEqual([
+        ['0000:01:00.0', 200, 'detach /home/j?rgen/', 'vm-a'],
+        ['0000:01:00.1', 200, 'detach /home/j?rgen/', undefined],
+      ]);
+      expect(r.stderr).toBe("warning: the owner vfioctl's journal records for 0000:01:00.1 is left out (its kind, uuid or name is not one a description can hold): against the snapshot the device is held by no domain.\n");
+    } finally {
+      h.cleanup();
+    }
+  });
+
   it('a non-PCI group member on a bus a description has no name for: a warning naming it and its group', async () => {
     const h = makeSimulatedHost(modern((d) => void (d.nonPciDevices = [{ name: 'MSFT0101:00', bus: 'platform', driver: null, iommuGroup: 6 }])));
     try {
