@@ -174,7 +174,8 @@ describe('the fields a snapshot adds are checked like the rest of a description'
     expect(refused((d) => void (d.ipv6 = { addresses: ['eth9'] }))).toMatch(/ipv6\.addresses\[0\] names eth9, which no device has/);
     const entry = { driver: 'nouveau', override: null, method: 'driver_override' as const, vendor: '10de', device: '2484', since: 'x', by: 'detach' };
     expect(refused((d) => void (d.held = [{ address: '0000:09:00.0', ...entry }]))).toMatch(/held\[0\]: 0000:09:00\.0 is not a device of the description/);
-    expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, driver: '../x' }]))).toMatch(/held\[0\] \(0000:01:00\.0\) is not a journal entry/);
+    expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, driver: '../x' }]))).toMatch(/held\[0\] \(0000:01:00\.0\) is not a journal entry: it needs driver and override \(a driver name or null\)/);
+    expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, interfaces: ['not an ifname'] }]))).toMatch(/held\[0\]\.interfaces must be a list of interface names/);
     expect(refused((d) => void (d.devices[2]!.sharedFs = { fstype: '9p', tag: '../etc' }))).toMatch(/sharedFs\.tag '\.\.\/etc' is not valid/);
     expect(refused((d) => void d.mounts.push({ source: 'not a tag', target: '/', fstype: 'virtiofs' }))).toMatch(/mounts\[\d+\]\.source 'not a tag' is not valid/);
     expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, owner: { kind: 'domain', uuid: '', name: 'vm-a' }, interfaces: [] }]))).toBe('accepted');
