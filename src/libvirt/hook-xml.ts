@@ -19,14 +19,14 @@ function ownerOf(kind: Owner['kind'], root: Element, fallbackName: string): Owne
 }
 
 /**
- * Who a libvirt XML file is, as the hook records an owner, for `reattach FILE` by hand (src/plan/ownership.ts
- * foreignHolderError): its `<domain>` or `<network>` with the `<uuid>` and `<name>` libvirt gives every
- * definition (a hand-written file may have no uuid: then the name decides, as in sameOwner). `text` is the
- * file `doc` was parsed from. Here, not in ownership.ts, so that list and group-info load no XML parser.
+ * Who a libvirt XML file is, as the hook records an owner: its `<domain>` or `<network>` with the `<uuid>` and
+ * `<name>` libvirt gives every definition (a hand-written file may have no uuid: then the name decides, as in
+ * sameOwner). `text` is the file `doc` was parsed from. For `reattach FILE` by hand; here, not in src/plan, so
+ * that list and group-info (which read owners from the journal) do not load the XML parser.
  */
 export function ownerOfDocument(text: string, doc: LibvirtDocument): Owner {
   const root = parseXmlSafely(text, doc.file).documentElement;
-  return root ? ownerOf(doc.kind, root, doc.name) : { kind: doc.kind, uuid: '', name: doc.name };
+  return { kind: doc.kind, uuid: root ? textOf(root, 'uuid').toLowerCase() : '', name: doc.name };
 }
 
 /** The domain on a qemu hook's stdin: its owner record, and a parser for the whole document. */

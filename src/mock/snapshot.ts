@@ -41,9 +41,8 @@ export function snapshotHost(host: Host, name: string, omitted: string[] = []): 
   if (ipv6 !== undefined) desc.ipv6 = ipv6;
   const held = snapshotHeld(reader, new Set(devices.map((d) => d.address)), omitted);
   if (held.length > 0) desc.held = held;
-  // What persist reads of the distribution, as it reads it (src/persist/early-drivers.ts; mock/ is below
-  // persist/ in the layers, test/layers.test.ts, so the two paths are named here again).
-  const osRelease = readTextFile(reader.layout.onHost('/etc/os-release')) ?? readTextFile(reader.layout.onHost('/usr/lib/os-release'));
+  // What persist reads of the distribution (src/persist/early-drivers.ts), as it reads it.
+  const osRelease = readTextFile(host.reader.layout.onHost('/etc/os-release')) ?? readTextFile(host.reader.layout.onHost('/usr/lib/os-release'));
   if (osRelease !== undefined && /^[^\u0000]{0,4096}$/.test(osRelease)) desc.osRelease = osRelease;
   return desc;
 }
