@@ -33,8 +33,9 @@ describe('group-info reads in proportion to the group, not the host; list, in pr
     expect(small.gpu).toBe(large.gpu);
     const a = await countFsCalls(['group-info', small.gpu, '--json', '--root', hSmall.root]);
     const b = await countFsCalls(['group-info', large.gpu, '--json', '--root', hLarge.root]);
-    // stat + read of proc/mounts, proc/self/mountinfo (the block devices behind mounts) and proc/swaps; a stat
-    // of run/vfioctl/journal.json (who holds the group): host-wide files, the same count on any host.
+    // stat + read of proc/mounts, proc/self/mountinfo (the block devices behind mounts) and proc/swaps; one open
+    // of run/vfioctl/journal.json (who holds the group; an open, not a stat, so that a FIFO there cannot block:
+    // src/host/journal-devices.ts): host-wide files, the same count on any host.
     // openSync: 3 more than before reset_method was reported (one per member).
     // statSync and readFileSync: one more each for lib/modules/RELEASE/modules.alias (which vfio driver group='auto' would bind), host-wide.
     // openSync: 2 more for proc/cmdline and vfio's enable_unsafe_noiommu_mode (src/host/isolation.ts), host-wide.
