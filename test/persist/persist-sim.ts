@@ -12,7 +12,13 @@ export const WANTS = '/etc/systemd/system/multi-user.target.wants/vfioctl-verify
 export const NODE = process.execPath;
 export const VFIOCTL = fs.realpathSync(BIN);
 
-/** Every file and symlink under ROOT/etc, by host path: a file's content, or `-> TARGET` for a link. */
+/** The host's own files under etc/ that `mock create` writes from the description (its os-release): not persist's. */
+const HOST_OWN = new Set(['/etc/os-release', '/etc/passwd', '/etc/group']);
+
+/**
+ * Every file and symlink under ROOT/etc that the host did not come with, by host path: a file's content, or
+ * `-> TARGET` for a link.
+ */
 export function etcFiles(root: string): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string): void => {
@@ -20,6 +26,7 @@ export function etcFiles(root: string): Record<string, string> {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       const host = `/${path.relative(root, p)}`;
+      if (HOST_OWN.has(host)) continue;
       if (e.isSymbolicLink()) out[host] = `-> ${fs.readlinkSync(p)}`;
       else if (e.isDirectory()) walk(p);
       else out[host] = fs.readFileSync(p, 'utf8');

@@ -171,6 +171,7 @@ describe('vfioctl persist FILE, on a simulated host', () => {
 
     const h2 = simHost('qemu-q35-iommu');
     const outside = fs.mkdtempSync(path.join(path.dirname(h2.root), 'outside-'));
+    fs.rmSync(path.join(h2.root, 'etc'), { recursive: true, force: true }); // the host's os-release goes with it
     fs.symlinkSync(outside, path.join(h2.root, 'etc'));
     const r2 = runBin(['persist', xml, '--root', h2.root]);
     expect(r2.code).toBe(6);
