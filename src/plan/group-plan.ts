@@ -1,4 +1,5 @@
 import type { Host } from '../host/host.js';
+import type { DeviceUse } from '../host/usage.js';
 import type { PciDevice } from '../pci/device.js';
 import { nonPciBlocker, type NonPciMember } from '../host/non-pci.js';
 import { VFIO_PCI } from '../pci/driver.js';
@@ -26,6 +27,23 @@ export interface MemberPlan {
   /** Named by the XML (not just a group mate). */
   requested: boolean;
   hostNeeds: string[];
+}
+
+/**
+ * What the plan and group-info's report both say of a member besides its sysfs reading: its names, what the
+ * host uses it for, and why the host needs it. Read once per member and command (list reports 10,000).
+ */
+export interface MemberFacts {
+  vendorName: string | null;
+  deviceName: string | null;
+  use: DeviceUse;
+  hostNeeds: string[];
+}
+
+export function memberFacts(m: PciDevice, host: Host): MemberFacts {
+  const names = host.ids.names(m.vendor, m.device);
+  const use = host.usage.of(m);
+  return { vendorName: names.vendor ?? null, deviceName: names.device ?? null, use, hostNeeds: hostNeeds(m, use) };
 }
 
 /** What a detach does with one IOMMU group (also its JSON shape). */
@@ -99,8 +117,9 @@ export function groupMode(refs: ResolvedAssignment[]): GroupMode {
 /**
  * What a detach does with each member of one group, and whether the group is viable before and after.
  * `given`: the members, already read (list's one-pass scan), and its non-PCI members; read from the group otherwise.
+ * `givenFacts`: the members' memberFacts, when the caller has them (a report prints them too).
  */
-export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[], givenNonPci?: NonPciMember[]): PlannedGroup {
+export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[], givenNonPci?: NonPciMember[], givenFacts?: MemberFacts[]): PlannedGroup {
   const { group, refs } = request;
   const mode = groupMode(refs);
   const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
@@ -118,26 +137,25 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
   const plan: GroupPlan = {
     group,
     mode,
-    members: members.map((m) => ({
-      address: m.name,
-      ...memberNames(m, host),
-      driver: m.driver,
-      bridge: m.isBridge,
-      fate: actions.get(m.name)!,
-      target: targets.get(m.name) ?? null,
-      requested: request.requested.has(m.name),
-      hostNeeds: hostNeeds(m, host.usage.of(m)),
-    })),
+    members: members.map((m, i) => {
+      const facts = givenFacts?.[i] ?? memberFacts(m, host);
+      return {
+        address: m.name,
+        vendorName: facts.vendorName,
+        deviceName: facts.deviceName,
+        driver: m.driver,
+        bridge: m.isBridge,
+        fate: actions.get(m.name)!,
+        target: targets.get(m.name) ?? null,
+        requested: request.requested.has(m.name),
+        hostNeeds: facts.hostNeeds,
+      };
+    }),
     viableNow: nonPciInTheWay.length === 0 && members.every((m) => viabilityBlocker(m, host.rules) === null),
     viableAfter: nonPciInTheWay.length === 0 && inTheWay.length === 0,
     nonPci,
   };
   return { request, plan, members, nonPciInTheWay, moves, inTheWay, managedRequested, driverBlockers: drivers.blockers, driverNotes: drivers.notes };
-}
-
-function memberNames(m: PciDevice, host: Host): { vendorName: string | null; deviceName: string | null } {
-  const names = host.ids.names(m.vendor, m.device);
-  return { vendorName: names.vendor ?? null, deviceName: names.device ?? null };
 }
 
 /** The `<driver model=>` of the assignment naming a device; a group mate moved by group='auto' has none. */
