@@ -49,14 +49,19 @@ export function autoVerdict(group: number, members: PciDevice[], host: Host, nam
   }
   const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members, nonPci, facts);
   const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' }, named !== undefined);
-  const withFate = (fate: string): string[] => planned.plan.members.filter((m) => m.fate === fate).map((m) => m.address);
+  const bridgesStay: string[] = [];
+  const bridgesBlock: string[] = [];
+  for (const m of planned.plan.members) {
+    if (m.fate === 'bridge-stays') bridgesStay.push(m.address);
+    else if (m.fate === 'bridge-blocks') bridgesBlock.push(m.address);
+  }
   const all = [...hostWideBlockers(host, dev), ...blockers.map((b) => b.message)];
   return {
     moves: planned.moves.map((m) => m.dev.name),
     succeeds: all.length === 0,
     blockers: all,
-    bridgesStay: withFate('bridge-stays'),
-    bridgesBlock: withFate('bridge-blocks'),
+    bridgesStay,
+    bridgesBlock,
   };
 }
 

@@ -109,10 +109,11 @@ export function groupReport(group: number, ctx: ReportContext, given?: PciDevice
   const facts = members.map((d) => memberFacts(d, ctx));
   const v = groupViability(members, ctx.rules);
   const auto = autoVerdict(group, members, ctx, named, nonPci, facts);
-  const nonPciBlockers = nonPci.flatMap((m) => {
+  const nonPciBlockers: GroupReport['blockers'] = [];
+  for (const m of nonPci) {
     const reason = nonPciBlocker(m);
-    return reason ? [{ address: m.name, driver: m.driver, reason }] : [];
-  });
+    if (reason) nonPciBlockers.push({ address: m.name, driver: m.driver, reason });
+  }
   return {
     group,
     viable: v.viable && nonPciBlockers.length === 0,
