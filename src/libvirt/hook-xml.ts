@@ -18,6 +18,17 @@ function ownerOf(kind: Owner['kind'], root: Element, fallbackName: string): Owne
   return { kind, uuid: textOf(root, 'uuid').toLowerCase(), name: textOf(root, 'name') || fallbackName };
 }
 
+/**
+ * Who a libvirt XML file is, as the hook records an owner: its `<domain>` or `<network>` with the `<uuid>` and
+ * `<name>` libvirt gives every definition (a hand-written file may have no uuid: then the name decides, as in
+ * sameOwner). `text` is the file `doc` was parsed from. For `reattach FILE` by hand; here, not in src/plan, so
+ * that list and group-info (which read owners from the journal) do not load the XML parser.
+ */
+export function ownerOfDocument(text: string, doc: LibvirtDocument): Owner {
+  const root = parseXmlSafely(text, doc.file).documentElement;
+  return { kind: doc.kind, uuid: root ? textOf(root, 'uuid').toLowerCase() : '', name: doc.name };
+}
+
 /** The domain on a qemu hook's stdin: its owner record, and a parser for the whole document. */
 export function readDomainInput(text: string, argvName: string): { owner: Owner; document: () => LibvirtDocument } {
   // One name for stdin in every message, `domain 'NAME':LINE`: the XML is the domain's, and the name is what

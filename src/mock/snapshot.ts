@@ -9,7 +9,6 @@ import { sharedFsMounts, snapshotHeld, snapshotIpv6, snapshotIsolation, snapshot
 import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { writeOutputFile } from './write-output.js';
-import { onRootForReading } from '../persist/paths.js';
 import { defaultProbeRefusals, HOST_FORMAT, idMatches, type DeviceDescription, type DriverDescription, type HostDescription, type IdMatch } from './description.js';
 
 /**
@@ -43,7 +42,7 @@ export function snapshotHost(host: Host, name: string, omitted: string[] = []): 
   const held = snapshotHeld(reader, new Set(devices.map((d) => d.address)));
   if (held.length > 0) desc.held = held;
   // What persist reads of the distribution (src/persist/early-drivers.ts), as it reads it.
-  const osRelease = readTextFile(onRootForReading(host.root, '/etc/os-release')) ?? readTextFile(onRootForReading(host.root, '/usr/lib/os-release'));
+  const osRelease = readTextFile(host.reader.layout.onHost('/etc/os-release')) ?? readTextFile(host.reader.layout.onHost('/usr/lib/os-release'));
   if (osRelease !== undefined && /^[^\u0000]{0,4096}$/.test(osRelease)) desc.osRelease = osRelease;
   return desc;
 }

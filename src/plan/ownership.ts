@@ -1,9 +1,6 @@
 import { NotViableError } from '../errors.js';
 import type { HostReader } from '../host/reader.js';
 import { readTextFile } from '../host/sysfs-read.js';
-import type { LibvirtDocument } from '../xml/assignment.js';
-import { children } from '../xml/elements.js';
-import { parseXmlSafely } from '../xml/safe-parse.js';
 import type { Blocker, GroupPlan } from './analyze.js';
 
 /**
@@ -112,17 +109,6 @@ export function ownershipBlockers(groups: GroupPlan[], reader: HostReader, reque
     });
   }
   return blockers;
-}
-
-/**
- * Who a libvirt XML file is, as the hook records an owner: its `<domain>` or `<network>` with the `<uuid>` and
- * `<name>` libvirt gives every definition (a hand-written file may have no uuid: then the name decides, as in
- * sameOwner). `text` is the file `doc` was parsed from.
- */
-export function ownerOfDocument(text: string, doc: LibvirtDocument): Owner {
-  const root = parseXmlSafely(text, doc.file).documentElement;
-  const uuid = root ? (children(root, 'uuid')[0]?.textContent?.trim().toLowerCase() ?? '') : '';
-  return { kind: doc.kind, uuid, name: doc.name };
 }
 
 /**

@@ -69,3 +69,13 @@ function namedModel(dev: PciDevice, drivers: VfioDrivers, { model, where }: Mode
   }
   return { ok: true, driver, why: `${where} names it, and its vfio_pci alias matches the device`, variant: true };
 }
+
+/**
+ * The sentence for a detach with nothing to move: every device it would move is on a vfio driver already,
+ * named when one is a variant (a device on mlx5_vfio_pci is not on vfio-pci). `drivers`: theirs.
+ */
+export function alreadyOnVfio(drivers: readonly (string | null)[]): string {
+  const named = [...new Set(drivers.filter((d): d is string => d !== null && isVfioDriver(d)))].sort();
+  if (named.length === 0 || (named.length === 1 && named[0] === VFIO_PCI)) return 'Nothing to do: every device is already on vfio-pci.';
+  return `Nothing to do: every device is already on a vfio driver (${named.join(', ')}).`;
+}

@@ -40,7 +40,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
     out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${afterDetach(g, a, c)}\n`);
     for (const m of g.members) {
       const to = m.fate === 'move' ? ` → ${m.target ?? 'no vfio driver (see the blockers)'}` : '';
-      const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : FATE_TEXT[m.fate];
+      const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : m.fate === 'already' ? `already on ${m.driver ?? 'vfio-pci'}` : FATE_TEXT[m.fate];
       const names = [m.vendorName, m.deviceName].filter((n) => n !== null).join(' ');
       out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}${names ? `  ${names}` : ''}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);

@@ -1,5 +1,6 @@
 import { printable } from '../errors.js';
 import type { HostWrite } from '../host/layout.js';
+import { alreadyOnVfio } from '../plan/vfio-driver.js';
 import type { DetachResult } from '../run/detach.js';
 import type { PlannedNodes } from '../run/node-owner.js';
 import type { ReattachResult } from '../run/reattach.js';
@@ -23,7 +24,7 @@ export function renderDetach(out: Output, r: DetachResult, nodes?: PlannedNodes)
   const c = out.color;
   for (const n of r.notes) out.stdout(`${c.dim('note:')} ${n}\n`);
   if (r.dryRun) {
-    const nothing = r.devices.length === 0 ? 'Nothing to do: no PCI device is assigned to VFIO.' : 'Nothing to do: every device is already on vfio-pci.';
+    const nothing = r.devices.length === 0 ? 'Nothing to do: no PCI device is assigned to VFIO.' : alreadyOnVfio(r.devices.filter((d) => d.action === 'already').map((d) => d.from));
     out.stdout(r.writes.length === 0 ? `${nothing}\n` : `Would write (${r.writes.length}), in this order:\n`);
   }
   if (r.dryRun) for (const w of r.writes) out.stdout(`  ${formatWrite(w)}\n`);
@@ -35,7 +36,7 @@ export function renderDetach(out: Output, r: DetachResult, nodes?: PlannedNodes)
         : d.action === 'would-move'
           ? `${d.from ?? 'no driver'} → ${d.to ?? 'vfio-pci'} (dry run)`
           : d.action === 'already'
-            ? 'already on vfio-pci'
+            ? `already on ${d.from ?? 'vfio-pci'}`
             : `stays on ${d.from ?? 'no driver'}${d.action === 'bridge-stays' ? ' (bridge)' : ''}`;
     out.stdout(`  group ${d.group}  ${d.address}  ${what}\n`);
   }

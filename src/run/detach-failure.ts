@@ -1,10 +1,14 @@
 import { errnoOf, KernelWriteError, RollbackIncompleteError, VfioctlError } from '../errors.js';
 import { toHostWrite } from '../host/layout.js';
+import type { Host } from '../host/host.js';
+import type { Kernel } from '../kernel/kernel.js';
+import { parseSysfsAddress } from '../pci/address.js';
 import type { Move } from '../plan/vfio-driver.js';
-import type { PlanStep, PriorBinding } from '../plan/writes.js';
+import { planRestoreWrites, type PlanStep, type PriorBinding } from '../plan/writes.js';
 import { StepError } from './execute.js';
+import { groupsInUse, groupWhat } from './in-use.js';
 import type { Journal } from './journal.js';
-import { restore, type RestoreOutcome } from './restore.js';
+import { restore, restoreTargets, type RestoreOutcome } from './restore.js';
 import type { WriteSession } from './session.js';
 
 /**
@@ -21,8 +25,12 @@ export function failedDetach(err: unknown, session: WriteSession, moves: Move[],
   const reason = err instanceof StepError ? err.failure.reason : err instanceof Error ? err.message : String(err);
   const entries = moves.map(({ dev }) => [dev.name, journal.data.devices[dev.name] ?? null] as [string, PriorBinding | null]);
   let outcome: RestoreOutcome;
+  let heldNote = '';
   try {
-    outcome = restore(host, kernel, entries);
+    const held = heldSinceMoved(host, kernel, entries);
+    outcome = restore(host, kernel, entries.filter(([name]) => !held.some((l) => l.device === name)));
+    outcome.left.push(...held);
+    if (held.length > 0) heldNote = ' once the process holding the group lets go (a VM: `virsh destroy NAME`)';
   } catch (rollbackErr) {
     const why = rollbackErr instanceof Error ? rollbackErr.message : String(rollbackErr);
     return new RollbackIncompleteError(
@@ -48,8 +56,8 @@ export function failedDetach(err: unknown, session: WriteSession, moves: Move[],
   };
   if (outcome.left.length > 0) {
     return new RollbackIncompleteError(
-      `Detach failed ${where}: ${reason}\nThe rollback could not restore everything:\n${outcome.left.map((l) => `  - ${l.reason}`).join('\n')}${journalNote}`,
-      `The journal in ${journal.file} still records them; fix the cause and run \`vfioctl reattach --all\`.`,
+      `Detach failed ${where}: ${reason}\nThe rollback could not restore everything:\n${[...new Set(outcome.left.map((l) => `  - ${l.reason}`))].join('\n')}${journalNote}`,
+      `The journal in ${journal.file} still records them; ${heldNote ? `run \`vfioctl reattach --all\`${heldNote}` : 'fix the cause and run `vfioctl reattach --all`'}.`,
       details,
     );
   }
@@ -63,6 +71,26 @@ export function failedDetach(err: unknown, session: WriteSession, moves: Move[],
     return err;
   }
   return err instanceof Error ? Object.assign(err, { message }) : new Error(message);
+}
+
+/**
+ * The devices the rollback must leave as they are: a process (a VM started by hand meanwhile) opened the group of
+ * a device the detach bound to its vfio driver, so its unbind would block until it lets go (docs/sysfs-semantics.md,
+ * "A group in use"). The whole group stays: its members on the vfio driver, the others unbound with their
+ * driver_override still naming it (binding a host driver beside a VM's device is what the move avoided). Each
+ * such device with one sentence per group, naming the holder; the journal keeps them for `reattach --all`.
+ */
+function heldSinceMoved(host: Host, kernel: Kernel, entries: [string, PriorBinding | null][]): { device: string; reason: string }[] {
+  const held = groupsInUse(host, kernel, planRestoreWrites(restoreTargets(host, entries), host.reader.layout));
+  return held.flatMap((g) => {
+    const group = Number(/[0-9]+$/.exec(g.node)![0]);
+    const members = entries.map(([name]) => name).filter((name) => {
+      const addr = parseSysfsAddress(name);
+      return addr ? host.reader.tryDevice(addr)?.iommuGroup === group : false;
+    });
+    const reason = `${groupWhat(members, g.node)}: ${g.holders} The rollback left them as they are: unbinding from the vfio driver would block until it lets go.`;
+    return members.map((device) => ({ device, reason }));
+  });
 }
 
 /** Begins the detach's journal operation, on disk before the first write; a failure to save it says nothing was detached. */

@@ -7,6 +7,7 @@ import type { MemberAction } from '../plan/member-action.js';
 import type { Owner } from '../plan/ownership.js';
 import { recordedInterfaces, type RecordedInterfaces } from '../plan/resolve.js';
 import { priorBindingOf, planDetachWrites, type PlanStep } from '../plan/writes.js';
+import { alreadyOnVfio } from '../plan/vfio-driver.js';
 import type { LibvirtDocument } from '../xml/assignment.js';
 import { beginDetach, failedDetach } from './detach-failure.js';
 import { executeSteps } from './execute.js';
@@ -16,6 +17,10 @@ import type { LinkState } from './journal.js';
 import type { WriteSession } from './session.js';
 import type { NodeOwner } from '../host/accounts.js';
 import { giveNodes } from './node-owner.js';
+import { inUseNotes, refuseGroupsInUse, type RunWords } from './in-use.js';
+
+/** How a detach refused for a group in use says so (in-use.ts). */
+const detachWords = (doc: LibvirtDocument): RunWords => ({ nothing: `Nothing was detached for ${doc.file}`, run: 'The detach' });
 
 /** What a detach did, or would do, with a member: the words of its JSON output (README). */
 export type DeviceAction = 'moved' | 'would-move' | 'already' | 'stays' | 'bridge-stays';
@@ -80,7 +85,8 @@ export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, own
 
 export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): DetachResult {
   const { analysis, steps } = planDetach(doc, host, force, undefined, journalInterfaces(host));
-  return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes: analysis.notes };
+  const notes = [...analysis.notes, ...inUseNotes(host, steps, detachWords(doc))];
+  return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes };
 }
 
 /** Tells session.progress that a device is on its new driver, when step `i` is that device's last. */
@@ -111,9 +117,13 @@ function moveGroups(doc: LibvirtDocument, session: WriteSession, force: boolean,
   const recorded = recordedInterfaces(journal.data.devices);
   let { analysis, steps } = planDetach(doc, host, force, owner, recorded);
   if (steps.length === 0) {
-    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : 'Nothing to do: every device is already on vfio-pci.';
+    const nothing = analysis.groups.length === 0 ? `Nothing to do: ${doc.file} assigns no PCI device to VFIO.` : alreadyOnVfio(analysis.groups.flatMap((g) => g.members.filter((m) => m.fate === 'already').map((m) => m.driver)));
     return { changed: false, dryRun: false, writes: [], devices: outcomes(analysis, false), groups: analysis.groups, notes: [...analysis.notes, nothing] };
   }
+  // A move from one vfio driver to another unbinds from the first: in a group a VM holds, that unbind would hang,
+  // so it is refused before anything, the modprobes below included (in-use.ts). Loading a module binds only
+  // unbound devices, so the plans made after them unbind the same devices from the same drivers.
+  refuseGroupsInUse(host, kernel, journal, steps, detachWords(doc));
   if (analysis.vfio === 'available') {
     kernel.loadModule(VFIO_PCI);
     host.reader.invalidate();

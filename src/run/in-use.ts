@@ -4,6 +4,7 @@ import type { Kernel } from '../kernel/kernel.js';
 import { vfioNodeUsers, type NodeUser } from '../kernel/node-users.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { describeOwner, type Owner } from '../plan/ownership.js';
+import { isVfioDriver } from '../plan/vfio-driver.js';
 import { vfioNodes } from '../plan/vfio-nodes.js';
 import type { PlanStep } from '../plan/writes.js';
 import type { Journal } from './journal.js';
@@ -18,14 +19,17 @@ interface GroupUse {
   errno: string | null;
 }
 
-/** Each group node the unbind steps touch, with its devices and their cdevs. */
+/**
+ * Each group node the unbind steps from a vfio driver touch, with its devices and their cdevs. An unbind from a
+ * host driver (a detach's) is left out: it does not wait for a VFIO user.
+ */
 function groupsToFree(host: Host, steps: PlanStep[]): Map<string, GroupUse> {
   const groups = new Map<string, GroupUse>();
   for (const step of steps) {
     if (step.kind !== 'unbind') continue;
     const addr = parseSysfsAddress(step.device);
     const dev = addr && host.reader.tryDevice(addr);
-    const nodes = dev ? vfioNodes(host.reader, dev) : null;
+    const nodes = dev && isVfioDriver(dev.driver) ? vfioNodes(host.reader, dev) : null;
     if (!nodes?.group) continue;
     const g = groups.get(nodes.group) ?? { node: nodes.group, devices: [], cdevs: [], errno: null };
     g.devices.push(step.device);
@@ -37,64 +41,92 @@ function groupsToFree(host: Host, steps: PlanStep[]): Map<string, GroupUse> {
 
 const who = (users: NodeUser[]): string => users.map((u) => `${u.comm} (pid ${u.pid})`).join(', ');
 
-/** One line for a group in use, or null when it is free. */
-function inUseLine(g: GroupUse, users: Map<string, NodeUser[]>): string | null {
-  const what = `${g.devices.join(', ')} (IOMMU group ${g.node.replace(/^.*[^0-9]/, '')})`;
+/** The devices of a group and its number: "0000:01:00.0, 0000:01:00.1 (IOMMU group 1)". */
+export const groupWhat = (devices: string[], node: string): string => `${devices.join(', ')} (IOMMU group ${node.replace(/^.*[^0-9]/, '')})`;
+
+/** Who holds a group in use, as a sentence; null when it is free. */
+function holdersOf(g: GroupUse, users: Map<string, NodeUser[]>): string | null {
   const held = [g.node, ...g.cdevs].filter((n) => users.has(n)).map((n) => `${n} is held open by ${who(users.get(n)!)}`);
-  if (held.length > 0) return `${what}: ${held.join('; ')}.`;
-  if (g.errno === 'EBUSY') return `${what}: ${g.node} is held open by another process (the kernel answered EBUSY to vfioctl's open of it).`;
+  if (held.length > 0) return `${held.join('; ')}.`;
+  if (g.errno === 'EBUSY') return `${g.node} is held open by another process (the kernel answered EBUSY to vfioctl's open of it).`;
   if (g.errno !== null && g.errno !== 'ENOENT' && g.errno !== 'ENODEV') {
-    return `${what}: vfioctl could not open ${g.node} to see whether a VM holds it: ${g.errno} (${errnoText(g.errno)}).`;
+    return `vfioctl could not open ${g.node} to see whether a VM holds it: ${g.errno} (${errnoText(g.errno)}).`;
   }
   return null;
 }
 
+/** One line for a group in use, or null when it is free. */
+function inUseLine(g: GroupUse, users: Map<string, NodeUser[]>): string | null {
+  const holders = holdersOf(g, users);
+  return holders && `${groupWhat(g.devices, g.node)}: ${holders}`;
+}
+
+/** A group in use: its node, the devices the plan would unbind from their vfio driver, and who holds it (a sentence). */
+export interface HeldGroup {
+  node: string;
+  devices: string[];
+  holders: string;
+}
+
 /**
- * Before a reattach (or the hook's release) writes anything: unbinding a device from its vfio driver while a
- * process (a running VM) holds its group or its cdev open blocks in the kernel until that process lets go
- * (docs/sysfs-semantics.md, "A group in use"), so each group the plan's unbind steps touch is opened and closed
- * at once through the kernel (EBUSY: held), and the holders are looked up in ROOT/proc. Any group in use refuses
- * the whole run with a LockedError (exit 12) naming it, its devices, who holds it and what to stop; nothing is
- * written. --force does not skip this: the alternative is a hang.
+ * The groups the plan's unbinds from a vfio driver would wait on: each is opened and closed at once through
+ * the kernel (EBUSY: held), and its holders are looked up in ROOT/proc. Writes nothing.
  */
-export function refuseGroupsInUse(host: Host, kernel: Kernel, journal: Journal, steps: PlanStep[]): void {
+export function groupsInUse(host: Host, kernel: Kernel, steps: PlanStep[]): HeldGroup[] {
   const groups = [...groupsToFree(host, steps).values()];
   for (const g of groups) g.errno = kernel.probeGroupNode(g.node);
   // Who holds what, from ROOT/proc: for a busy group, and for the cdevs (an open cdev not yet bound to iommufd
   // leaves the group's open free, yet its unbind would block too).
   const look = groups.flatMap((g) => [...(g.errno === 'EBUSY' ? [g.node] : []), ...g.cdevs]);
   const users = vfioNodeUsers(host.root, look);
-  const lines: string[] = [];
+  return groups.flatMap((g) => {
+    const holders = holdersOf(g, users);
+    return holders ? [{ node: g.node, devices: g.devices, holders }] : [];
+  });
+}
+
+/** Whose run is refused: the words that open the error ("Nothing was given back") and name the run in a dry run's note. */
+export interface RunWords {
+  nothing: string;
+  run: string;
+}
+
+export const REATTACH_WORDS: RunWords = { nothing: 'Nothing was given back', run: 'The reattach' };
+
+/**
+ * Before a reattach (or the hook's release), or a detach that moves a device from one vfio driver to another,
+ * writes anything: unbinding a device from its vfio driver while a process (a running VM) holds its group or
+ * its cdev open blocks in the kernel until that process lets go (docs/sysfs-semantics.md, "A group in use").
+ * Any group in use (groupsInUse) refuses the whole run with a LockedError (exit 12) naming it, its devices, who
+ * holds it and what to stop; nothing is written. --force does not skip this: the alternative is a hang.
+ */
+export function refuseGroupsInUse(host: Host, kernel: Kernel, journal: Journal, steps: PlanStep[], words: RunWords = REATTACH_WORDS): void {
+  const held = groupsInUse(host, kernel, steps);
+  if (held.length === 0) return;
   const owners = new Map<string, Owner>();
-  for (const g of groups) {
-    const line = inUseLine(g, users);
-    if (!line) continue;
-    lines.push(`  - ${line}`);
-    for (const d of g.devices) {
-      const o = journal.data.devices[d]?.owner;
-      if (o?.kind === 'domain') owners.set(`${o.uuid} ${o.name}`, o);
-    }
+  for (const d of held.flatMap((g) => g.devices)) {
+    const o = journal.data.devices[d]?.owner;
+    if (o?.kind === 'domain') owners.set(`${o.uuid} ${o.name}`, o);
   }
-  if (lines.length === 0) return;
   const stop =
     owners.size > 0
       ? `Stop the VM first: ${[...owners.values()].map((o) => `\`virsh destroy ${o.name}\` (the journal records ${describeOwner(o)} for them)`).join(', ')}, then run this again.`
       : 'Stop the process holding the node first (a VM: `virsh destroy NAME`, or end it), then run this again.';
   throw new LockedError(
-    `Nothing was given back: a process still uses these devices through VFIO (most likely a running VM), and unbinding them from their vfio driver would block until it lets go:\n${lines.join('\n')}`,
+    `${words.nothing}: a process still uses these devices through VFIO (most likely a running VM), and unbinding them from their vfio driver would block until it lets go:\n${held.map((g) => `  - ${groupWhat(g.devices, g.node)}: ${g.holders}`).join('\n')}`,
     `${stop} --force does not override this.`,
   );
 }
 
 /**
- * For a dry run, which opens nothing: the groups a reattach would find in use, from ROOT/proc alone (a holder
+ * For a dry run, which opens nothing: the groups the run would find in use, from ROOT/proc alone (a holder
  * whose fds vfioctl may not read goes unseen), as notes saying the run itself would be refused.
  */
-export function inUseNotes(host: Host, steps: PlanStep[]): string[] {
+export function inUseNotes(host: Host, steps: PlanStep[], words: RunWords = REATTACH_WORDS): string[] {
   const groups = [...groupsToFree(host, steps).values()];
   const users = vfioNodeUsers(host.root, groups.flatMap((g) => [g.node, ...g.cdevs]));
   return groups.flatMap((g) => {
     const line = inUseLine(g, users);
-    return line ? [`In use: ${line} The reattach itself would be refused (exit 12) until it lets go.`] : [];
+    return line ? [`In use: ${line} ${words.run} itself would be refused (exit 12) until it lets go.`] : [];
   });
 }

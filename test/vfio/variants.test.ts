@@ -69,6 +69,19 @@ describe('choosing a vfio driver as libvirt >= 10.0 does', () => {
     expect(driverOf(h.root, VF)).toBe('mlx5_core');
   });
 
+  it('a second detach says the VF is already on mlx5_vfio_pci, not on vfio-pci (check, dry run and run)', () => {
+    const h = host('modern-vfio');
+    const xml = vm(VF, "<driver name='vfio'/>");
+    expect(runBin(['detach', xml, '--root', h.root]).code).toBe(0);
+    const again = runBin(['detach', xml, '--root', h.root]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('Nothing to do: every device is already on a vfio driver (mlx5_vfio_pci).');
+    expect(again.stdout).toContain(`${VF}  already on mlx5_vfio_pci`);
+    expect(again.stdout).not.toContain('vfio-pci');
+    expect(runBin(['detach', xml, '--dry-run', '--root', h.root]).stdout).toContain('Nothing to do: every device is already on a vfio driver (mlx5_vfio_pci).');
+    expect(runBin(['check', xml, '--root', h.root]).stdout).toContain(`already on mlx5_vfio_pci  ${VF}`);
+  });
+
   it("model='vfio-pci' forces the generic driver", () => {
     const h = host('modern-vfio');
     const xml = vm(VF, "<driver name='vfio' model='vfio-pci'/>");

@@ -4,7 +4,7 @@ import { persistedDevices, refuseGivingBack } from '../../persist/held.js';
 import { renderReattach } from '../../render/changes.js';
 import { printJson, type Output } from '../../render/output.js';
 import { Journal, type JournalDevice, type LinkState } from '../../run/journal.js';
-import { ownerOfDocument } from '../../plan/ownership.js';
+import { ownerOfDocument } from '../../libvirt/hook-xml.js';
 import { dryRunReattach, runReattach, type ByHand, type ReattachResult } from '../../run/reattach.js';
 import { lockTimeoutMs, withWriteSession } from '../../run/session.js';
 import { inputName, parseLibvirtXml, readXmlText, type LibvirtDocument } from '../../xml/index.js';

@@ -23,7 +23,9 @@ export type SimFault =
   | { kind: 'fail'; errno: string; position?: number; path?: string; value?: string; times: 'once' | 'always' }
   | { kind: 'reclaim'; address: string; driver: string; times: 'once' | 'always' }
   /** The writing process dies (SIGKILL) right after the Nth write has taken effect: a crash mid-operation. */
-  | { kind: 'crash'; position: number; times: 'once' };
+  | { kind: 'crash'; position: number; times: 'once' }
+  /** A process (a VM started by hand) opens NODE, a /dev/vfio node, right after the Nth write has taken effect (vfio-users.ts). */
+  | { kind: 'hold'; position: number; node: string; pid: number; comm: string; times: 'once' };
 
 /**
  * The private state of a simulated host's kernel, kept beside its tree in ROOT/.vfioctl-sim/:

@@ -13,7 +13,7 @@ import { removeClassDevices, restoreClassDevices } from './class-devices.js';
 import { removeDisablesSriov, removeVfs } from './sriov.js';
 import { addVfioCdev, removeVfioCdev } from './vfio-cdev.js';
 import { syncVfioNodes } from './vfio-dev-nodes.js';
-import { groupInUse, groupOfDeviceDir } from './vfio-users.js';
+import { groupInUse, groupOfDeviceDir, holdVfioNode } from './vfio-users.js';
 
 /**
  * A device as the kernel sees it at a write, read from the tree: the described IDs, header type and driver
@@ -73,6 +73,12 @@ export class SimulatedKernel implements Kernel {
     if (this.takeFault((f) => f.kind === 'crash' && f.position === position)) {
       writeSimState(this.root, this.state);
       process.kill(process.pid, 'SIGKILL');
+    }
+    const hold = this.takeFault((f) => f.kind === 'hold' && f.position === position);
+    if (hold?.kind === 'hold') {
+      writeSimState(this.root, this.state);
+      holdVfioNode(this.root, hold.node, { pid: hold.pid, comm: hold.comm });
+      this.state = readSimState(this.root);
     }
   }
 
