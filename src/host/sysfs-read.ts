@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf, HostTreeError, isAbsent, PermissionError, printable } from '../errors.js';
+import { fileKind, readRegularFile } from './regular-file.js';
 
 /**
  * Careful reads of a host tree that may be the real /sys, a simulated host, or a hostile copy. Attribute
@@ -12,24 +13,43 @@ const buffer = Buffer.allocUnsafe(MAX_ATTRIBUTE);
 
 function fail(err: unknown, file: string): never {
   const code = errnoOf(err);
+  // pread(2) of a FIFO or socket put where the kernel has a file.
+  if (code === 'ESPIPE') throw new HostTreeError(`Cannot read ${file}: it is a pipe or socket, where the kernel has a file; the host tree is not trustworthy.`);
   if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`Cannot read ${file}: permission denied.`);
   if (code === 'ELOOP') throw new HostTreeError(`Cannot read ${file}: it is a symlink or a symlink loop, where the kernel has a file.`);
   throw new HostTreeError(`Cannot read ${file}: ${code ?? String(err)}.`);
+}
+
+/**
+ * Opening an attribute: O_NOFOLLOW (a symlinked `vendor` is refused) and O_NONBLOCK: a FIFO put where the kernel
+ * has a file would otherwise block the open until a writer comes, forever (sysfs and procfs files ignore the flag).
+ */
+const ATTRIBUTE_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+
+/**
+ * An empty read: from an empty attribute, or from a FIFO or device with nothing to say. Only then is the
+ * descriptor's type asked (one fstat on a rare path, not on every attribute a list of 10,000 functions reads).
+ */
+function refuseEmptySpecial(fd: number, file: string): void {
+  const kind = fileKind(fs.fstatSync(fd));
+  if (kind !== 'regular file') throw new HostTreeError(`Cannot read ${file}: it is a ${kind}, where the kernel has a file; the host tree is not trustworthy.`);
 }
 
 /** Reads a small text file; undefined when it does not exist. */
 export function readOptional(file: string): string | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fd = fs.openSync(file, ATTRIBUTE_FLAGS);
   } catch (err) {
     if (isAbsent(err)) return undefined;
     fail(err, file);
   }
   try {
     const n = fs.readSync(fd, buffer, 0, MAX_ATTRIBUTE, 0);
+    if (n === 0) refuseEmptySpecial(fd, file);
     return buffer.toString('latin1', 0, n);
   } catch (err) {
+    if (err instanceof HostTreeError) throw err;
     // A device removed while we read it: ENODEV (docs/sysfs-semantics.md, "Writes and their answers"). Treat as gone.
     if (errnoOf(err) === 'ENODEV') return undefined;
     fail(err, file);
@@ -45,9 +65,13 @@ export function readOptional(file: string): string | undefined {
  */
 export function readTextFile(file: string, maxBytes = 16 * 1024 * 1024): string | undefined {
   try {
-    const st = fs.statSync(file);
-    if (st.size > maxBytes) throw new HostTreeError(`${file} is larger than ${maxBytes} bytes; refusing to read it.`);
-    return fs.readFileSync(file, 'utf8');
+    // Non-blocking, and only a regular file (src/host/regular-file.ts): a FIFO as proc/mounts must not hang a run.
+    return readRegularFile(
+      file,
+      maxBytes,
+      (kind) => new HostTreeError(`Cannot read ${file}: it is a ${kind}, where the kernel has a file; the host tree is not trustworthy.`),
+      () => new HostTreeError(`${file} is larger than ${maxBytes} bytes; refusing to read it.`),
+    );
   } catch (err) {
     if (err instanceof HostTreeError) throw err;
     if (isAbsent(err)) return undefined;
@@ -58,7 +82,7 @@ export function readTextFile(file: string, maxBytes = 16 * 1024 * 1024): string 
 export function readBytes(file: string, length: number): Buffer | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    fd = fs.openSync(file, ATTRIBUTE_FLAGS);
   } catch (err) {
     const code = errnoOf(err);
     if (isAbsent(err) || code === 'EACCES' || code === 'EPERM') return undefined;
@@ -66,10 +90,14 @@ export function readBytes(file: string, length: number): Buffer | undefined {
   }
   try {
     const out = Buffer.alloc(length);
-    const n = fs.readSync(fd, out, 0, length, 0);
+    let n: number;
+    try {
+      n = fs.readSync(fd, out, 0, length, 0);
+    } catch {
+      return undefined;
+    }
+    if (n === 0) refuseEmptySpecial(fd, file);
     return out.subarray(0, n);
-  } catch {
-    return undefined;
   } finally {
     fs.closeSync(fd);
   }

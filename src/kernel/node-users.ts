@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { readOptional } from '../host/sysfs-read.js';
 
 /** A process that holds a node open: its pid and `comm` (the name ps shows, e.g. qemu-system-x86). */
 export interface NodeUser {
@@ -41,9 +42,10 @@ export function vfioNodeUsers(root: string, nodes: readonly string[]): Map<strin
     if (found.size === 0) continue;
     let comm = '?';
     try {
-      comm = fs.readFileSync(path.join(proc, pid, 'comm'), 'utf8').trim() || '?';
+      // Non-blocking (src/host/sysfs-read.ts): a FIFO as comm in a --root tree must not hang the run.
+      comm = readOptional(path.join(proc, pid, 'comm'))?.trim() || '?';
     } catch {
-      // ended meanwhile: keep the pid
+      // ended meanwhile, or not the kernel's file: keep the pid
     }
     for (const node of found) out.set(node, [...(out.get(node) ?? []), { pid: Number(pid), comm }]);
   }

@@ -10,12 +10,28 @@ import { errnoOf, InputError, isAbsent, NotFoundError, PermissionError } from '.
  */
 const CANDIDATES = ['/usr/share/misc/pci.ids', '/usr/share/hwdata/pci.ids', '/usr/share/pci.ids', '/usr/local/share/pci.ids'];
 
-function readExplicit(file: string): Buffer {
+/**
+ * The whole file, opened without blocking and only if it is a regular file: a FIFO put at a pci.ids path would
+ * otherwise block the open forever (src/host/regular-file.ts says why; this layer sits below it).
+ */
+function readIdsFile(file: string): Buffer | 'not a regular file' {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    return fs.readFileSync(file);
+    return fs.fstatSync(fd).isFile() ? fs.readFileSync(fd) : 'not a regular file';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readExplicit(file: string): Buffer {
+  const hint = "Name lspci's pci.ids (/usr/share/misc/pci.ids on Debian), or set VFIOCTL_PCI_IDS='' to show IDs without names.";
+  try {
+    const read = readIdsFile(file);
+    if (typeof read === 'string') throw new InputError(`VFIOCTL_PCI_IDS names '${file}', which is ${read} (a FIFO, a device or a directory).`, hint);
+    return read;
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const code = errnoOf(err);
-    const hint = "Name lspci's pci.ids (/usr/share/misc/pci.ids on Debian), or set VFIOCTL_PCI_IDS='' to show IDs without names.";
     if (isAbsent(err)) throw new NotFoundError(`VFIOCTL_PCI_IDS names '${file}', which does not exist.`, hint);
     if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`VFIOCTL_PCI_IDS names '${file}', which vfioctl may not read (${code}).`, hint);
     throw new InputError(`VFIOCTL_PCI_IDS names '${file}', which is not a readable file (${code ?? String(err)}).`, hint);
@@ -38,7 +54,9 @@ export class PciIds {
     for (const f of files) {
       try {
         // A Buffer, searched natively: no string of the whole file to build and collect on every start.
-        this.text = fs.readFileSync(f);
+        const read = readIdsFile(f);
+        if (typeof read === 'string') continue; // not pci.ids: try the next place
+        this.text = read;
         break;
       } catch {
         // try the next place

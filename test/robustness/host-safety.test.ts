@@ -29,8 +29,8 @@ const tally = new Tally();
 afterAll(() => report(tally.summary('host safety')));
 
 /** bin/vfioctl with a short timeout: a hang shows as exit -1 and signal SIGKILL, not as a stuck suite. */
-function runBinWithin(args: string[], ms = 15_000): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', VFIOCTL_PCI_IDS: '' }, timeout: ms, killSignal: 'SIGKILL' });
+function runBinWithin(args: string[], ms = 15_000, env: NodeJS.ProcessEnv = { VFIOCTL_PCI_IDS: '' }): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: ms, killSignal: 'SIGKILL' });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
 
@@ -183,6 +183,48 @@ describe('a FIFO where vfioctl reads a file: a clear error at once, never a hang
     tally.record('a pipe with a writer as the XML', r.status === 0, r.stderr);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/A detach would succeed/);
+  });
+});
+
+describe('a FIFO in the host tree where the kernel has a file: a clear error at once, never a hang', () => {
+  /** The real directory of a function of the simulated host. */
+  const deviceDir = (root: string, addr: string): string => fs.realpathSync(path.join(root, 'sys/bus/pci/devices', addr));
+  const asFifo = (file: string): void => {
+    fs.rmSync(file, { force: true });
+    mkfifo(file);
+  };
+  const cases: [string, (root: string) => void, string[], number, RegExp][] = [
+    ["a function's uevent (list)", (root) => asFifo(path.join(deviceDir(root, GPU), 'uevent')), ['list'], 13, /0000:01:00\.0\/uevent: it is a pipe or socket, where the kernel has a file/],
+    ["a function's reset_method (group-info)", (root) => asFifo(path.join(deviceDir(root, GPU), 'reset_method')), ['group-info', GPU], 13, /reset_method: it is a pipe or socket, where the kernel has a file/],
+    // Config space that cannot be read is passed over, as for an unprivileged reader (the IDs come from uevent).
+    ["a function's config (list)", (root) => asFifo(path.join(deviceDir(root, GPU), 'config')), ['list', '--json'], 0, /^$/],
+    ['proc/mounts (group-info)', (root) => asFifo(path.join(root, 'proc/mounts')), ['group-info', GPU], 13, /proc\/mounts: it is a FIFO \(named pipe\), where the kernel has a file/],
+  ];
+  it.each(cases)('%s', (name, setup, args, code, message) => {
+    const h = makeSimulatedHost('workstation');
+    hosts.push(h);
+    setup(h.root);
+    const r = runBinWithin([...args, '--root', h.root], 10_000);
+    tally.record(`a FIFO as ${name}`, r.code === code && message.test(r.stderr), `exit ${r.code} ${r.signal ?? ''}: ${r.stderr.trim()}`);
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("a FIFO as the root's pci.ids is passed over (names from the next place, or IDs alone); VFIOCTL_PCI_IDS naming one is an error", () => {
+    const h = makeSimulatedHost('workstation');
+    hosts.push(h);
+    asFifo(path.join(h.root, 'usr/share/misc/pci.ids'));
+    const listed = runBinWithin(['list', '--root', h.root], 10_000, {});
+    tally.record("a FIFO as the root's pci.ids", listed.code === 0, `exit ${listed.code} ${listed.signal ?? ''}`);
+    expect(listed.signal).toBeNull();
+    expect(listed.code).toBe(0);
+    const fifo = path.join(scratchDir(), 'pci.ids');
+    mkfifo(fifo);
+    const named = runBinWithin(['list', '--root', h.root], 10_000, { VFIOCTL_PCI_IDS: fifo });
+    expect(named.signal).toBeNull();
+    expect(named.code).toBe(3);
+    expect(named.stderr).toContain(`VFIOCTL_PCI_IDS names '${fifo}', which is not a regular file (a FIFO, a device or a directory).`);
   });
 });
 
