@@ -69,7 +69,10 @@ export class IommuError extends VfioctlError {
 export class UnsafeError extends VfioctlError {
   readonly exitCode = ExitCode.unsafe;
 }
-/** The group would not be viable for VFIO after the requested moves. */
+/**
+ * The group would not be viable for VFIO after the requested moves, or vfioctl holds it for another libvirt
+ * domain or network (the hook's `prepare`, a `reattach FILE` by hand: src/plan/ownership.ts).
+ */
 export class NotViableError extends VfioctlError {
   readonly exitCode = ExitCode.notViable;
 }

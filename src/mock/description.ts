@@ -242,6 +242,9 @@ export interface DeviceDescription extends MatchableIds {
   sharedFs?: { fstype: '9p' | 'virtiofs'; tag: string };
 }
 
+/** A 9p mount_tag or virtiofs tag a description holds (what a snapshot records, what validate.ts accepts). */
+export const SHARED_FS_TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
+
 /** pci_match_one_device(): each field equal or PCI_ANY_ID ('*'), and the class under the mask. */
 export function idMatches(id: IdMatch, d: MatchableIds): boolean {
   const eq = (want: string | undefined, have: string): boolean => want === undefined || want === '*' || want === have;

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import type { HostReader } from '../host/reader.js';
 import { isolation } from '../host/isolation.js';
+import { readJournalDevices } from '../host/journal-devices.js';
 import { listDir, readOptional, readTextFile } from '../host/sysfs-read.js';
-import { NON_PCI_BUSES, type HeldDescription, type HostDescription, type NonPciDeviceDescription } from './description.js';
+import { NON_PCI_BUSES, SHARED_FS_TAG, type HeldDescription, type HostDescription, type NonPciDeviceDescription } from './description.js';
 
 /**
  * What `vfioctl snapshot` records beside the PCI functions, for the warnings and verdicts read from them
@@ -58,8 +59,6 @@ export function snapshotIpv6(reader: HostReader, ifaces: Set<string>): HostDescr
   };
 }
 
-const TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
-
 /**
  * The tag of a 9p or virtiofs filesystem a virtio function serves (DEV/virtioN/mount_tag for 9p, tag for
  * virtiofs), when it has a valid one; mounts of it are recorded with the tag as their source.
@@ -68,7 +67,7 @@ export function snapshotSharedFs(deviceDir: string): { fstype: '9p' | 'virtiofs'
   for (const e of (listDir(deviceDir) ?? []).filter((n) => /^virtio[0-9]+$/.test(n)).sort()) {
     for (const [file, fstype] of [['mount_tag', '9p'], ['tag', 'virtiofs']] as const) {
       const tag = readOptional(path.join(deviceDir, e, file))?.replace(/\0/g, '').trim();
-      if (tag !== undefined && TAG.test(tag)) return { fstype, tag };
+      if (tag !== undefined && SHARED_FS_TAG.test(tag)) return { fstype, tag };
     }
   }
   return undefined;
@@ -111,19 +110,22 @@ const DRIVER = /^[A-Za-z0-9_.+:-]{1,64}$/;
 const HEX4 = /^[0-9a-f]{4}$/;
 const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
 
-/** The journal's devices that are devices of the description, in address order; none without a journal. */
-export function snapshotHeld(reader: HostReader, addresses: Set<string>): HeldDescription[] {
-  const text = readTextFile(`${reader.layout.stateDir}/journal.json`, 4 * 1024 * 1024);
-  if (text === undefined) return [];
-  let devices: unknown;
-  try {
-    devices = (JSON.parse(text) as { devices?: unknown }).devices;
-  } catch {
-    return [];
-  }
-  if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) return [];
-  return Object.entries(devices as Record<string, unknown>)
+/**
+ * The journal's devices that are devices of the description, in address order; none without a journal.
+ * `since` and `by` only say when and by which command (`detach FILE`, any file name): fitted to printable
+ * ASCII rather than lost. An entry or an owner a description cannot hold is named in `omitted`: without it
+ * the snapshot would say, silently, that nothing or no domain holds the device.
+ */
+export function snapshotHeld(reader: HostReader, addresses: Set<string>, omitted: string[] = []): HeldDescription[] {
+  const fit = (v: unknown): unknown => (typeof v === 'string' ? v.replace(/[^\x20-\x7e]/g, '?').slice(0, 200) : v);
+  return Object.entries(readJournalDevices(reader.layout))
     .filter(([a]) => addresses.has(a))
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .flatMap(([a, e]) => heldEntry(a, e) ?? []);
+    .flatMap(([a, e]) => {
+      const r = typeof e === 'object' && e !== null ? (e as Record<string, unknown>) : {};
+      const entry = heldEntry(a, { ...r, since: fit(r.since), by: fit(r.by) });
+      if (entry === undefined) omitted.push(`${a} is left out of held (its entry in vfioctl's journal is not one a description can hold): against the snapshot, vfioctl does not hold it.`);
+      else if (r.owner !== undefined && entry.owner === undefined) omitted.push(`the owner vfioctl's journal records for ${a} is left out (its kind, uuid or name is not one a description can hold): against the snapshot the device is held by no domain.`);
+      return entry ?? [];
+    });
 }

@@ -39,7 +39,7 @@ export function snapshotHost(host: Host, name: string, omitted: string[] = []): 
   if (nonPci.length > 0) desc.nonPciDevices = nonPci;
   const ipv6 = snapshotIpv6(reader, ifaces);
   if (ipv6 !== undefined) desc.ipv6 = ipv6;
-  const held = snapshotHeld(reader, new Set(devices.map((d) => d.address)));
+  const held = snapshotHeld(reader, new Set(devices.map((d) => d.address)), omitted);
   if (held.length > 0) desc.held = held;
   // What persist reads of the distribution (src/persist/early-drivers.ts), as it reads it.
   const osRelease = readTextFile(host.reader.layout.onHost('/etc/os-release')) ?? readTextFile(host.reader.layout.onHost('/usr/lib/os-release'));

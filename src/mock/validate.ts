@@ -2,7 +2,7 @@ import { InputError, printable } from '../errors.js';
 import { parseInterfaceName } from '../pci/interface-name.js';
 import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
-import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
+import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, SHARED_FS_TAG, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { heldEntry } from './snapshot-kernel.js';
 
@@ -250,9 +250,13 @@ function validateHeld(value: unknown, devices: { address: string }[], c: AllChec
     const a = c.addr(o.address, `held[${i}].address`);
     if (!known.has(a) || seen.has(a)) c.fail(`held[${i}]: ${a} is not a device of the description, or is listed twice.`);
     seen.add(a);
-    if (heldEntry(a, o) === undefined) c.fail(`held[${i}] (${a}) is not a journal entry: driver, override, method, vendor, device, since, by.`);
-    if (o.owner !== undefined && heldEntry(a, o)!.owner === undefined) c.fail(`held[${i}].owner must have kind domain or network, a uuid and a name.`);
-    for (const k of ['interfaces', 'links'] as const) if (o[k] !== undefined && heldEntry(a, o)![k] === undefined) c.fail(`held[${i}].${k} is not valid.`);
+    const entry = heldEntry(a, o);
+    if (entry === undefined) {
+      return c.fail(`held[${i}] (${a}) is not a journal entry: it needs driver and override (a driver name or null), method (driver_override or new_id), vendor and device (4 lowercase hex digits), since and by (printable ASCII, at most 200 characters).`);
+    }
+    if (o.owner !== undefined && entry.owner === undefined) c.fail(`held[${i}].owner must have kind domain or network, a uuid and a name.`);
+    if (o.interfaces !== undefined && entry.interfaces === undefined) c.fail(`held[${i}].interfaces must be a list of interface names.`);
+    if (o.links !== undefined && entry.links === undefined) c.fail(`held[${i}].links must be a list of {"name": an interface name, "operstate": a lowercase word}.`);
   });
 }
 
@@ -263,8 +267,6 @@ interface Checkers {
   fail: (what: string) => never;
 }
 
-/** A 9p mount_tag or virtiofs tag (src/mock/snapshot-kernel.ts records only these). */
-const SHARED_FS_TAG = /^[A-Za-z0-9][A-Za-z0-9_.:+@-]{0,35}$/;
 const ZFS_DATASET = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,255}$/;
 const MASTER_KINDS = new Set(['bridge', 'bond', 'team', 'openvswitch']);
 

@@ -1,6 +1,6 @@
 import { NotViableError } from '../errors.js';
 import type { HostReader } from '../host/reader.js';
-import { readTextFile } from '../host/sysfs-read.js';
+import { readJournalDevices } from '../host/journal-devices.js';
 import type { Blocker, GroupPlan } from './analyze.js';
 
 /**
@@ -42,16 +42,7 @@ interface Holdings {
 
 function readHoldings(reader: HostReader): Holdings {
   const out: Holdings = { held: new Set(), owners: new Map() };
-  const text = readTextFile(`${reader.layout.stateDir}/journal.json`, 4 * 1024 * 1024);
-  if (text === undefined) return out;
-  let devices: unknown;
-  try {
-    devices = (JSON.parse(text) as { devices?: unknown }).devices;
-  } catch {
-    return out;
-  }
-  if (typeof devices !== 'object' || devices === null || Array.isArray(devices)) return out;
-  for (const [addr, rec] of Object.entries(devices as Record<string, { owner?: Owner }>)) {
+  for (const [addr, rec] of Object.entries(readJournalDevices(reader.layout) as Record<string, { owner?: Owner } | null>)) {
     out.held.add(addr);
     const o = rec?.owner;
     if (o && typeof o.name === 'string' && typeof o.uuid === 'string' && (o.kind === 'domain' || o.kind === 'network')) out.owners.set(addr, o);

@@ -174,7 +174,8 @@ describe('the fields a snapshot adds are checked like the rest of a description'
     expect(refused((d) => void (d.ipv6 = { addresses: ['eth9'] }))).toMatch(/ipv6\.addresses\[0\] names eth9, which no device has/);
     const entry = { driver: 'nouveau', override: null, method: 'driver_override' as const, vendor: '10de', device: '2484', since: 'x', by: 'detach' };
     expect(refused((d) => void (d.held = [{ address: '0000:09:00.0', ...entry }]))).toMatch(/held\[0\]: 0000:09:00\.0 is not a device of the description/);
-    expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, driver: '../x' }]))).toMatch(/held\[0\] \(0000:01:00\.0\) is not a journal entry/);
+    expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, driver: '../x' }]))).toMatch(/held\[0\] \(0000:01:00\.0\) is not a journal entry: it needs driver and override \(a driver name or null\)/);
+    expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, interfaces: ['not an ifname'] }]))).toMatch(/held\[0\]\.interfaces must be a list of interface names/);
     expect(refused((d) => void (d.devices[2]!.sharedFs = { fstype: '9p', tag: '../etc' }))).toMatch(/sharedFs\.tag '\.\.\/etc' is not valid/);
     expect(refused((d) => void d.mounts.push({ source: 'not a tag', target: '/', fstype: 'virtiofs' }))).toMatch(/mounts\[\d+\]\.source 'not a tag' is not valid/);
     expect(refused((d) => void (d.held = [{ address: '0000:01:00.0', ...entry, owner: { kind: 'domain', uuid: '', name: 'vm-a' }, interfaces: [] }]))).toBe('accepted');
@@ -182,6 +183,27 @@ describe('the fields a snapshot adds are checked like the rest of a description'
 });
 
 describe('what a snapshot cannot record, it says', () => {
+  it("vfioctl's journal: a command line with any file name is kept (as ASCII); an owner it cannot hold is a warning, not silence", async () => {
+    const held = cases.find((c) => c.name === 'held by vfioctl')!;
+    const h = makeSimulatedHost(held.desc);
+    try {
+      const entry = (device: string, owner: object): object => ({ driver: 'nouveau', override: null, method: 'driver_override', vendor: '10de', device, since: '2026-12-01T10:00:00.000Z', by: `detach /home/jürgen/${'v'.repeat(300)}.xml`, owner });
+      fs.mkdirSync(path.join(h.root, 'run/vfioctl'), { recursive: true });
+      const devices = { '0000:01:00.0': entry('2484', { kind: 'domain', uuid: '', name: 'vm-a' }), '0000:01:00.1': entry('228b', { kind: 'domain', uuid: '', name: 'vm-ü' }) };
+      fs.writeFileSync(path.join(h.root, 'run/vfioctl/journal.json'), JSON.stringify({ version: 1, devices, operation: null }));
+      const r = await runCli(['snapshot', '--root', h.root]);
+      expect(r.code).toBe(0);
+      const snap = json(r) as HostDescription;
+      expect(snap.held!.map((e) => [e.address, e.by.length, e.by.slice(0, 20), e.owner?.name])).toEqual([
+        ['0000:01:00.0', 200, 'detach /home/j?rgen/', 'vm-a'],
+        ['0000:01:00.1', 200, 'detach /home/j?rgen/', undefined],
+      ]);
+      expect(r.stderr).toBe("warning: the owner vfioctl's journal records for 0000:01:00.1 is left out (its kind, uuid or name is not one a description can hold): against the snapshot the device is held by no domain.\n");
+    } finally {
+      h.cleanup();
+    }
+  });
+
   it('a non-PCI group member on a bus a description has no name for: a warning naming it and its group', async () => {
     const h = makeSimulatedHost(modern((d) => void (d.nonPciDevices = [{ name: 'MSFT0101:00', bus: 'platform', driver: null, iommuGroup: 6 }])));
     try {
