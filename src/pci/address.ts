@@ -17,9 +17,14 @@ export type AddressField = keyof typeof LIMITS;
 
 const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
 
+/** '00' to 'ff', by value: Number#toString(16) is a call into V8's runtime, and `list` formats some 20,000 addresses. */
+const BYTE_HEX = Array.from({ length: 256 }, (_, i) => hex(i, 2));
+
 /** The kernel's canonical form, as in sysfs and in bind/unbind writes: `0000:01:00.0`. */
 export function formatAddress(a: PciAddress): string {
-  return `${hex(a.domain, 4)}:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.function}`;
+  const { domain, bus, slot } = a;
+  if (domain > LIMITS.domain || bus > LIMITS.bus || slot > 0xff) return `${hex(domain, 4)}:${hex(bus, 2)}:${hex(slot, 2)}.${a.function}`; // not made by a parser
+  return `${BYTE_HEX[domain >> 8]}${BYTE_HEX[domain & 0xff]}:${BYTE_HEX[bus]}:${BYTE_HEX[slot]}.${a.function}`;
 }
 
 export function compareAddress(a: PciAddress, b: PciAddress): number {

@@ -4,7 +4,7 @@ import type { NonPciMember } from '../host/non-pci.js';
 import type { Assignment } from '../xml/assignment.js';
 import { hostBlockers } from './analyze.js';
 import { groupBlockers } from './group-blockers.js';
-import { planGroup } from './group-plan.js';
+import { planGroup, type MemberFacts } from './group-plan.js';
 import type { ResolvedAssignment } from './resolve.js';
 
 /** What group='auto' would do with one group, decided by check's own planner (group-plan.ts, group-blockers.ts). */
@@ -36,8 +36,9 @@ const assignable = (d: PciDevice): boolean => !d.isBridge && !isHostBridge(d);
  * verdict is that of `<hostdev managed='yes'><driver name='vfio' group='auto'/>` naming `named` (or the
  * group's first device that can be assigned), as if written in a domain. A group with nothing assignable
  * (bridges only, or the host bridge alone, as in most hosts' group 0) moves nothing, and auto cannot succeed.
+ * `facts`: the members' memberFacts, when the caller has them.
  */
-export function autoVerdict(group: number, members: PciDevice[], host: Host, named?: PciDevice, nonPci: NonPciMember[] = []): AutoVerdict {
+export function autoVerdict(group: number, members: PciDevice[], host: Host, named?: PciDevice, nonPci: NonPciMember[] = [], facts?: MemberFacts[]): AutoVerdict {
   const dev = named && assignable(named) ? named : members.find(assignable);
   if (!dev) {
     const why = [
@@ -46,16 +47,21 @@ export function autoVerdict(group: number, members: PciDevice[], host: Host, nam
     ].join(', ');
     return { moves: [], succeeds: false, blockers: [`IOMMU group ${group} has no device to assign: ${why}.`], bridgesStay: [], bridgesBlock: [] };
   }
-  const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members, nonPci);
+  const planned = planGroup({ group, refs: [autoHostdev(dev)], requested: new Set([dev.name]) }, host, members, nonPci, facts);
   const { blockers } = groupBlockers(planned, host, false, { kind: 'domain', name: '' }, named !== undefined);
-  const withFate = (fate: string): string[] => planned.plan.members.filter((m) => m.fate === fate).map((m) => m.address);
+  const bridgesStay: string[] = [];
+  const bridgesBlock: string[] = [];
+  for (const m of planned.plan.members) {
+    if (m.fate === 'bridge-stays') bridgesStay.push(m.address);
+    else if (m.fate === 'bridge-blocks') bridgesBlock.push(m.address);
+  }
   const all = [...hostWideBlockers(host, dev), ...blockers.map((b) => b.message)];
   return {
     moves: planned.moves.map((m) => m.dev.name),
     succeeds: all.length === 0,
     blockers: all,
-    bridgesStay: withFate('bridge-stays'),
-    bridgesBlock: withFate('bridge-blocks'),
+    bridgesStay,
+    bridgesBlock,
   };
 }
 

@@ -11,7 +11,7 @@ import { nonPciBlocker } from '../host/non-pci.js';
 /** One group named with different group modes. */
 function conflictBlocker({ request }: PlannedGroup): Blocker[] {
   const refs = request.refs;
-  if (new Set(refs.map((r) => r.assignment.groupMode)).size <= 1) return [];
+  if (refs.every((r) => r.assignment.groupMode === refs[0]!.assignment.groupMode)) return [];
   return [
     {
       kind: 'conflict',
@@ -22,17 +22,19 @@ function conflictBlocker({ request }: PlannedGroup): Blocker[] {
 
 /** managed='no' on a device that is not on a vfio driver and that no managed assignment moves. */
 function unmanagedBlockers({ request, managedRequested }: PlannedGroup): Blocker[] {
-  return request.refs
-    .filter((r) => !r.assignment.managed)
-    .flatMap((r) =>
-      r.devices
-        .filter((d) => !isVfioDriver(d.driver) && !managedRequested.has(d.name))
-        .map((d): Blocker => ({
-          kind: 'unmanaged',
-          device: d.name,
-          message: `${r.label}: ${d.name} has managed='no', so libvirt expects it on vfio-pci already, but it is ${d.driver ? `bound to ${d.driver}` : 'not bound to any driver'}. Bind it to vfio-pci yourself, or set managed='yes'.`,
-        })),
-    );
+  const out: Blocker[] = [];
+  for (const r of request.refs) {
+    if (r.assignment.managed) continue;
+    for (const d of r.devices) {
+      if (isVfioDriver(d.driver) || managedRequested.has(d.name)) continue;
+      out.push({
+        kind: 'unmanaged',
+        device: d.name,
+        message: `${r.label}: ${d.name} has managed='no', so libvirt expects it on vfio-pci already, but it is ${d.driver ? `bound to ${d.driver}` : 'not bound to any driver'}. Bind it to vfio-pci yourself, or set managed='yes'.`,
+      });
+    }
+  }
+  return out;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Host } from '../host/host.js';
+import type { DeviceUse } from '../host/usage.js';
 import type { PciDevice } from '../pci/device.js';
 import { nonPciBlocker, type NonPciMember } from '../host/non-pci.js';
-import { VFIO_PCI } from '../pci/driver.js';
+import { VFIO_PCI, type DriverName } from '../pci/driver.js';
 import type { GroupMode } from '../xml/assignment.js';
 import type { RequestedDevice } from './assignments.js';
 import type { Blocker } from './blocker.js';
@@ -26,6 +27,23 @@ export interface MemberPlan {
   /** Named by the XML (not just a group mate). */
   requested: boolean;
   hostNeeds: string[];
+}
+
+/**
+ * What the plan and group-info's report both say of a member besides its sysfs reading: its names, what the
+ * host uses it for, and why the host needs it. Read once per member and command (list reports 10,000).
+ */
+export interface MemberFacts {
+  vendorName: string | null;
+  deviceName: string | null;
+  use: DeviceUse;
+  hostNeeds: string[];
+}
+
+export function memberFacts(m: PciDevice, host: Host): MemberFacts {
+  const names = host.ids.names(m.vendor, m.device);
+  const use = host.usage.of(m);
+  return { vendorName: names.vendor ?? null, deviceName: names.device ?? null, use, hostNeeds: hostNeeds(m, use) };
 }
 
 /** What a detach does with one IOMMU group (also its JSON shape). */
@@ -99,45 +117,53 @@ export function groupMode(refs: ResolvedAssignment[]): GroupMode {
 /**
  * What a detach does with each member of one group, and whether the group is viable before and after.
  * `given`: the members, already read (list's one-pass scan), and its non-PCI members; read from the group otherwise.
+ * `givenFacts`: the members' memberFacts, when the caller has them (a report prints them too).
  */
-export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[], givenNonPci?: NonPciMember[]): PlannedGroup {
+export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[], givenNonPci?: NonPciMember[], givenFacts?: MemberFacts[]): PlannedGroup {
   const { group, refs } = request;
   const mode = groupMode(refs);
-  const managedRequested = new Set(refs.filter((r) => r.assignment.managed).flatMap((r) => r.devices.map((d) => d.name)));
+  // Loops, not chains of map/filter/flatMap into new Maps and Sets: list plans every group of the host.
+  const managedRequested = new Set<string>();
+  for (const r of refs) if (r.assignment.managed) for (const d of r.devices) managedRequested.add(d.name);
   const members = given ?? host.reader.groupMembers(group).map((a) => host.reader.device(a));
   const nonPci = givenNonPci ?? (given ? [] : host.reader.groupNonPci(group));
   const nonPciInTheWay = nonPci.filter((m) => nonPciBlocker(m) !== null);
-  const actions = new Map(members.map((m) => [m.name, memberAction(m, host.rules, moveScope(mode, managedRequested, m.name))]));
-  const drivers = vfioTargets(members.filter((m) => actions.get(m.name) === 'move'), refs, host);
+  const actions = members.map((m) => memberAction(m, host.rules, moveScope(mode, managedRequested, m.name)));
+  const drivers = vfioTargets(members.filter((_, i) => actions[i] === 'move'), refs, host);
   const { moves } = drivers;
-  const targets = new Map(moves.map((m) => [m.dev.name, m.target]));
+  const targets = new Map<string, DriverName>();
+  for (const m of moves) targets.set(m.dev.name, m.target);
   // A member whose named model is refused still counts as moving for the verdict: its blocker says the rest.
-  const refused = new Set(drivers.blockers.map((b) => b.device));
-  const after = (m: PciDevice): PciDevice => ({ ...m, driver: targets.get(m.name) ?? (refused.has(m.name) ? VFIO_PCI : m.driver) });
-  const inTheWay = members.map(after).filter((m) => viabilityBlocker(m, host.rules) !== null);
+  const refused = new Set<string | undefined>();
+  for (const b of drivers.blockers) refused.add(b.device);
+  const inTheWay: PciDevice[] = [];
+  for (const m of members) {
+    const driver = targets.get(m.name) ?? (refused.has(m.name) ? VFIO_PCI : m.driver);
+    const after = driver === m.driver ? m : { ...m, driver };
+    if (viabilityBlocker(after, host.rules) !== null) inTheWay.push(after);
+  }
   const plan: GroupPlan = {
     group,
     mode,
-    members: members.map((m) => ({
-      address: m.name,
-      ...memberNames(m, host),
-      driver: m.driver,
-      bridge: m.isBridge,
-      fate: actions.get(m.name)!,
-      target: targets.get(m.name) ?? null,
-      requested: request.requested.has(m.name),
-      hostNeeds: hostNeeds(m, host.usage.of(m)),
-    })),
+    members: members.map((m, i) => {
+      const facts = givenFacts?.[i] ?? memberFacts(m, host);
+      return {
+        address: m.name,
+        vendorName: facts.vendorName,
+        deviceName: facts.deviceName,
+        driver: m.driver,
+        bridge: m.isBridge,
+        fate: actions[i]!,
+        target: targets.get(m.name) ?? null,
+        requested: request.requested.has(m.name),
+        hostNeeds: facts.hostNeeds,
+      };
+    }),
     viableNow: nonPciInTheWay.length === 0 && members.every((m) => viabilityBlocker(m, host.rules) === null),
     viableAfter: nonPciInTheWay.length === 0 && inTheWay.length === 0,
     nonPci,
   };
   return { request, plan, members, nonPciInTheWay, moves, inTheWay, managedRequested, driverBlockers: drivers.blockers, driverNotes: drivers.notes };
-}
-
-function memberNames(m: PciDevice, host: Host): { vendorName: string | null; deviceName: string | null } {
-  const names = host.ids.names(m.vendor, m.device);
-  return { vendorName: names.vendor ?? null, deviceName: names.device ?? null };
 }
 
 /** The `<driver model=>` of the assignment naming a device; a group mate moved by group='auto' has none. */

@@ -6,7 +6,7 @@ import type { PciDevice } from '../pci/device.js';
 import { readReset, type ResetReport } from '../host/reset.js';
 import { vfioNodes, type VfioNodes } from './vfio-nodes.js';
 import { autoVerdict } from './auto-verdict.js';
-import { hostNeeds } from './host-needs.js';
+import { memberFacts, type MemberFacts } from './group-plan.js';
 import { groupHolder, reportHeld, reportHoldings, type Owner } from './ownership.js';
 import { groupViability } from './viability.js';
 import { nonPciBlocker, type NonPciMember } from '../host/non-pci.js';
@@ -65,17 +65,17 @@ export interface GroupReport {
 /** What a report reads: the host (its reader, usage, pci.ids names and kernel rules). */
 export type ReportContext = Host;
 
-export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
-  const names = ctx.ids.names(dev.vendor, dev.device);
-  const use = ctx.usage.of(dev);
+/** `facts`: the device's memberFacts, when the caller has them. */
+export function deviceReport(dev: PciDevice, ctx: ReportContext, facts: MemberFacts = memberFacts(dev, ctx)): DeviceReport {
+  const { use } = facts;
   return {
     address: dev.name,
     vendor: dev.vendor,
     device: dev.device,
     class: dev.class,
     className: className(dev.class),
-    vendorName: names.vendor ?? null,
-    deviceName: names.device ?? null,
+    vendorName: facts.vendorName,
+    deviceName: facts.deviceName,
     subsystemVendor: dev.subsystemVendor,
     subsystemDevice: dev.subsystemDevice,
     driver: dev.driver,
@@ -90,7 +90,7 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
         : dev.virtfns.length > 0
           ? { role: 'pf', vfs: dev.virtfns.map(formatAddress) }
           : null,
-    hostNeeds: hostNeeds(dev, use),
+    hostNeeds: facts.hostNeeds,
     reset: readReset(ctx.reader, dev, ctx.release),
     vfio: vfioNodes(ctx.reader, dev),
     held: reportHeld(ctx.reader).has(dev.name),
@@ -105,16 +105,19 @@ export function deviceReport(dev: PciDevice, ctx: ReportContext): DeviceReport {
 export function groupReport(group: number, ctx: ReportContext, given?: PciDevice[], named?: PciDevice, givenNonPci?: NonPciMember[]): GroupReport {
   const members = given ?? ctx.reader.groupMembers(group).map((a: PciAddress) => ctx.reader.device(a));
   const nonPci = givenNonPci ?? (given ? [] : ctx.reader.groupNonPci(group));
+  // Names and the host's use of each member, read once for the verdict's plan and the report.
+  const facts = members.map((d) => memberFacts(d, ctx));
   const v = groupViability(members, ctx.rules);
-  const auto = autoVerdict(group, members, ctx, named, nonPci);
-  const nonPciBlockers = nonPci.flatMap((m) => {
+  const auto = autoVerdict(group, members, ctx, named, nonPci, facts);
+  const nonPciBlockers: GroupReport['blockers'] = [];
+  for (const m of nonPci) {
     const reason = nonPciBlocker(m);
-    return reason ? [{ address: m.name, driver: m.driver, reason }] : [];
-  });
+    if (reason) nonPciBlockers.push({ address: m.name, driver: m.driver, reason });
+  }
   return {
     group,
     viable: v.viable && nonPciBlockers.length === 0,
-    devices: members.map((d) => deviceReport(d, ctx)),
+    devices: members.map((d, i) => deviceReport(d, ctx, facts[i])),
     nonPci,
     blockers: [...v.blockers.map((b) => ({ address: b.dev.name, driver: b.dev.driver, reason: b.reason })), ...nonPciBlockers],
     autoWouldMove: auto.moves,

@@ -30,7 +30,7 @@ export function hostNeeds(dev: PciDevice, use: DeviceUse): string[] {
     if (b.mountpoint !== undefined) reasons.push(`it holds ${b.device}, mounted at ${b.mountpoint}`);
     if (b.swap) reasons.push(`it holds ${b.device}, in use as swap`);
   }
-  return [...new Set(reasons)];
+  return reasons.length < 2 ? reasons : [...new Set(reasons)];
 }
 
 /**

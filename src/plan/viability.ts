@@ -19,9 +19,10 @@ export interface Viability {
 }
 
 export function groupViability(members: PciDevice[], rules: KernelRules): Viability {
-  const blockers = members.flatMap((dev) => {
+  const blockers: Viability['blockers'] = [];
+  for (const dev of members) {
     const reason = viabilityBlocker(dev, rules);
-    return reason ? [{ dev, reason }] : [];
-  });
+    if (reason) blockers.push({ dev, reason });
+  }
   return { viable: blockers.length === 0, blockers };
 }

@@ -15,23 +15,34 @@ export function humanGroupStream(out: Output, warnings: string[] = []): GroupStr
   return { group: (report) => renderGroup(out, report), end: () => {} };
 }
 
+/** Groups per JSON.stringify call of `list --json`: one call per group was a fifth of its JSON time (bench/results.md, History). */
+const JSON_BATCH = 64;
+
 /**
  * `list --json`, streamed: the same bytes as printJson(out, { groups }) of every report, written as
- * `{"groups": [` once, then each group, then the closing brackets. `groupCount` is known before the first
- * group (the scan counts them), which decides whether the list is `[]`.
+ * `{"groups": [` once, then the groups, JSON_BATCH at a time, then the closing brackets. `groupCount` is
+ * known before the first group (the scan counts them), which decides whether the list is `[]`.
  */
 export function jsonGroupStream(out: Output, groupCount: number, warnings: string[] = []): GroupStream {
   // `warnings` (src/host/isolation.ts) first, and only when there is one, as printJson would write it.
   const head = warnings.length > 0 ? `${JSON.stringify({ warnings }, null, 2).slice(0, -2)},` : '{';
   out.stdout(`${head}\n  "groups": [${groupCount > 0 ? '' : ']\n}\n'}`);
   let printed = 0;
+  let batch: GroupReport[] = [];
+  const write = (): void => {
+    if (batch.length === 0) return;
+    // Two levels deep, JSON.stringify indents the reports as the array items they are: '[\n  [\n' + items + '\n  ]\n]'.
+    out.stdout(`${printed > 0 ? ',' : ''}\n${JSON.stringify([batch], null, 2).slice(6, -6)}`);
+    printed += batch.length;
+    batch = [];
+  };
   return {
     group: (report) => {
-      // Two levels deep, JSON.stringify indents it as the array item it is: '[\n  [\n' + item + '\n  ]\n]'.
-      out.stdout(`${printed > 0 ? ',' : ''}\n${JSON.stringify([[report]], null, 2).slice(6, -6)}`);
-      printed++;
+      batch.push(report);
+      if (batch.length === JSON_BATCH) write();
     },
     end: () => {
+      write();
       if (groupCount > 0) out.stdout('\n  ]\n}\n');
     },
   };
