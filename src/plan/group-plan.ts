@@ -128,7 +128,7 @@ export function planGroup(request: GroupRequest, host: Host, given?: PciDevice[]
   const members = given ?? host.reader.groupMembers(group).map((a) => host.reader.device(a));
   const nonPci = givenNonPci ?? (given ? [] : host.reader.groupNonPci(group));
   const nonPciInTheWay = nonPci.filter((m) => nonPciBlocker(m) !== null);
-  const actions = members.map((m) => memberAction(m, host.rules, moveScope(mode, managedRequested, m.name)));
+  const actions = members.map((m) => memberAction(m, host.rules, moveScope(mode, managedRequested, m.name), modelRequest(m, refs)?.model));
   const drivers = vfioTargets(members.filter((_, i) => actions[i] === 'move'), refs, host);
   const { moves } = drivers;
   const targets = new Map<string, DriverName>();

@@ -112,9 +112,11 @@ export interface RestoreTarget {
  * Puts devices back (reattach, and rollback after a failed detach), from their current state:
  *   1. driver_override back to its original value ("\n" clears; never a zero-length write);
  *      remove_id of the dynamic ID for devices moved with new_id;
- *   2. unbind from the vfio driver the device is on (vfio-pci or a variant: isVfioDriver), and verify it is unbound;
+ *   2. unbind from the vfio driver the device is on (vfio-pci or a variant: isVfioDriver), and verify it is unbound,
+ *      unless that is the recorded driver itself;
  *   3. bind to the recorded driver (drivers_probe when there is no record or the driver is not loaded);
- *      verify. A device that was unbound before stays unbound.
+ *      verify. A device that was unbound before stays unbound. The recorded driver may be a vfio driver: a device
+ *      someone else had put on mlx5_vfio_pci that a detach then moved to vfio-pci goes back to mlx5_vfio_pci.
  */
 export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout): PlanStep[] {
   const sorted = [...targets].sort((a, b) => compareAddress(a.dev.address, b.dev.address));
@@ -137,18 +139,18 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
     }
   }
   for (const { dev, original } of sorted) {
-    if (dev.driver !== null && isVfioDriver(dev.driver) && !isVfioDriver(original?.driver)) {
+    if (leavesVfio(dev, original)) {
       // Verified, as detach's unbinds are: a device something probes back onto its vfio driver at once stops here.
-      steps.push({ kind: 'unbind', device: dev.name, write: layout.writeDriverControl(dev.driver, 'unbind', dev.address), expectDriver: null });
+      steps.push({ kind: 'unbind', device: dev.name, write: layout.writeDriverControl(dev.driver as DriverName, 'unbind', dev.address), expectDriver: null });
     }
   }
   for (const { dev, original, originalLoaded } of sorted) {
-    const current = isVfioDriver(dev.driver) ? null : dev.driver;
+    const current = leavesVfio(dev, original) ? null : dev.driver;
     if (original === null) {
       if (current === null) steps.push({ kind: 'probe', device: dev.name, write: layout.writeDriversProbe(dev.address) });
       continue;
     }
-    if (original.driver === null || isVfioDriver(original.driver) || current === original.driver) continue;
+    if (original.driver === null || current === original.driver) continue;
     if (current !== null) continue; // on some other driver now: leave it, the verify reports it
     steps.push(
       originalLoaded
@@ -157,4 +159,9 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
     );
   }
   return steps;
+}
+
+/** Whether a restore unbinds the device from the vfio driver it is on: always, but for the vfio driver it was recorded on. */
+function leavesVfio(dev: PciDevice, original: PriorBinding | null): boolean {
+  return dev.driver !== null && isVfioDriver(dev.driver) && dev.driver !== original?.driver;
 }

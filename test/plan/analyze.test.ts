@@ -292,6 +292,18 @@ describe("one decision of a member's action, for both modes", () => {
     expect(memberAction(dev, rules, scope as MoveScope)).toBe(action);
   });
 
+  it.each([
+    ['this-device', 'on mlx5_vfio_pci, model vfio-pci', nic('mlx5_vfio_pci'), 'vfio-pci', 'move'],
+    ['this-device', 'on vfio-pci, model mlx5_vfio_pci', nic('vfio-pci'), 'mlx5_vfio_pci', 'move'],
+    ['whole-group', 'named, on mlx5_vfio_pci, model vfio-pci', nic('mlx5_vfio_pci'), 'vfio-pci', 'move'],
+    ['this-device', 'on mlx5_vfio_pci, model mlx5_vfio_pci', nic('mlx5_vfio_pci'), 'mlx5_vfio_pci', 'already'],
+    ['this-device', 'on vfio-pci, no model', nic('vfio-pci'), undefined, 'already'],
+    ['whole-group', 'a group mate on mlx5_vfio_pci (no model of its own)', nic('mlx5_vfio_pci'), undefined, 'already'],
+    ['none', 'on mlx5_vfio_pci, model vfio-pci, not managed', nic('mlx5_vfio_pci'), 'vfio-pci', 'stays'],
+  ] as const)('a device on a vfio driver moves only when its own named model is another one, as libvirt rebinds it: %s, %s: %s', (scope, _label, dev, model, action) => {
+    expect(memberAction(dev, rules, scope as MoveScope, model)).toBe(action);
+  });
+
   it("group='auto' moves the whole group only when a managed assignment names a member", () => {
     expect(moveScope('auto', new Set([GPU]), AUDIO)).toBe('whole-group');
     expect(moveScope('auto', new Set(), GPU)).toBe('none');

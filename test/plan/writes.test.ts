@@ -135,6 +135,23 @@ describe('restore writes (reattach and rollback)', () => {
     ]);
   });
 
+  it('a device recorded on a variant (someone else put it there) and now on vfio-pci goes back to that variant', () => {
+    const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
+    const now = fakeDevice('0000:04:00.2', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
+    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
+    expect(show(steps)).toEqual([
+      '/sys/bus/pci/devices/0000:04:00.2/driver_override <- "mlx5_vfio_pci"',
+      '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:04:00.2"',
+      '/sys/bus/pci/drivers/mlx5_vfio_pci/bind <- "0000:04:00.2"',
+    ]);
+    expect(steps.at(-1)!.expectDriver).toBe('mlx5_vfio_pci');
+  });
+
+  it('a device recorded on the vfio driver it is on needs nothing', () => {
+    const dev = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
+    expect(planRestoreWrites([{ dev, original: priorBindingOf(dev), originalLoaded: true }], layout)).toEqual([]);
+  });
+
   it('a device moved with new_id gets its dynamic ID removed first', () => {
     const before = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
     const now = fakeDevice('0000:02:01.0', { driver: drv('vfio-pci'), overrideSupported: false });
