@@ -1,7 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aliasMatches, bestVariant, parseVfioAliases } from '../../src/host/vfio-variants.js';
 import { loadHostDescription } from '../../src/mock/hosts.js';
 import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
+import type { DriverName } from '../../src/pci/driver.js';
 import { json, listedDevices, runBin } from '../helpers/cli.js';
 import { simulatedWrites, useSimulatedHosts } from '../helpers/sim-host.js';
 import { tempFile } from '../helpers/xml.js';
@@ -9,6 +12,8 @@ import { tempFile } from '../helpers/xml.js';
 const host = useSimulatedHosts();
 const VF = '0000:01:00.2';
 const USB = '0000:04:00.0';
+/** The PF's second VF (IOMMU group 4 on the bundled host). */
+const MATE = '0000:01:00.3';
 
 /** A domain with one hostdev and the given <driver> element. */
 function vm(address: string, driver: string): string {
@@ -134,5 +139,113 @@ describe('the simulated kernel binds a variant as Linux does', () => {
     kernel.write({ hostPath: '/sys/bus/pci/drivers/mlx5_core/unbind', value: VF });
     kernel.write({ hostPath: '/sys/bus/pci/drivers_probe', value: VF });
     expect(driverOf(h.root, VF)).toBe('mlx5_vfio_pci');
+  });
+});
+
+describe('a device already on a vfio driver: moved only when its <driver model=> names another, as libvirt does', () => {
+  const GENERIC = "<driver name='vfio' model='vfio-pci'/>";
+  const VARIANT = "<driver name='vfio' model='mlx5_vfio_pci'/>";
+  const journalEntry = (root: string, addr: string): any => JSON.parse(fs.readFileSync(path.join(root, 'run/vfioctl/journal.json'), 'utf8')).devices[addr];
+
+  /** modern-vfio with the VF put on mlx5_vfio_pci by hand (override, unbind, probe), as an admin would: no journal entry. */
+  function onVariantByHand(): string {
+    const h = host('modern-vfio');
+    const kernel = new SimulatedKernel(h.root);
+    kernel.loadModule('mlx5_vfio_pci' as DriverName);
+    kernel.write({ hostPath: `/sys/bus/pci/devices/${VF}/driver_override`, value: 'mlx5_vfio_pci' });
+    kernel.write({ hostPath: '/sys/bus/pci/drivers/mlx5_core/unbind', value: VF });
+    kernel.write({ hostPath: '/sys/bus/pci/drivers_probe', value: VF });
+    expect(driverOf(h.root, VF)).toBe('mlx5_vfio_pci');
+    return h.root;
+  }
+
+  it("on mlx5_vfio_pci (vfioctl put it there), model='vfio-pci': check, the exact writes, vfio-pci after, mlx5_core after reattach", () => {
+    const { root } = host('modern-vfio');
+    expect(runBin(['detach', vm(VF, "<driver name='vfio'/>"), '--root', root]).code).toBe(0);
+    expect(driverOf(root, VF)).toBe('mlx5_vfio_pci');
+    const xml = vm(VF, GENERIC);
+    expect(runBin(['check', xml, '--root', root]).stdout).toContain('mlx5_vfio_pci → vfio-pci  [named in the XML]');
+    expect(json(runBin(['check', xml, '--json', '--root', root])).groups[0].members[0]).toMatchObject({ address: VF, driver: 'mlx5_vfio_pci', fate: 'move', target: 'vfio-pci' });
+    const dry = json(runBin(['detach', xml, '--dry-run', '--json', '--root', root]));
+    expect(dry.writes).toEqual([
+      { path: `/sys/bus/pci/devices/${VF}/driver_override`, value: 'vfio-pci' },
+      { path: '/sys/bus/pci/drivers/mlx5_vfio_pci/unbind', value: VF },
+      { path: '/sys/bus/pci/drivers_probe', value: VF },
+    ]);
+    expect(dry.devices).toEqual([{ address: VF, group: 3, from: 'mlx5_vfio_pci', to: 'vfio-pci', action: 'would-move' }]);
+    const r = runBin(['detach', xml, '--root', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('now on vfio-pci');
+    expect(driverOf(root, VF)).toBe('vfio-pci');
+    // The first record stays: the driver the VF had before vfioctl first moved it.
+    expect(journalEntry(root, VF)).toMatchObject({ driver: 'mlx5_core', override: null });
+    expect(runBin(['reattach', xml, '--root', root]).code).toBe(0);
+    expect(driverOf(root, VF)).toBe('mlx5_core');
+  });
+
+  it("on vfio-pci, model='mlx5_vfio_pci': loads the variant, moves the VF to it, and reattach gives it back to mlx5_core", () => {
+    const { root } = host('modern-vfio');
+    expect(runBin(['detach', vm(VF, GENERIC), '--root', root]).code).toBe(0);
+    expect(driverOf(root, VF)).toBe('vfio-pci');
+    const xml = vm(VF, VARIANT);
+    expect(runBin(['check', xml, '--root', root]).stdout).toContain('vfio-pci → mlx5_vfio_pci  [named in the XML]');
+    expect(json(runBin(['detach', xml, '--dry-run', '--json', '--root', root])).writes).toEqual([
+      { path: `/sys/bus/pci/devices/${VF}/driver_override`, value: 'mlx5_vfio_pci' },
+      { path: '/sys/bus/pci/drivers/vfio-pci/unbind', value: VF },
+      { path: '/sys/bus/pci/drivers_probe', value: VF },
+    ]);
+    expect(runBin(['detach', xml, '--root', root]).code).toBe(0);
+    expect(driverOf(root, VF)).toBe('mlx5_vfio_pci');
+    expect(runBin(['reattach', xml, '--root', root]).code).toBe(0);
+    expect(driverOf(root, VF)).toBe('mlx5_core');
+  });
+
+  it("put on mlx5_vfio_pci by hand, model='vfio-pci': the journal records mlx5_vfio_pci, and reattach gives the VF back to it", () => {
+    const root = onVariantByHand();
+    const xml = vm(VF, GENERIC);
+    expect(runBin(['check', xml, '--root', root]).stdout).toContain('mlx5_vfio_pci → vfio-pci');
+    const r = runBin(['detach', xml, '--root', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(driverOf(root, VF)).toBe('vfio-pci');
+    expect(journalEntry(root, VF)).toMatchObject({ driver: 'mlx5_vfio_pci', override: 'mlx5_vfio_pci' });
+    const back = runBin(['reattach', xml, '--root', root]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(driverOf(root, VF)).toBe('mlx5_vfio_pci');
+    expect(journalEntry(root, VF)).toBeUndefined();
+  });
+
+  it('without a model, a device on any vfio driver stays there (libvirt picks no variant for it), with no write', () => {
+    const root = onVariantByHand();
+    const onVariant = runBin(['detach', vm(VF, "<driver name='vfio'/>"), '--root', root]);
+    expect(onVariant.stdout).toContain('Nothing to do: every device is already on a vfio driver (mlx5_vfio_pci).');
+    expect(runBin(['check', vm(VF, VARIANT), '--root', root]).stdout).toContain(`already on mlx5_vfio_pci  ${VF}`);
+    const generic = host('modern-vfio').root;
+    expect(runBin(['detach', vm(VF, GENERIC), '--root', generic]).code).toBe(0);
+    const writes = simulatedWrites(generic).length;
+    // mlx5_vfio_pci's alias matches the VF, yet the VF stays on vfio-pci.
+    expect(runBin(['detach', vm(VF, "<driver name='vfio'/>"), '--root', generic]).stdout).toContain('Nothing to do: every device is already on vfio-pci.');
+    expect(simulatedWrites(generic).length).toBe(writes);
+    expect(driverOf(generic, VF)).toBe('vfio-pci');
+  });
+
+  it("group='auto': the named VF moves to its model, a group mate stays on the vfio driver it is on", () => {
+    // Both VFs in one IOMMU group (no ACS between them): the mate is moved by group='auto' only.
+    const desc = loadHostDescription('modern-vfio');
+    desc.devices.find((d) => d.address === MATE)!.iommuGroup = 3;
+    const { root } = host(desc);
+    const both = vm(VF, "<driver name='vfio' group='auto'/>");
+    expect(runBin(['detach', both, '--root', root]).code).toBe(0);
+    expect([driverOf(root, VF), driverOf(root, MATE)]).toEqual(['mlx5_vfio_pci', 'mlx5_vfio_pci']);
+    const xml = vm(VF, "<driver name='vfio' model='vfio-pci' group='auto'/>");
+    const dry = json(runBin(['detach', xml, '--dry-run', '--json', '--root', root]));
+    expect(dry.devices).toEqual([
+      { address: VF, group: 3, from: 'mlx5_vfio_pci', to: 'vfio-pci', action: 'would-move' },
+      { address: MATE, group: 3, from: 'mlx5_vfio_pci', to: 'mlx5_vfio_pci', action: 'already' },
+    ]);
+    expect(dry.writes.map((w: any) => w.path)).toEqual([`/sys/bus/pci/devices/${VF}/driver_override`, '/sys/bus/pci/drivers/mlx5_vfio_pci/unbind', '/sys/bus/pci/drivers_probe']);
+    expect(runBin(['detach', xml, '--root', root]).code).toBe(0);
+    expect([driverOf(root, VF), driverOf(root, MATE)]).toEqual(['vfio-pci', 'mlx5_vfio_pci']);
+    expect(runBin(['reattach', xml, '--root', root]).code).toBe(0);
+    expect([driverOf(root, VF), driverOf(root, MATE)]).toEqual(['mlx5_core', 'mlx5_core']);
   });
 });
