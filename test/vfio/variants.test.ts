@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { aliasMatches, bestVariant, parseVfioAliases } from '../../src/host/vfio-variants.js';
 import { loadHostDescription } from '../../src/mock/hosts.js';
+import { injectFault } from '../../src/mock/kernel/sim-state.js';
 import { SimulatedKernel } from '../../src/mock/kernel/simulated.js';
 import type { DriverName } from '../../src/pci/driver.js';
 import { json, listedDevices, runBin } from '../helpers/cli.js';
@@ -211,6 +212,17 @@ describe('a device already on a vfio driver: moved only when its <driver model=>
     const back = runBin(['reattach', xml, '--root', root]);
     expect(back.code, back.stderr).toBe(0);
     expect(driverOf(root, VF)).toBe('mlx5_vfio_pci');
+    expect(journalEntry(root, VF)).toBeUndefined();
+  });
+
+  it('a refused probe rolls the VF put on mlx5_vfio_pci by hand back to mlx5_vfio_pci, its override included (exit 10)', () => {
+    const root = onVariantByHand();
+    injectFault(root, { kind: 'fail', errno: 'EIO', path: '/sys/bus/pci/drivers_probe', times: 'once' });
+    const r = runBin(['detach', vm(VF, GENERIC), '--root', root]);
+    expect(r.code, r.stderr).toBe(10);
+    expect(r.stderr).toContain(`Rolled back: ${VF} is back on its original driver.`);
+    expect(driverOf(root, VF)).toBe('mlx5_vfio_pci');
+    expect(listedDevices(root).find((d: any) => d.address === VF).driverOverride).toBe('mlx5_vfio_pci');
     expect(journalEntry(root, VF)).toBeUndefined();
   });
 
