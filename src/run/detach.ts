@@ -134,7 +134,7 @@ function moveGroups(doc: LibvirtDocument, session: WriteSession, force: boolean,
   if (unloaded.length > 0) {
     unloaded.forEach((t) => kernel.loadModule(t));
     host.reader.invalidate();
-    ({ analysis, steps } = planDetach(doc, host, force, owner));
+    ({ analysis, steps } = planDetach(doc, host, force, owner, recorded));
   }
   // With each device's interfaces and their operstate (up/down), so a reattach can say which came back down.
   const links = (dev: PciDevice): LinkState[] => dev.netInterfaces.map((name) => ({ name, operstate: host.reader.interfaceOperstate(name) ?? 'unknown' }));

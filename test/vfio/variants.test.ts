@@ -226,6 +226,15 @@ describe('a device already on a vfio driver: moved only when its <driver model=>
     expect(journalEntry(root, VF)).toBeUndefined();
   });
 
+  it('a hostdev network naming a VF vfioctl holds by its (gone) interface: loading the variant for the other VF keeps it found', () => {
+    const { root } = host('modern-vfio');
+    expect(runBin(['detach', vm(VF, GENERIC), '--root', root]).code).toBe(0);
+    const pool = tempFile('pool.xml', "<network><name>pool</name><forward mode='hostdev' managed='yes'><interface dev='ens1f0v0'/><interface dev='ens1f0v1'/></forward></network>");
+    const r = runBin(['detach', pool, '--root', root]);
+    expect(r.code, r.stderr).toBe(0);
+    expect([driverOf(root, VF), driverOf(root, MATE)]).toEqual(['vfio-pci', 'mlx5_vfio_pci']);
+  });
+
   it('without a model, a device on any vfio driver stays there (libvirt picks no variant for it), with no write', () => {
     const root = onVariantByHand();
     const onVariant = runBin(['detach', vm(VF, "<driver name='vfio'/>"), '--root', root]);
