@@ -123,7 +123,7 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
   const steps: PlanStep[] = [];
   const removedIds = new Set<string>();
   for (const { dev, original } of sorted) {
-    const wantOverride = original ? original.override : isVfioDriver(dev.driverOverride) ? null : dev.driverOverride;
+    const wantOverride = original ? overrideToRestore(original) : isVfioDriver(dev.driverOverride) ? null : dev.driverOverride;
     if (dev.overrideSupported && dev.driverOverride !== wantOverride) {
       steps.push({ kind: 'override', device: dev.name, write: layout.writeDriverOverride(dev.address, wantOverride as DriverName | null) });
     }
@@ -164,4 +164,15 @@ export function planRestoreWrites(targets: RestoreTarget[], layout: HostLayout):
 /** Whether a restore unbinds the device from the vfio driver it is on: always, but for the vfio driver it was recorded on. */
 function leavesVfio(dev: PciDevice, original: PriorBinding | null): boolean {
   return dev.driver !== null && isVfioDriver(dev.driver) && dev.driver !== original?.driver;
+}
+
+/**
+ * The driver_override a restore writes back: the recorded one, except for a device recorded on a variant vfio driver
+ * with none (its override cleared after the bind): a variant's ID table matches only a device whose override names
+ * it (pci_match_device, as src/mock/kernel/simulated.ts models it), so the override names the variant again, or its
+ * bind would fail with ENODEV.
+ */
+function overrideToRestore(original: PriorBinding): string | null {
+  const variant = original.driver !== null && original.driver !== VFIO_PCI && isVfioDriver(original.driver);
+  return variant && original.override === null ? original.driver : original.override;
 }

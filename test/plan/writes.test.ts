@@ -147,6 +147,12 @@ describe('restore writes (reattach and rollback)', () => {
     expect(steps.at(-1)!.expectDriver).toBe('mlx5_vfio_pci');
   });
 
+  it('a device recorded on a variant with no override gets an override naming it, or the bind would fail', () => {
+    const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci') });
+    const now = fakeDevice('0000:04:00.2', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
+    expect(show(planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout))[0]).toBe('/sys/bus/pci/devices/0000:04:00.2/driver_override <- "mlx5_vfio_pci"');
+  });
+
   it('a device recorded on the vfio driver it is on needs nothing', () => {
     const dev = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
     expect(planRestoreWrites([{ dev, original: priorBindingOf(dev), originalLoaded: true }], layout)).toEqual([]);

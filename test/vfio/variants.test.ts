@@ -215,6 +215,18 @@ describe('a device already on a vfio driver: moved only when its <driver model=>
     expect(journalEntry(root, VF)).toBeUndefined();
   });
 
+  it('put on mlx5_vfio_pci by hand, its override cleared since: reattach names the variant in the override again to give it back', () => {
+    const root = onVariantByHand();
+    new SimulatedKernel(root).write({ hostPath: `/sys/bus/pci/devices/${VF}/driver_override`, value: '\n' });
+    const xml = vm(VF, GENERIC);
+    expect(runBin(['detach', xml, '--root', root]).code).toBe(0);
+    expect(journalEntry(root, VF)).toMatchObject({ driver: 'mlx5_vfio_pci', override: null });
+    const back = runBin(['reattach', xml, '--root', root]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(driverOf(root, VF)).toBe('mlx5_vfio_pci');
+    expect(listedDevices(root).find((d: any) => d.address === VF).driverOverride).toBe('mlx5_vfio_pci');
+  });
+
   it('a refused probe rolls the VF put on mlx5_vfio_pci by hand back to mlx5_vfio_pci, its override included (exit 10)', () => {
     const root = onVariantByHand();
     injectFault(root, { kind: 'fail', errno: 'EIO', path: '/sys/bus/pci/drivers_probe', times: 'once' });
