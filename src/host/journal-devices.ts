@@ -3,6 +3,12 @@ import { errnoOf, HostTreeError, isAbsent, PermissionError } from '../errors.js'
 import type { HostLayout } from './layout.js';
 import { fileKind } from './regular-file.js';
 
+/**
+ * The version of vfioctl's journal format: written by src/run/journal.ts, and by src/mock/materialize.ts for a
+ * simulated host that holds devices. Here, the lowest layer both may import (test/layers.test.ts).
+ */
+export const JOURNAL_VERSION = 1;
+
 const MAX_BYTES = 4 * 1024 * 1024;
 const MOVE_IT_AWAY = 'Move it away; vfioctl writes its journal as a regular file.';
 
