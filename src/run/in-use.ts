@@ -86,7 +86,8 @@ function probed(kernel: Kernel, groups: Map<string, GroupUse>): GroupUse[] {
 /** The probed groups that are in use, each with who holds it. */
 function heldOf(host: Host, groups: GroupUse[]): HeldGroup[] {
   // Who holds what, from ROOT/proc: for a busy group, and for the cdevs (an open cdev not yet bound to iommufd
-  // leaves the group's open free, yet its unbind would block too).
+  // leaves the group's open free, since Linux's group open counts only bound cdevs, yet its unbind would block
+  // too). A group that opened fine with no cdev needs no look: with nothing to look for, /proc is not read.
   const look = groups.flatMap((g) => [...(g.errno === 'EBUSY' ? [g.node] : []), ...g.cdevs]);
   const users = vfioNodeUsers(host.root, look);
   return groups.flatMap((g) => {
