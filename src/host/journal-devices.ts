@@ -3,13 +3,19 @@ import { errnoOf, HostTreeError, isAbsent, PermissionError } from '../errors.js'
 import type { HostLayout } from './layout.js';
 import { fileKind } from './regular-file.js';
 
+/**
+ * The version of vfioctl's journal format: written by src/run/journal.ts, and by src/mock/materialize.ts for a
+ * simulated host that holds devices. Here, the lowest layer both may import (test/layers.test.ts).
+ */
+export const JOURNAL_VERSION = 1;
+
 const MAX_BYTES = 4 * 1024 * 1024;
 const MOVE_IT_AWAY = 'Move it away; vfioctl writes its journal as a regular file.';
 
 /**
  * The `devices` of vfioctl's journal (ROOT/run/vfioctl/journal.json, written by src/run/journal.ts), for the
  * commands that only read it and take no lock: which devices vfioctl holds, and their recorded owners
- * (src/plan/ownership.ts), and what a snapshot records of them (src/mock/snapshot-kernel.ts). Each entry is
+ * (src/plan/ownership.ts), and what a snapshot records of them (src/mock/snapshot-held.ts). Each entry is
  * left unchecked for its reader to check. No journal, or one that is not JSON with a `devices` object: none.
  */
 export function readJournalDevices(layout: HostLayout): Record<string, unknown> {

@@ -127,6 +127,18 @@ export function listDir(dir: string): string[] | undefined {
 }
 
 /**
+ * Lists a directory, or nothing when it cannot be listed for any reason: gone, not a directory, not readable (a
+ * process's ROOT/proc/PID/fd that ends meanwhile or is another user's). For walks that skip what they cannot see.
+ */
+export function listDirOrEmpty(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Whether a directory has an entry whose name passes `test`: read entry by entry up to the first such one,
  * not listed whole (sys/kernel/iommu_groups of a host with 10,000 groups); false when it does not exist.
  */

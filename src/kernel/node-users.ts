@@ -1,19 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { readOptional } from '../host/sysfs-read.js';
+import { listDirOrEmpty, readOptional } from '../host/sysfs-read.js';
 
 /** A process that holds a node open: its pid and `comm` (the name ps shows, e.g. qemu-system-x86). */
 export interface NodeUser {
   pid: number;
   comm: string;
-}
-
-function list(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
 }
 
 /**
@@ -27,10 +19,10 @@ export function vfioNodeUsers(root: string, nodes: readonly string[]): Map<strin
   const out = new Map<string, NodeUser[]>();
   if (want.size === 0) return out;
   const proc = path.join(root, 'proc');
-  for (const pid of list(proc)) {
+  for (const pid of listDirOrEmpty(proc)) {
     if (!/^[0-9]+$/.test(pid)) continue;
     const found = new Set<string>();
-    for (const fd of list(path.join(proc, pid, 'fd'))) {
+    for (const fd of listDirOrEmpty(path.join(proc, pid, 'fd'))) {
       let target: string;
       try {
         target = fs.readlinkSync(path.join(proc, pid, 'fd', fd));

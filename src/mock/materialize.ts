@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../errors.js';
+import { JOURNAL_VERSION } from '../host/journal-devices.js';
 import { SIM_FORMAT, simDir, writeSimState, type SimState } from './kernel/sim-state.js';
 import { createDriverDir, linkDriver, relLink } from './kernel/sim-tree.js';
 import { addVfioCdev } from './kernel/vfio-cdev.js';
@@ -153,7 +154,7 @@ function writeSimKernel(root: string, desc: HostDescription): void {
 function writeJournal(root: string, held: HeldDescription[]): void {
   const devices = Object.fromEntries(held.map(({ address, ...rest }) => [address, rest]));
   fs.mkdirSync(path.join(root, 'run/vfioctl'), { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(root, 'run/vfioctl/journal.json'), `${JSON.stringify({ version: 1, devices, operation: null }, null, 2)}\n`, { mode: 0o600 });
+  fs.writeFileSync(path.join(root, 'run/vfioctl/journal.json'), `${JSON.stringify({ version: JOURNAL_VERSION, devices, operation: null }, null, 2)}\n`, { mode: 0o600 });
 }
 
 function desc0Name(d: HostDescription): string {

@@ -5,7 +5,11 @@ import { listDir, readBytes, readOptional, readTextFile } from '../host/sysfs-re
 import { formatAddress, parseSysfsAddress, type PciAddress } from '../pci/address.js';
 import type { HostLayout } from '../host/layout.js';
 import type { PciDevice } from '../pci/device.js';
-import { sharedFsMounts, snapshotHeld, snapshotIpv6, snapshotIsolation, snapshotNonPci, snapshotSharedFs } from './snapshot-kernel.js';
+import { snapshotHeld } from './snapshot-held.js';
+import { snapshotIpv6 } from './snapshot-ipv6.js';
+import { snapshotIsolation } from './snapshot-isolation.js';
+import { snapshotNonPci } from './snapshot-non-pci.js';
+import { sharedFsMounts, snapshotSharedFs } from './snapshot-shared-fs.js';
 import { snapshotMounts, snapshotNetUppers, snapshotStorage } from './snapshot-layers.js';
 import { NAME_PATTERN } from './snapshot-names.js';
 import { writeOutputFile } from './write-output.js';

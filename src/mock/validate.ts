@@ -4,7 +4,7 @@ import { isDriverName } from '../pci/driver.js';
 import { parseSysfsAddress } from '../pci/address.js';
 import { HOST_FORMAT, NET_UPPER_KINDS, NON_PCI_BUSES, PROBE_REFUSAL_CASES, SHARED_FS_TAG, STACKED_KINDS, type HostDescription, type IdMatch } from './description.js';
 import { NAME_PATTERN } from './snapshot-names.js';
-import { heldEntry } from './snapshot-kernel.js';
+import { heldEntry } from './snapshot-held.js';
 
 /**
  * A host description comes from a file someone handed us (a snapshot from another machine, a bundled host,
@@ -240,7 +240,7 @@ function validateNonPci(value: unknown, c: Checkers, driver: (v: unknown, what: 
   });
 }
 
-/** vfioctl's journal entries (src/mock/snapshot-kernel.ts heldEntry reads the same shape): devices of the description, each once. */
+/** vfioctl's journal entries (src/mock/snapshot-held.ts heldEntry reads the same shape): devices of the description, each once. */
 function validateHeld(value: unknown, devices: { address: string }[], c: AllCheckers): void {
   if (value === undefined) return;
   const known = new Set(devices.map((d) => d.address));

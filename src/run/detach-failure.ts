@@ -83,12 +83,11 @@ export function failedDetach(err: unknown, session: WriteSession, moves: Move[],
 function heldSinceMoved(host: Host, kernel: Kernel, entries: [string, PriorBinding | null][]): { device: string; reason: string }[] {
   const held = groupsInUse(host, kernel, planRestoreWrites(restoreTargets(host, entries), host.reader.layout));
   return held.flatMap((g) => {
-    const group = Number(/[0-9]+$/.exec(g.node)![0]);
     const members = entries.map(([name]) => name).filter((name) => {
       const addr = parseSysfsAddress(name);
-      return addr ? host.reader.tryDevice(addr)?.iommuGroup === group : false;
+      return addr ? host.reader.tryDevice(addr)?.iommuGroup === g.group : false;
     });
-    const reason = `${groupWhat(members, g.node)}: ${g.holders} The rollback left them as they are: unbinding from the vfio driver would block until it lets go.`;
+    const reason = `${groupWhat(members, g.group)}: ${g.holders} The rollback left them as they are: unbinding from the vfio driver would block until it lets go.`;
     return members.map((device) => ({ device, reason }));
   });
 }

@@ -1,4 +1,4 @@
-import { errnoText, LockedError } from '../errors.js';
+import { errnoText, LockedError, PermissionError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import type { Kernel } from '../kernel/kernel.js';
 import { vfioNodeUsers, type NodeUser } from '../kernel/node-users.js';
@@ -12,6 +12,7 @@ import type { Journal } from './journal.js';
 /** A group the plan would take devices of away from their vfio driver, and what its nodes answered. */
 interface GroupUse {
   node: string;
+  group: number;
   devices: string[];
   /** Their cdevs (/dev/vfio/devices/vfioN), where the kernel has them. */
   cdevs: string[];
@@ -30,8 +31,8 @@ function groupsToFree(host: Host, steps: PlanStep[]): Map<string, GroupUse> {
     const addr = parseSysfsAddress(step.device);
     const dev = addr && host.reader.tryDevice(addr);
     const nodes = dev && isVfioDriver(dev.driver) ? vfioNodes(host.reader, dev) : null;
-    if (!nodes?.group) continue;
-    const g = groups.get(nodes.group) ?? { node: nodes.group, devices: [], cdevs: [], errno: null };
+    if (!dev || !nodes?.group || dev.iommuGroup === null) continue;
+    const g = groups.get(nodes.group) ?? { node: nodes.group, group: dev.iommuGroup, devices: [], cdevs: [], errno: null };
     g.devices.push(step.device);
     if (nodes.cdev) g.cdevs.push(nodes.cdev);
     groups.set(nodes.group, g);
@@ -42,7 +43,7 @@ function groupsToFree(host: Host, steps: PlanStep[]): Map<string, GroupUse> {
 const who = (users: NodeUser[]): string => users.map((u) => `${u.comm} (pid ${u.pid})`).join(', ');
 
 /** The devices of a group and its number: "0000:01:00.0, 0000:01:00.1 (IOMMU group 1)". */
-export const groupWhat = (devices: string[], node: string): string => `${devices.join(', ')} (IOMMU group ${node.replace(/^.*[^0-9]/, '')})`;
+export const groupWhat = (devices: string[], group: number): string => `${devices.join(', ')} (IOMMU group ${group})`;
 
 /** Who holds a group in use, as a sentence; null when it is free. */
 function holdersOf(g: GroupUse, users: Map<string, NodeUser[]>): string | null {
@@ -58,12 +59,13 @@ function holdersOf(g: GroupUse, users: Map<string, NodeUser[]>): string | null {
 /** One line for a group in use, or null when it is free. */
 function inUseLine(g: GroupUse, users: Map<string, NodeUser[]>): string | null {
   const holders = holdersOf(g, users);
-  return holders && `${groupWhat(g.devices, g.node)}: ${holders}`;
+  return holders && `${groupWhat(g.devices, g.group)}: ${holders}`;
 }
 
 /** A group in use: its node, the devices the plan would unbind from their vfio driver, and who holds it (a sentence). */
 export interface HeldGroup {
   node: string;
+  group: number;
   devices: string[];
   holders: string;
 }
@@ -73,16 +75,38 @@ export interface HeldGroup {
  * the kernel (EBUSY: held), and its holders are looked up in ROOT/proc. Writes nothing.
  */
 export function groupsInUse(host: Host, kernel: Kernel, steps: PlanStep[]): HeldGroup[] {
-  const groups = [...groupsToFree(host, steps).values()];
-  for (const g of groups) g.errno = kernel.probeGroupNode(g.node);
+  return heldOf(host, probed(kernel, groupsToFree(host, steps)));
+}
+
+/** The groups, each with the errno of its group node's open (kernel.probeGroupNode). */
+function probed(kernel: Kernel, groups: Map<string, GroupUse>): GroupUse[] {
+  return [...groups.values()].map((g) => ({ ...g, errno: kernel.probeGroupNode(g.node) }));
+}
+
+/** The probed groups that are in use, each with who holds it. */
+function heldOf(host: Host, groups: GroupUse[]): HeldGroup[] {
   // Who holds what, from ROOT/proc: for a busy group, and for the cdevs (an open cdev not yet bound to iommufd
-  // leaves the group's open free, yet its unbind would block too).
+  // leaves the group's open free, since Linux's group open counts only bound cdevs, yet its unbind would block
+  // too). A group that opened fine with no cdev needs no look: with nothing to look for, /proc is not read.
   const look = groups.flatMap((g) => [...(g.errno === 'EBUSY' ? [g.node] : []), ...g.cdevs]);
   const users = vfioNodeUsers(host.root, look);
   return groups.flatMap((g) => {
     const holders = holdersOf(g, users);
-    return holders ? [{ node: g.node, devices: g.devices, holders }] : [];
+    return holders ? [{ node: g.node, group: g.group, devices: g.devices, holders }] : [];
   });
+}
+
+/**
+ * Groups whose node vfioctl may not open (EACCES, EPERM: not root): whether a VM holds them is unknown, which
+ * is a permission problem, not a group in use (PermissionError, exit 9).
+ */
+function refuseUnopened(groups: GroupUse[], words: RunWords): void {
+  const denied = groups.filter((g) => g.errno === 'EACCES' || g.errno === 'EPERM');
+  if (denied.length === 0) return;
+  throw new PermissionError(
+    `${words.nothing}: vfioctl may not open ${denied.map((g) => `${g.node} (${g.errno}, ${errnoText(g.errno!)}; ${groupWhat(g.devices, g.group)})`).join(', ')}, and needs root to tell whether a VM holds the group.`,
+    'Run vfioctl as root (sudo); nothing was written.',
+  );
 }
 
 /** Whose run is refused: the words that open the error ("Nothing was given back") and name the run in a dry run's note. */
@@ -98,10 +122,13 @@ export const REATTACH_WORDS: RunWords = { nothing: 'Nothing was given back', run
  * writes anything: unbinding a device from its vfio driver while a process (a running VM) holds its group or
  * its cdev open blocks in the kernel until that process lets go (docs/sysfs-semantics.md, "A group in use").
  * Any group in use (groupsInUse) refuses the whole run with a LockedError (exit 12) naming it, its devices, who
- * holds it and what to stop; nothing is written. --force does not skip this: the alternative is a hang.
+ * holds it and what to stop; nothing is written. --force does not skip this: the alternative is a hang. A group
+ * node vfioctl may not open is a PermissionError (exit 9) first: without root, whether it is held is unknown.
  */
 export function refuseGroupsInUse(host: Host, kernel: Kernel, journal: Journal, steps: PlanStep[], words: RunWords = REATTACH_WORDS): void {
-  const held = groupsInUse(host, kernel, steps);
+  const groups = probed(kernel, groupsToFree(host, steps));
+  refuseUnopened(groups, words);
+  const held = heldOf(host, groups);
   if (held.length === 0) return;
   const owners = new Map<string, Owner>();
   for (const d of held.flatMap((g) => g.devices)) {
@@ -113,7 +140,7 @@ export function refuseGroupsInUse(host: Host, kernel: Kernel, journal: Journal, 
       ? `Stop the VM first: ${[...owners.values()].map((o) => `\`virsh destroy ${o.name}\` (the journal records ${describeOwner(o)} for them)`).join(', ')}, then run this again.`
       : 'Stop the process holding the node first (a VM: `virsh destroy NAME`, or end it), then run this again.';
   throw new LockedError(
-    `${words.nothing}: a process still uses these devices through VFIO (most likely a running VM), and unbinding them from their vfio driver would block until it lets go:\n${held.map((g) => `  - ${groupWhat(g.devices, g.node)}: ${g.holders}`).join('\n')}`,
+    `${words.nothing}: a process still uses these devices through VFIO (most likely a running VM), and unbinding them from their vfio driver would block until it lets go:\n${held.map((g) => `  - ${groupWhat(g.devices, g.group)}: ${g.holders}`).join('\n')}`,
     `${stop} --force does not override this.`,
   );
 }

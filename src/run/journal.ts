@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf, HostTreeError, PermissionError } from '../errors.js';
+import { JOURNAL_VERSION } from '../host/journal-devices.js';
 import type { SysfsWrite } from '../host/layout.js';
 import { readRegularFile } from '../host/regular-file.js';
 import type { Owner } from '../plan/ownership.js';
@@ -14,7 +15,7 @@ import { openNoFollow, StateDir, stateDirFailure } from './state-dir.js';
  * after every completed step, atomically (temp file, fsync, rename, fsync of the directory). A crash leaves
  * it describing the truth to within one step; `reattach --all` restores from it and the live tree.
  */
-export const JOURNAL_VERSION = 1;
+export { JOURNAL_VERSION };
 /** A journal of thousands of devices is a few MiB; more is damage. */
 const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { errnoOf, PermissionError } from '../errors.js';
+import { errnoOf, PermissionError, VfioctlError } from '../errors.js';
 import type { NodeOwner } from '../host/accounts.js';
 import type { Host } from '../host/host.js';
 import { groupNode } from '../host/isolation.js';
@@ -98,14 +98,16 @@ export interface PlannedNodes {
 /**
  * The nodes a detach with `--owner` would give away, as runDetach decides them: the devices it moves and those
  * vfioctl's journal already holds; the group node of a group that has yet to reach vfio is the one the kernel
- * makes then (`/dev/vfio/N`, or `noiommu-N`).
+ * makes then (`/dev/vfio/N`, or `noiommu-N`). A journal that cannot be read (Journal's typed errors: damaged,
+ * not a file, not readable) holds nothing here, and a sentence in `notes` (the dry run's) says so and why.
  */
-export function plannedNodes(host: Host, devices: DeviceOutcome[], owner: NodeOwner): PlannedNodes {
+export function plannedNodes(host: Host, devices: DeviceOutcome[], owner: NodeOwner, notes: string[]): PlannedNodes {
   let held: Record<string, unknown> = {};
   try {
     held = new Journal(host.reader.layout.stateDir).data.devices;
-  } catch {
-    // Read-only here: a journal that cannot be read holds nothing for the plan; the real run names what is wrong with it.
+  } catch (err) {
+    if (!(err instanceof VfioctlError)) throw err;
+    notes.push(`${err.message} The nodes of devices vfioctl already holds are not listed, and the detach itself would stop on it.`);
   }
   const paths = new Set<string>();
   const cdevsAtBind: string[] = [];
@@ -120,4 +122,3 @@ export function plannedNodes(host: Host, devices: DeviceOutcome[], owner: NodeOw
   }
   return { owner: owner.spec, uid: owner.uid, gid: owner.gid, paths: [...paths], cdevsAtBind };
 }
-

@@ -1,4 +1,4 @@
-import { RollbackIncompleteError } from '../errors.js';
+import { ExitCode, RollbackIncompleteError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { analyze } from '../plan/analyze.js';
@@ -77,6 +77,11 @@ export interface ReattachResult {
   writes: HostWrite[];
   devices: { address: string; from: string | null; to: string | null; action: 'restored' | 'would-restore' | 'unchanged' }[];
   notes: string[];
+  /**
+   * A dry run of a reattach the real run would refuse (a group in use, in-use.ts): the exit code it would have,
+   * 12, which the dry run exits with too after printing its writes and notes. Absent otherwise.
+   */
+  exitCode?: typeof ExitCode.locked;
 }
 
 export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocument | null, byHand?: ByHand): ReattachResult {
@@ -84,6 +89,7 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
   const targets = restoreTargets(host, entries);
   const steps = planRestoreWrites(targets, host.reader.layout);
   const touched = new Set(steps.map((s) => s.device));
+  const inUse = inUseNotes(host, steps);
   return {
     changed: steps.length > 0,
     dryRun: true,
@@ -94,7 +100,8 @@ export function dryRunReattach(journal: Journal, host: Host, doc: LibvirtDocumen
       to: t.original ? t.original.driver : null,
       action: touched.has(t.dev.name) ? 'would-restore' : 'unchanged',
     })),
-    notes: [...notes, ...inUseNotes(host, steps)],
+    notes: [...notes, ...inUse],
+    ...(inUse.length > 0 ? { exitCode: ExitCode.locked } : {}),
   };
 }
 

@@ -134,14 +134,42 @@ describe('reattach of a group a VM still holds: refused at once (exit 12), never
     expect([drivers(root)[NIC1], drivers(root)[NIC2]]).toEqual(['vfio-pci', 'vfio-pci']);
   });
 
-  it('--dry-run opens nothing, and says from /proc who holds the group and that the run would be refused', () => {
+  it('--dry-run opens nothing, prints its writes, says from /proc who holds the group, and exits 12 as the run would', () => {
     const { root, xml } = detachedWorkstation();
     holdVfioNode(root, '/dev/vfio/1', QEMU);
+    const writes = simulatedWrites(root).length;
+    const note = `In use: ${GPU}, ${AUDIO} (IOMMU group 1): /dev/vfio/1 is held open by qemu-system-x86 (pid 4242). The reattach itself would be refused (exit 12) until it lets go.`;
     const r = runBin(['reattach', xml, '--dry-run', '--json', '--root', root]);
-    expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).notes).toContain(
-      `In use: ${GPU}, ${AUDIO} (IOMMU group 1): /dev/vfio/1 is held open by qemu-system-x86 (pid 4242). The reattach itself would be refused (exit 12) until it lets go.`,
-    );
+    expect(r.code, r.stderr).toBe(12);
+    const json = JSON.parse(r.stdout);
+    expect(json.notes).toContain(note);
+    expect(json.exitCode).toBe(12);
+    expect(json.writes).toContainEqual({ path: '/sys/bus/pci/drivers/vfio-pci/unbind', value: GPU });
+    const text = runBin(['reattach', xml, '--dry-run', '--root', root]);
+    expect(text.code).toBe(12);
+    expect(text.stdout).toContain(`/sys/bus/pci/drivers/vfio-pci/unbind`);
+    expect(text.stdout).toContain(note);
+    expect(simulatedWrites(root).length).toBe(writes);
+    releaseVfioNode(root, '/dev/vfio/1');
+    const free = runBin(['reattach', xml, '--dry-run', '--json', '--root', root]);
+    expect(free.code).toBe(0);
+    expect(JSON.parse(free.stdout).exitCode).toBeUndefined();
+  });
+
+  it('a group node vfioctl may not open (EACCES, EPERM: not root) is a permission problem: exit 9, not busy; nothing written', () => {
+    for (const errno of ['EACCES', 'EPERM']) {
+      const { root, xml } = detachedWorkstation();
+      injectFault(root, { kind: 'fail', errno, path: '/dev/vfio/1', times: 'always' });
+      const writes = simulatedWrites(root).length;
+      const r = runBin(['reattach', xml, '--root', root]);
+      expect(r.code, r.stderr).toBe(9);
+      expect(r.stderr).toContain(
+        `vfioctl: Nothing was given back: vfioctl may not open /dev/vfio/1 (${errno}, ${errno === 'EACCES' ? 'permission denied' : 'operation not permitted'}; ${GPU}, ${AUDIO} (IOMMU group 1)), and needs root to tell whether a VM holds the group.`,
+      );
+      expect(r.stderr).toContain('Run vfioctl as root (sudo); nothing was written.');
+      expect(simulatedWrites(root).length).toBe(writes);
+      expect([drivers(root)[GPU], drivers(root)[AUDIO]]).toEqual(['vfio-pci', 'vfio-pci']);
+    }
   });
 
   it('a holder vfioctl cannot see in /proc (EBUSY alone) is still refused, and said to be unknown', () => {

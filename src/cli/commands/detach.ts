@@ -29,7 +29,7 @@ export async function detachCommand(file: string, o: DetachOptions, out: Output)
   if (o.dryRun) {
     const host = new Host(o.root);
     result = dryRunDetach(doc, host, o.force);
-    if (nodeOwner) nodes = plannedNodes(host, result.devices, nodeOwner);
+    if (nodeOwner) nodes = plannedNodes(host, result.devices, nodeOwner, result.notes);
   } else {
     result = withWriteSession(o.root, command, lockTimeoutMs(o.lockTimeout), (session) => runDetach(doc, session, o.force, command, undefined, nodeOwner), cliProgress(out, process.env));
   }

@@ -87,5 +87,6 @@ export async function reattachCommand(file: string | undefined, o: ReattachOptio
       );
   if (o.json) printJson(out, result);
   else renderReattach(out, result);
-  return 0;
+  // A dry run of a run that would be refused (a group in use) answers as that run would: exit 12.
+  return result.exitCode ?? 0;
 }

@@ -15,7 +15,8 @@ export interface SimDriver extends DriverDescription {
 
 /**
  * A fault injected into the simulated kernel. `fail` makes a write return an errno: chosen by its position
- * (the Nth write on this host, 1-based, as counted in kernel.json `writes`) and/or by path and value.
+ * (the Nth write on this host, 1-based, as counted in kernel.json `writes`) and/or by path and value; with the
+ * path of a group node (/dev/vfio/N), the probe's open of it (Kernel.probeGroupNode) answers the errno.
  * `reclaim` models interference: right after ADDRESS is unbound, DRIVER takes it back (as a udev rule or
  * another tool probing it would), so a tool that does not verify would report success wrongly.
  */

@@ -115,10 +115,18 @@ export class SimulatedKernel implements Kernel {
     this.tree.chown(path.join(this.root, node), uid, gid, mode);
   }
 
-  /** The group node's open as Linux answers it: ENOENT without the node, EBUSY while a process holds the group (vfio-users.ts). */
+  /**
+   * The group node's open as Linux answers it: ENOENT without the node, EBUSY while a process holds the group
+   * (vfio-users.ts). A `fail` fault whose path is the node makes the open answer its errno (EACCES: not root).
+   */
   probeGroupNode(node: string): string | null {
     if (!isVfioGroupNodePath(node)) throw new Error(`internal: refusing to open outside /dev/vfio: ${node}`);
     this.state = readSimState(this.root);
+    const refused = this.takeFault((f) => f.kind === 'fail' && f.path === node);
+    if (refused?.kind === 'fail') {
+      writeSimState(this.root, this.state);
+      return refused.errno;
+    }
     if (!fs.existsSync(path.join(this.root, node))) return 'ENOENT';
     return groupInUse(this.root, this.state, Number(/[0-9]+$/.exec(node)![0])) ? 'EBUSY' : null;
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { listDirOrEmpty } from '../../host/sysfs-read.js';
 import { confined } from './confined.js';
 
 // The /dev/vfio nodes of a simulated host, each a plain file standing for the character device (mode 0600,
@@ -9,14 +10,6 @@ import { confined } from './confined.js';
 // /dev/vfio/devices/vfioN follows its DEV/vfio-dev/vfioN/dev (vfio-cdev.ts). A node that stays keeps its owner.
 
 const isVfio = (driver: string | null): boolean => driver !== null && (driver === 'vfio-pci' || /[-_]vfio[-_]pci$/.test(driver));
-
-function entries(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
 
 function driverOf(devLink: string): string | null {
   try {
@@ -31,17 +24,17 @@ function wantedNodes(root: string, vfioLoaded: boolean): Set<string> {
   const want = new Set<string>();
   if (vfioLoaded) want.add('vfio');
   const groupsDir = path.join(root, 'sys', 'kernel', 'iommu_groups');
-  for (const g of entries(groupsDir)) {
+  for (const g of listDirOrEmpty(groupsDir)) {
     if (!/^[0-9]+$/.test(g)) continue;
-    const members = entries(path.join(groupsDir, g, 'devices'));
+    const members = listDirOrEmpty(path.join(groupsDir, g, 'devices'));
     if (!members.some((m) => isVfio(driverOf(path.join(groupsDir, g, 'devices', m))))) continue;
     const name = fs.existsSync(path.join(groupsDir, g, 'name')) ? fs.readFileSync(path.join(groupsDir, g, 'name'), 'utf8').trim() : '';
     want.add(name === 'vfio-noiommu' ? `noiommu-${g}` : g);
   }
   const bus = path.join(root, 'sys', 'bus', 'pci', 'devices');
   // Only a vfio-dev entry with a device number has a node (a kernel without the cdev makes the directory alone).
-  for (const a of entries(bus)) {
-    for (const c of entries(path.join(bus, a, 'vfio-dev'))) if (/^vfio[0-9]+$/.test(c) && fs.existsSync(path.join(bus, a, 'vfio-dev', c, 'dev'))) want.add(`devices/${c}`);
+  for (const a of listDirOrEmpty(bus)) {
+    for (const c of listDirOrEmpty(path.join(bus, a, 'vfio-dev'))) if (/^vfio[0-9]+$/.test(c) && fs.existsSync(path.join(bus, a, 'vfio-dev', c, 'dev'))) want.add(`devices/${c}`);
   }
   return want;
 }
@@ -49,8 +42,8 @@ function wantedNodes(root: string, vfioLoaded: boolean): Set<string> {
 /** What exists now under ROOT/dev/vfio (group nodes, the container, the cdevs). */
 function presentNodes(dir: string): Set<string> {
   const have = new Set<string>();
-  for (const e of entries(dir)) if (e === 'vfio' || /^(noiommu-)?[0-9]+$/.test(e)) have.add(e);
-  for (const c of entries(path.join(dir, 'devices'))) if (/^vfio[0-9]+$/.test(c)) have.add(`devices/${c}`);
+  for (const e of listDirOrEmpty(dir)) if (e === 'vfio' || /^(noiommu-)?[0-9]+$/.test(e)) have.add(e);
+  for (const c of listDirOrEmpty(path.join(dir, 'devices'))) if (/^vfio[0-9]+$/.test(c)) have.add(`devices/${c}`);
   return have;
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { listDirOrEmpty } from '../../host/sysfs-read.js';
 import { confined } from './confined.js';
 import { readSimState, writeSimState, type SimState } from './sim-state.js';
 
@@ -40,14 +41,6 @@ export function releaseVfioNode(root: string, node: string): void {
   }
 }
 
-function entries(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
 /**
  * Whether IOMMU group `group` is in use: its group node is held, or a member's cdev is (QEMU binds a cdev it
  * opens to iommufd at once, and a bound cdev makes the group's open answer EBUSY too).
@@ -56,7 +49,7 @@ export function groupInUse(root: string, state: SimState, group: number): boolea
   const held = new Set((state.openNodes ?? []).map((o) => o.node));
   if (held.has(`/dev/vfio/${group}`) || held.has(`/dev/vfio/noiommu-${group}`)) return true;
   const members = path.join(root, 'sys', 'kernel', 'iommu_groups', String(group), 'devices');
-  return entries(members).some((m) => entries(path.join(members, m, 'vfio-dev')).some((c) => held.has(`/dev/vfio/devices/${c}`)));
+  return listDirOrEmpty(members).some((m) => listDirOrEmpty(path.join(members, m, 'vfio-dev')).some((c) => held.has(`/dev/vfio/devices/${c}`)));
 }
 
 /** The IOMMU group of a device directory, or null. */
