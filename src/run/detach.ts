@@ -1,3 +1,4 @@
+import { ExitCode } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { toHostWrite, type HostWrite } from '../host/layout.js';
 import { VFIO_PCI } from '../pci/driver.js';
@@ -47,6 +48,11 @@ export interface DetachResult {
   devices: DeviceOutcome[];
   groups: GroupPlan[];
   notes: string[];
+  /**
+   * A dry run of a detach the real run would refuse (a group in use, in-use.ts): the exit code it would have,
+   * 12, which the dry run exits with too after printing its writes and notes (as reattach's dry run). Absent otherwise.
+   */
+  exitCode?: typeof ExitCode.locked;
 }
 
 function outcomes(analysis: Analysis, moved: boolean): DeviceOutcome[] {
@@ -85,8 +91,16 @@ export function planDetach(doc: LibvirtDocument, host: Host, force: boolean, own
 
 export function dryRunDetach(doc: LibvirtDocument, host: Host, force: boolean): DetachResult {
   const { analysis, steps } = planDetach(doc, host, force, undefined, journalInterfaces(host));
-  const notes = [...analysis.notes, ...inUseNotes(host, steps, detachWords(doc))];
-  return { changed: steps.length > 0, dryRun: true, writes: asWrites(steps), devices: outcomes(analysis, false), groups: analysis.groups, notes };
+  const inUse = inUseNotes(host, steps, detachWords(doc));
+  return {
+    changed: steps.length > 0,
+    dryRun: true,
+    writes: asWrites(steps),
+    devices: outcomes(analysis, false),
+    groups: analysis.groups,
+    notes: [...analysis.notes, ...inUse],
+    ...(inUse.length > 0 ? { exitCode: ExitCode.locked } : {}),
+  };
 }
 
 /** Tells session.progress that a device is on its new driver, when step `i` is that device's last. */

@@ -69,10 +69,14 @@ describe('detach moving a device between vfio drivers, in a group a VM holds: ex
     expect(driverOf(root, VF)).toBe('vfio-pci');
   });
 
-  it('--dry-run opens nothing and says the detach would be refused', () => {
+  it('--dry-run opens nothing, says the detach would be refused, and exits 12 as the run would', () => {
     const root = heldOnVariant('/dev/vfio/3');
     const writes = simulatedWrites(root).length;
-    const dry = json(runBin(['detach', nfv(" model='vfio-pci'"), '--dry-run', '--json', '--root', root]));
+    const r = runBin(['detach', nfv(" model='vfio-pci'"), '--dry-run', '--json', '--root', root]);
+    // The dry run answers with the exit code the run would have, as reattach's dry run and a refused plan do.
+    expect(r.code).toBe(12);
+    const dry = json(r);
+    expect(dry.exitCode).toBe(12);
     expect(dry.writes.map((w: any) => w.path)).toContain('/sys/bus/pci/drivers/mlx5_vfio_pci/unbind');
     expect(dry.notes).toContain(`In use: ${VF} (IOMMU group 3): /dev/vfio/3 is held open by qemu-system-x86 (pid 4242). The detach itself would be refused (exit 12) until it lets go.`);
     expect(simulatedWrites(root).length).toBe(writes);

@@ -37,5 +37,5 @@ export async function detachCommand(file: string, o: DetachOptions, out: Output)
   result.notes.push(...detachNotes(persistedDevices(o.root), result.devices));
   if (o.json) printJson(out, nodes ? { ...result, nodes } : result);
   else renderDetach(out, result, nodes);
-  return 0;
+  return result.exitCode ?? 0;
 }
