@@ -11,10 +11,15 @@ import { fileKind, readRegularFile } from './regular-file.js';
 const MAX_ATTRIBUTE = 64 * 1024;
 const buffer = Buffer.allocUnsafe(MAX_ATTRIBUTE);
 
+/** A FIFO, socket, device or directory where sysfs or procfs has a regular file: a planted or broken tree. */
+function notTheKernelsFile(file: string, kind: string): HostTreeError {
+  return new HostTreeError(`Cannot read ${file}: it is a ${kind}, where the kernel has a file; the host tree is not trustworthy.`);
+}
+
 function fail(err: unknown, file: string): never {
   const code = errnoOf(err);
   // pread(2) of a FIFO or socket put where the kernel has a file.
-  if (code === 'ESPIPE') throw new HostTreeError(`Cannot read ${file}: it is a pipe or socket, where the kernel has a file; the host tree is not trustworthy.`);
+  if (code === 'ESPIPE') throw notTheKernelsFile(file, 'pipe or socket');
   if (code === 'EACCES' || code === 'EPERM') throw new PermissionError(`Cannot read ${file}: permission denied.`);
   if (code === 'ELOOP') throw new HostTreeError(`Cannot read ${file}: it is a symlink or a symlink loop, where the kernel has a file.`);
   throw new HostTreeError(`Cannot read ${file}: ${code ?? String(err)}.`);
@@ -32,7 +37,7 @@ const ATTRIBUTE_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.con
  */
 function refuseEmptySpecial(fd: number, file: string): void {
   const kind = fileKind(fs.fstatSync(fd));
-  if (kind !== 'regular file') throw new HostTreeError(`Cannot read ${file}: it is a ${kind}, where the kernel has a file; the host tree is not trustworthy.`);
+  if (kind !== 'regular file') throw notTheKernelsFile(file, kind);
 }
 
 /** Reads a small text file; undefined when it does not exist. */
@@ -69,7 +74,7 @@ export function readTextFile(file: string, maxBytes = 16 * 1024 * 1024): string 
     return readRegularFile(
       file,
       maxBytes,
-      (kind) => new HostTreeError(`Cannot read ${file}: it is a ${kind}, where the kernel has a file; the host tree is not trustworthy.`),
+      (kind) => notTheKernelsFile(file, kind),
       () => new HostTreeError(`${file} is larger than ${maxBytes} bytes; refusing to read it.`),
     );
   } catch (err) {

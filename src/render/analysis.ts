@@ -1,13 +1,17 @@
 import type { Analysis, AssignmentReport, MemberPlan } from '../plan/analyze.js';
 import { renderWarnings, type Output } from './output.js';
 
-const FATE_TEXT: Record<MemberPlan['fate'], string> = {
-  move: 'move',
-  already: 'already on vfio-pci',
-  'bridge-stays': 'bridge, stays',
-  'bridge-blocks': 'bridge, blocks',
-  stays: 'stays',
-};
+/** What check says a detach does with a member; `already` names the vfio driver it is on (vfio-pci or a variant). */
+function fateText(m: MemberPlan): string {
+  const text: Record<MemberPlan['fate'], string> = {
+    move: 'move',
+    already: `already on ${m.driver ?? 'vfio-pci'}`,
+    'bridge-stays': 'bridge, stays',
+    'bridge-blocks': 'bridge, blocks',
+    stays: 'stays',
+  };
+  return text[m.fate];
+}
 
 /** "group='auto' from the vfioctl metadata default at vm.xml:3": the mode and where it came from. */
 function modeNote(s: AssignmentReport): string {
@@ -40,7 +44,7 @@ export function renderAnalysis(out: Output, a: Analysis, code: number): void {
     out.stdout(`\n  ${c.bold(`IOMMU group ${g.group}`)} (group='${g.mode}'): viable now: ${g.viableNow ? 'yes' : 'no'}; after detach: ${afterDetach(g, a, c)}\n`);
     for (const m of g.members) {
       const to = m.fate === 'move' ? ` → ${m.target ?? 'no vfio driver (see the blockers)'}` : '';
-      const fate = m.fate === 'move' ? c.cyan(FATE_TEXT[m.fate]) : m.fate === 'already' ? `already on ${m.driver ?? 'vfio-pci'}` : FATE_TEXT[m.fate];
+      const fate = m.fate === 'move' ? c.cyan(fateText(m)) : fateText(m);
       const names = [m.vendorName, m.deviceName].filter((n) => n !== null).join(' ');
       out.stdout(`    ${fate.padEnd(m.fate === 'move' ? 6 + (fate.length - 4) : 6)}  ${m.address}${names ? `  ${names}` : ''}  ${m.driver ?? 'no driver'}${to}${m.requested ? '  [named in the XML]' : ''}\n`);
       for (const n of m.hostNeeds) out.stdout(`        ${c.yellow('host needs it:')} ${n}\n`);
