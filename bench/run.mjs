@@ -159,6 +159,7 @@ async function measureSizes(listOnly = false) {
       r.lspciCpu = have('lspci') ? cpuTimes(...lspciCmd) : null;
       r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
       r.lspciSyscalls = have('lspci') ? syscalls(...lspciCmd) : null;
+      r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
       rows.push(r);
       process.stderr.write(`${JSON.stringify({ ...r, root: undefined })}\n`);
       continue;
@@ -231,11 +232,11 @@ function listSection(rows) {
     '',
     `Run: \`npm run bench -- --only list --sizes ${SIZES.join(',')} --runs ${RUNS}\` on ${MACHINE}, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; wall clock: median of ${RUNS} rounds after one warm-up, each command once per round; CPU (user + system, GNU time): median of ${RUNS} runs of its own; system calls: strace -f -c.`,
     '',
-    '| functions | node -e 0 | group-info | list --json | lspci -nnk | list / lspci | list CPU (user + sys) | lspci CPU (user + sys) | list syscalls | lspci syscalls |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| functions | node -e 0 | group-info | list --json | lspci -nnk | list / lspci | list CPU (user + sys) | lspci CPU (user + sys) | list syscalls | lspci syscalls | list peak RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.size} | ${f(r.nodeFloor)} | ${f(r.groupInfo)} (${(r.groupInfo / r.nodeFloor).toFixed(2)}x) | ${f(r.list)} | ${f(r.lspci)} | ${r.lspci === null ? '–' : `${(r.list / r.lspci).toFixed(2)}x`} | ${cpu(r.listCpu)} | ${cpu(r.lspciCpu)} | ${n(r.listSyscalls)} | ${n(r.lspciSyscalls)} |`,
+        `| ${r.size} | ${f(r.nodeFloor)} | ${f(r.groupInfo)} (${(r.groupInfo / r.nodeFloor).toFixed(2)}x) | ${f(r.list)} | ${f(r.lspci)} | ${r.lspci === null ? '–' : `${(r.list / r.lspci).toFixed(2)}x`} | ${cpu(r.listCpu)} | ${cpu(r.lspciCpu)} | ${n(r.listSyscalls)} | ${n(r.lspciSyscalls)} | ${r.peakListMb.toFixed(0)} MB |`,
     ),
     '',
   ];
