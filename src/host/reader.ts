@@ -8,8 +8,7 @@ import { isDriverName, type DriverName } from '../pci/driver.js';
 import { parsePciUevent } from '../pci/uevent.js';
 import { interfacesByDevice, isInterfaceEntry, type FunctionInterfaces } from './net-index.js';
 import { nonPciByGroup, readNonPciMember, type NonPciMember } from './non-pci.js';
-import { ReadAhead } from './read-ahead.js';
-import { ATTRIBUTE_FLAGS, exists, hasEntry, listDir, readBytes, readLinkWithin, readOptional, realPathWithin, resolveRelative } from './sysfs-read.js';
+import { exists, hasEntry, listDir, readBytes, readLinkWithin, readOptional, realPathWithin, resolveRelative } from './sysfs-read.js';
 
 /** How a HostReader reads: see its constructor. */
 export type ReaderMode = 'lookup' | 'scan';
@@ -26,13 +25,7 @@ export interface DeviceLocation {
   virtfns?: PciAddress[];
   /** The first 0x30 bytes of config space, when a scan read them already (null: it has none); undefined: not read. */
   config?: Buffer | null;
-  /** Where a scan's second thread reads this function's AHEAD_FILES (src/host/read-ahead.ts). */
-  ahead?: { source: ReadAhead; at: number };
 }
-
-/** The files readAt reads of every function, in this order: what a scan's second thread reads ahead. */
-const AHEAD_FILES = ['uevent', 'driver_override', 'reset_method'] as const;
-type AheadFile = (typeof AHEAD_FILES)[number];
 
 /** What readIds finds: the IDs, and the bound driver when uevent named it (null: uevent names none; undefined: no uevent). */
 type ReadIds = Pick<PciDevice, 'vendor' | 'device' | 'subsystemVendor' | 'subsystemDevice' | 'class' | 'headerType'> & { driver: string | null | undefined };
@@ -46,8 +39,6 @@ export class FunctionScan {
   private readonly order: number[];
   /** How many IOMMU groups have functions. */
   readonly groupCount: number;
-  /** The second thread reading the functions' files in `order`, on a large host with a second core. */
-  private readonly ahead: ReadAhead | undefined;
   /** A PF's VFs, from their physfn links: every function was seen, so every VF (the same set as the PF's virtfnN links, which the kernel makes with physfn). */
   private readonly vfsOf = new Map<number, number[]>();
 
@@ -60,8 +51,6 @@ export class FunctionScan {
     private readonly physfnOf: Int32Array,
     /** Config space of the functions that are not VFs, read while walking the device tree. */
     private readonly configs: (Buffer | null | undefined)[],
-    /** The thread that reads the functions' AHEAD_FILES, started when the scan began. */
-    ahead?: ReadAhead,
   ) {
     this.order = [];
     for (let i = 0; i < addresses.length; i++) {
@@ -75,8 +64,6 @@ export class FunctionScan {
     }
     this.order.sort((x, y) => groupOf[x]! - groupOf[y]! || x - y);
     this.groupCount = this.order.filter((i, k) => k === 0 || groupOf[i] !== groupOf[this.order[k - 1]!]).length;
-    this.ahead = ahead;
-    ahead?.begin(this.order.map((i) => dirs[i]!));
   }
 
   /** Whether a PCI function of the scan is in this group. */
@@ -89,16 +76,15 @@ export class FunctionScan {
     for (let k = 0; k < this.order.length; ) {
       const group = this.groupOf[this.order[k]!]!;
       const members: DeviceLocation[] = [];
-      for (; k < this.order.length && this.groupOf[this.order[k]!] === group; k++) members.push(this.location(this.order[k]!, k));
+      for (; k < this.order.length && this.groupOf[this.order[k]!] === group; k++) members.push(this.location(this.order[k]!));
       yield { group, members };
     }
   }
 
-  private location(i: number, k: number): DeviceLocation {
+  private location(i: number): DeviceLocation {
     const addr = this.addresses[i]!;
     const pf = this.physfnOf[i]!;
     return {
-      ahead: this.ahead && { source: this.ahead, at: k },
       addr,
       name: this.names[i]!,
       dir: this.dirs[i]!,
@@ -137,8 +123,6 @@ export class HostReader {
   constructor(
     root: string,
     private readonly mode: ReaderMode = 'lookup',
-    /** A scan reads the functions' files ahead on a second thread from this many files (src/host/read-ahead.ts). */
-    private readonly readAheadFrom?: number,
   ) {
     this.layout = new HostLayout(root);
     let st: fs.Stats;
@@ -206,18 +190,6 @@ export class HostReader {
       names.push(entry);
       addresses.push(a);
     }
-    // On a large host, a second thread starts now and reads each function's files once they are located.
-    const ahead = this.mode === 'scan' ? ReadAhead.prepare(names.length, AHEAD_FILES, ATTRIBUTE_FLAGS, this.readAheadFrom) : undefined;
-    try {
-      return this.walk(names, addresses, ahead);
-    } catch (err) {
-      ahead?.stop();
-      throw err;
-    }
-  }
-
-  /** scan()'s walk of the device tree, for the functions `names` at `addresses`. */
-  private walk(names: string[], addresses: PciAddress[], ahead: ReadAhead | undefined): FunctionScan {
     const n = names.length;
     // Typed arrays and a string per function: objects that outlive the pass would make V8 grow its young
     // generation, and list's peak memory with it.
@@ -253,7 +225,7 @@ export class HostReader {
       const dir = this.deviceDir(names[i]!);
       if (dir !== undefined) locateAt(i, dir); // else gone meanwhile
     }
-    return new FunctionScan(addresses, names, dirs, groups, physfns, configs, ahead);
+    return new FunctionScan(addresses, names, dirs, groups, physfns, configs);
   }
 
   /** IOMMU group numbers in numeric order; empty when the IOMMU is off. */
@@ -407,8 +379,8 @@ export class HostReader {
     const { addr, name, dir, group: iommuGroup, physfn } = loc;
     // Plain concatenation, not path.join: `dir` is already normalized and the file names are ours.
     // The object is built field by field, without spreads: this runs for each of 10,000 functions in `list`.
-    const ids = this.readIds(loc);
-    const overrideText = attributeOf(loc, 'driver_override')?.trim();
+    const ids = this.readIds(dir, name, physfn !== null, loc.config);
+    const overrideText = readOptional(`${dir}/driver_override`)?.trim();
     const driverOverride =
       overrideText === undefined || overrideText === '(null)' || overrideText === '' ? null : driverNameOrFail(overrideText, name, 'driver_override');
     // The driver core's DRIVER= line names the bound driver, as the driver link does. Where uevent names none
@@ -417,7 +389,7 @@ export class HostReader {
     // and an unbind's steps so that a run killed between them leaves uevent without DRIVER= beside the link,
     // never the other way round. So a bound function costs no more than one read, and an unbound one (rare on
     // a host) one more readlink.
-    const resetText = attributeOf(loc, 'reset_method');
+    const resetText = readOptional(`${dir}/reset_method`);
     const fromUevent = typeof ids.driver === 'string';
     const driver = fromUevent ? ids.driver! : this.linkBasename(`${dir}/driver`, this.driversDir, name);
     return {
@@ -494,10 +466,8 @@ export class HostReader {
    *   them, else from the vendor, device, subsystem_vendor and subsystem_device files; the class from its
    *   file, which has the kernel's quirks applied.
    */
-  private readIds(loc: DeviceLocation): ReadIds {
-    const { dir, name, config: configRead } = loc;
-    const isVf = loc.physfn !== null;
-    const uevent = attributeOf(loc, 'uevent');
+  private readIds(dir: string, name: string, isVf: boolean, configRead: Buffer | null | undefined): ReadIds {
+    const uevent = readOptional(`${dir}/uevent`);
     const u = uevent === undefined ? undefined : parsePciUevent(uevent);
     if (u !== undefined && isVf) {
       return { vendor: u.vendor, device: u.device, subsystemVendor: u.subsystemVendor, subsystemDevice: u.subsystemDevice, class: u.class, headerType: 0, driver: u.driver };
@@ -680,12 +650,6 @@ function subdirectories(dir: string): Set<string> {
   const out = new Set<string>();
   for (const e of directoryEntries(dir)) if (e.isDirectory()) out.add(e.name);
   return out;
-}
-
-/** A file of AHEAD_FILES: as the second thread read it, or else read now; undefined when it does not exist. */
-function attributeOf(loc: DeviceLocation, file: AheadFile): string | undefined {
-  const ahead = loc.ahead === undefined ? null : loc.ahead.source.take(loc.ahead.at, AHEAD_FILES.indexOf(file));
-  return ahead !== null ? ahead : readOptional(`${loc.dir}/${file}`);
 }
 
 /** Config space's header type (offset 0x0e) without the multifunction bit; null when config is too short or missing. */

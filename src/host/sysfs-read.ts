@@ -29,7 +29,7 @@ function fail(err: unknown, file: string): never {
  * Opening an attribute: O_NOFOLLOW (a symlinked `vendor` is refused) and O_NONBLOCK: a FIFO put where the kernel
  * has a file would otherwise block the open until a writer comes, forever (sysfs and procfs files ignore the flag).
  */
-export const ATTRIBUTE_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+const ATTRIBUTE_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
 
 /**
  * An empty read: from an empty attribute, or from a FIFO or device with nothing to say. Only then is the
