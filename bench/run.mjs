@@ -89,7 +89,7 @@ function peakMemoryMb(argv) {
   const out = path.join(work, 'maxrss');
   const preload = path.join(work, 'maxrss.mjs');
   fs.writeFileSync(preload, `import fs from 'node:fs'; process.on('exit', () => fs.writeFileSync(${JSON.stringify(out)}, String(process.resourceUsage().maxRSS)));\n`);
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, BIN, ...argv], { env, maxBuffer: 1 << 30 });
+  const r = spawnSync(BIN, argv, { env: { ...env, NODE_OPTIONS: `--import=${pathToFileURL(preload).href}` }, maxBuffer: 1 << 30 });
   if (r.status !== 0) throw new Error(`peak memory run failed: ${r.stderr}`);
   return Number(fs.readFileSync(out, 'utf8')) / 1024;
 }
@@ -140,24 +140,25 @@ async function measureSizes(listOnly = false) {
       return `    <hostdev mode='subsystem' type='pci' managed='yes'><driver name='vfio' group='auto'/><source><address domain='0x${d}' bus='0x${b}' slot='0x${s}' function='0x${f}'/></source></hostdev>`;
     };
     fs.writeFileSync(xml, `<domain type='kvm'>\n  <name>bench</name>\n  <devices>\n${[gen.gpu, gen.audio, gen.vf, gen.nvme].map(hostdev).join('\n')}\n  </devices>\n</domain>\n`);
-    const vf = (argv) => [BIN, ...argv, '--root', root];
+    // bin/vfioctl executed as a user runs it (its first lines start node with one V8 thread: see the file), not `node BIN`.
+    const vf = (argv) => [...argv, '--root', root];
     const lspciCmd = ['lspci', ['-nnk', '-A', 'linux-sysfs', '-O', `sysfs.path=${root}/sys/bus/pci`], { env: { ...env, PCI_IDS_PATH: '' } }];
     const r = { size, root, gpu: gen.gpu };
     Object.assign(
       r,
       timeInterleaved({
         nodeFloor: [process.execPath, ['-e', '0']],
-        list: [process.execPath, vf(['list', '--json'])],
-        groupInfo: [process.execPath, vf(['group-info', gen.gpu])],
-        ...(listOnly ? {} : { check: [process.execPath, vf(['check', xml])], dryRun: [process.execPath, vf(['detach', xml, '--dry-run'])] }),
+        list: [BIN, vf(['list', '--json'])],
+        groupInfo: [BIN, vf(['group-info', gen.gpu])],
+        ...(listOnly ? {} : { check: [BIN, vf(['check', xml])], dryRun: [BIN, vf(['detach', xml, '--dry-run'])] }),
         ...(have('lspci') ? { lspci: lspciCmd } : {}),
       }),
     );
     r.lspci ??= null;
     if (listOnly) {
-      r.listCpu = cpuTimes(process.execPath, vf(['list', '--json']));
+      r.listCpu = cpuTimes(BIN, vf(['list', '--json']));
       r.lspciCpu = have('lspci') ? cpuTimes(...lspciCmd) : null;
-      r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
+      r.listSyscalls = syscalls(BIN, vf(['list', '--json']));
       r.lspciSyscalls = have('lspci') ? syscalls(...lspciCmd) : null;
       r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
       rows.push(r);
@@ -170,7 +171,7 @@ async function measureSizes(listOnly = false) {
     else if (process.getuid?.() !== 0) notes.add('driverctl: skipped, needs root to bind-mount the tree on /sys in a private mount namespace.');
     else r.driverctl = time('unshare', ['-m', 'sh', '-c', `mount --bind "${root}/sys" /sys && driverctl list-devices >/dev/null`]);
     r.peakListMb = peakMemoryMb(['list', '--json', '--root', root]);
-    r.listSyscalls = syscalls(process.execPath, vf(['list', '--json']));
+    r.listSyscalls = syscalls(BIN, vf(['list', '--json']));
     r.lspciSyscalls = have('lspci') ? syscalls(...lspciCmd) : null;
     rows.push(r);
     process.stderr.write(`${JSON.stringify({ ...r, root: undefined })}\n`);
@@ -204,7 +205,7 @@ function sizesSection({ rows, notes }) {
   // Across sizes, in rounds of their own: the sizes' rows above were timed minutes apart. Five times the rounds:
   // the 5% allowance is less than the spread of seven runs on a busy VM (seen: 130 to 160 ms for the same run).
   const ACROSS_ROUNDS = RUNS * 5;
-  const gi = (r) => [process.execPath, [BIN, 'group-info', r.gpu, '--root', r.root]];
+  const gi = (r) => [BIN, ['group-info', r.gpu, '--root', r.root]];
   const across = rows.length > 1 ? timeInterleaved({ small: gi(small), big: gi(big) }, ACROSS_ROUNDS) : { small: small.groupInfo, big: big.groupInfo };
   lines.push(
     `| group-info at ${big.size} no slower than at ${small.size} (timed in ${ACROSS_ROUNDS} rounds of their own: ${f(across.big)} and ${f(across.small)}) | ${ratio(across.big, across.small)} | ${across.big <= across.small * 1.05 ? 'yes' : 'no'} (5% noise allowance) |`,
