@@ -51,8 +51,11 @@ export interface VariantPick {
 }
 
 /**
- * libvirt's choice (>= 10.0, its commit 82e2fac2): of the `vfio_pci:` aliases matching the device's modalias,
- * the one with the fewest `*`; the first of equals. No alias, no modalias: vfio-pci.
+ * libvirt's choice (>= 10.0.0, commit 82e2fac2, virPCIDeviceFindBestVFIOVariant in src/util/virpci.c, run only
+ * without `<driver model=>`): of the `vfio_pci:` aliases matching the device's modalias, the one with the fewest
+ * `*`; the first of equals in file order. libvirt compares field by field (v, d, sv, sd, bc, sc, i: a field of
+ * `*` matches anything, any other must be equal); the aliases depmod writes have each field exact or `*`, for
+ * which fnmatch over the whole text agrees. No alias, no modalias: vfio-pci.
  */
 export function bestVariant(modalias: string | undefined, aliases: VfioAlias[]): VariantPick {
   const m = /^pci:(\S+)$/.exec(modalias?.trim() ?? '');
