@@ -19,9 +19,14 @@ export function fileKind(st: fs.Stats): FileKind {
   return 'special file';
 }
 
-/** Opens without blocking; the descriptor and what it is. fs errors (ENOENT, EACCES ...) are thrown as they come. */
-export function openNonBlocking(file: string): { fd: number; stat: fs.Stats; kind: FileKind } {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+/** How a file is opened: `noFollow`, a symlink as the last component is refused (ELOOP) instead of followed. */
+export interface OpenOptions {
+  noFollow?: boolean;
+}
+
+/** Opens without blocking; the descriptor and what it is. fs errors (ENOENT, EACCES, ELOOP ...) are thrown as they come. */
+export function openNonBlocking(file: string, { noFollow = false }: OpenOptions = {}): { fd: number; stat: fs.Stats; kind: FileKind } {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | (noFollow ? fs.constants.O_NOFOLLOW : 0));
   try {
     const stat = fs.fstatSync(fd);
     return { fd, stat, kind: fileKind(stat) };
@@ -33,15 +38,17 @@ export function openNonBlocking(file: string): { fd: number; stat: fs.Stats; kin
 
 /**
  * Reads a file that must be a regular file: undefined when it does not exist; `notRegular(kind)` is thrown
- * for anything else; `tooBig()` when it holds more than maxBytes (it is never read past that).
- * Other fs errors are thrown as they come, for the caller to name.
+ * for anything else (with `noFollow`, for a symlink too); `tooBig()` when it holds more than maxBytes (it is
+ * never read past that). Other fs errors are thrown as they come, for the caller to name.
  */
-export function readRegularFile(file: string, maxBytes: number, notRegular: (kind: FileKind) => Error, tooBig: () => Error): string | undefined {
+export function readRegularFile(file: string, maxBytes: number, notRegular: (kind: FileKind) => Error, tooBig: () => Error, options: OpenOptions = {}): string | undefined {
   let opened: { fd: number; stat: fs.Stats; kind: FileKind };
   try {
-    opened = openNonBlocking(file);
+    opened = openNonBlocking(file, options);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP' && options.noFollow) throw notRegular('symlink');
     throw err;
   }
   const { fd, stat, kind } = opened;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoOf, HostTreeError, PermissionError } from '../errors.js';
-import { JOURNAL_VERSION } from '../host/journal-devices.js';
+import { JOURNAL_VERSION, MAX_JOURNAL_BYTES } from '../host/journal-devices.js';
 import type { SysfsWrite } from '../host/layout.js';
 import { readRegularFile } from '../host/regular-file.js';
 import type { Owner } from '../plan/ownership.js';
@@ -17,7 +17,6 @@ import { openNoFollow, StateDir, stateDirFailure } from './state-dir.js';
  */
 export { JOURNAL_VERSION };
 /** A journal of thousands of devices is a few MiB; more is damage. */
-const MAX_JOURNAL_BYTES = 16 * 1024 * 1024;
 
 export interface JournalDevice extends PriorBinding {
   /** When vfioctl first moved it, and by which command. */
@@ -81,15 +80,14 @@ export class Journal {
     let text: string | undefined;
     try {
       const real = this.state.file('journal.json');
-      if (real !== undefined && fs.lstatSync(real, { throwIfNoEntry: false })?.isSymbolicLink()) {
-        throw new HostTreeError(`The journal ${file} is a symlink, not a file vfioctl wrote.`, 'Move it away; vfioctl writes its journal as a regular file.');
-      }
-      // Non-blocking, and only a regular file: a FIFO put there would otherwise hang every run (src/host/regular-file.ts).
+      // Non-blocking, not through a symlink, and only a regular file: a FIFO put there would otherwise hang every
+      // run (src/host/regular-file.ts).
       text = real === undefined ? undefined : readRegularFile(
         real,
         MAX_JOURNAL_BYTES,
         (kind) => new HostTreeError(`The journal ${file} is a ${kind}, not a file vfioctl wrote.`, 'Move it away; vfioctl writes its journal as a regular file.'),
         () => new HostTreeError(`The journal ${file} is larger than ${MAX_JOURNAL_BYTES} bytes; it is damaged.`, 'Look at it, restore the devices by hand if needed, then move it away.'),
+        { noFollow: true },
       );
     } catch (err) {
       if (err instanceof HostTreeError) throw err;
