@@ -9,6 +9,9 @@ const layout = new HostLayout('/irrelevant');
 /** Moves to vfio-pci, the target the planner decides today. */
 const toVfio = (...devs: PciDevice[]) => devs.map((dev) => ({ dev, target: VFIO_PCI }));
 const show = (steps: ReturnType<typeof planDetachWrites>): string[] => steps.map((s) => `${s.write.hostPath} <- ${JSON.stringify(s.write.value)}`);
+/** The restore writes for a device recorded as `before` (its driver loaded) and found as `now`. */
+const restoreFrom = (before: PciDevice, now: PciDevice): ReturnType<typeof planRestoreWrites> =>
+  planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
 
 describe('detach writes (pure planning, no filesystem)', () => {
   it('GPU + audio: all overrides first, unbind audio before GPU, probe GPU first', () => {
@@ -89,7 +92,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('clears the override with a newline (never a zero-length write), unbinds vfio-pci, binds the recorded driver', () => {
     const before = fakeDevice('0000:01:00.0', { driver: drv('nouveau') });
     const now = fakeDevice('0000:01:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
+    const steps = restoreFrom(before, now);
     expect(show(steps)).toEqual([
       '/sys/bus/pci/devices/0000:01:00.0/driver_override <- "\\n"',
       '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:01:00.0"',
@@ -107,7 +110,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('restores an override the admin had set (pci-stub) instead of clearing it', () => {
     const before = fakeDevice('0000:03:00.0', { driver: drv('pci-stub'), driverOverride: drv('pci-stub') });
     const now = fakeDevice('0000:03:00.0', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
+    const steps = restoreFrom(before, now);
     expect(show(steps)[0]).toBe('/sys/bus/pci/devices/0000:03:00.0/driver_override <- "pci-stub"');
   });
 
@@ -128,7 +131,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('a device recorded in the journal and now on a variant vfio driver is unbound from that driver and given back', () => {
     const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_core') });
     const now = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
-    expect(show(planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout))).toEqual([
+    expect(show(restoreFrom(before, now))).toEqual([
       '/sys/bus/pci/devices/0000:04:00.2/driver_override <- "\\n"',
       '/sys/bus/pci/drivers/mlx5_vfio_pci/unbind <- "0000:04:00.2"',
       '/sys/bus/pci/drivers/mlx5_core/bind <- "0000:04:00.2"',
@@ -138,7 +141,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('a device recorded on a variant (someone else put it there) and now on vfio-pci goes back to that variant', () => {
     const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci'), driverOverride: drv('mlx5_vfio_pci') });
     const now = fakeDevice('0000:04:00.2', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    const steps = planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout);
+    const steps = restoreFrom(before, now);
     expect(show(steps)).toEqual([
       '/sys/bus/pci/devices/0000:04:00.2/driver_override <- "mlx5_vfio_pci"',
       '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:04:00.2"',
@@ -150,7 +153,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('a device recorded on a variant with no override gets an override naming it, or the bind would fail', () => {
     const before = fakeDevice('0000:04:00.2', { driver: drv('mlx5_vfio_pci') });
     const now = fakeDevice('0000:04:00.2', { driver: drv('vfio-pci'), driverOverride: drv('vfio-pci') });
-    expect(show(planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout))[0]).toBe('/sys/bus/pci/devices/0000:04:00.2/driver_override <- "mlx5_vfio_pci"');
+    expect(show(restoreFrom(before, now))[0]).toBe('/sys/bus/pci/devices/0000:04:00.2/driver_override <- "mlx5_vfio_pci"');
   });
 
   it('a device recorded on the vfio driver it is on needs nothing', () => {
@@ -161,7 +164,7 @@ describe('restore writes (reattach and rollback)', () => {
   it('a device moved with new_id gets its dynamic ID removed first', () => {
     const before = fakeDevice('0000:02:01.0', { driver: drv('e1000'), overrideSupported: false });
     const now = fakeDevice('0000:02:01.0', { driver: drv('vfio-pci'), overrideSupported: false });
-    expect(show(planRestoreWrites([{ dev: now, original: priorBindingOf(before), originalLoaded: true }], layout))).toEqual([
+    expect(show(restoreFrom(before, now))).toEqual([
       '/sys/bus/pci/drivers/vfio-pci/remove_id <- "8086 10d3"',
       '/sys/bus/pci/drivers/vfio-pci/unbind <- "0000:02:01.0"',
       '/sys/bus/pci/drivers/e1000/bind <- "0000:02:01.0"',
